@@ -1,0 +1,96 @@
+//! The element types a [`Tensor`](crate::Tensor) can hold: `f32` for training, `f64` for
+//! gradient checks.
+
+use std::cell::RefCell;
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+use std::thread::LocalKey;
+
+use ndarray::{LinalgScalar, ScalarOperand};
+use rand::Rng;
+use rand_distr::uniform::SampleUniform;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::tape::Tape;
+
+/// A floating-point element type (`f32` or `f64`).
+///
+/// Each type has its own thread-local tape, so `f32` and `f64` graphs never mix.
+pub trait Float:
+    num_traits::Float
+    + LinalgScalar
+    + ScalarOperand
+    + SampleUniform
+    + Debug
+    + Display
+    + Default
+    + Send
+    + Sync
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Sum
+    + sealed::Sealed
+    + 'static
+{
+    /// The type's name, for messages (`"f32"`).
+    const NAME: &'static str;
+    /// Converts an `f64` literal or value (rounding for `f32`).
+    fn lit(x: f64) -> Self;
+    /// Widens to `f64`.
+    fn as_f64(self) -> f64;
+    /// The error function, for the exact GELU.
+    fn erf(self) -> Self;
+    /// One draw from the standard normal distribution.
+    fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self;
+}
+
+pub(crate) mod sealed {
+    use super::*;
+
+    /// Gives each float type its own tape; not implementable outside this crate.
+    pub trait Sealed: Sized + 'static {
+        fn tape_key() -> &'static LocalKey<RefCell<Tape<Self>>>
+        where
+            Self: Float;
+    }
+}
+
+macro_rules! impl_float {
+    ($t:ty, $erf:path, $key:ident) => {
+        thread_local! {
+            static $key: RefCell<Tape<$t>> = RefCell::new(Tape::new());
+        }
+
+        impl sealed::Sealed for $t {
+            fn tape_key() -> &'static LocalKey<RefCell<Tape<Self>>> {
+                &$key
+            }
+        }
+
+        impl Float for $t {
+            const NAME: &'static str = stringify!($t);
+            #[inline]
+            fn lit(x: f64) -> Self {
+                x as $t
+            }
+            #[inline]
+            fn as_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline]
+            fn erf(self) -> Self {
+                $erf(self)
+            }
+            #[inline]
+            fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> Self {
+                StandardNormal.sample(rng)
+            }
+        }
+    };
+}
+
+impl_float!(f32, libm::erff, TAPE_F32);
+impl_float!(f64, libm::erf, TAPE_F64);

@@ -1,0 +1,373 @@
+//! Activation functions (book 1 ch.3.2 「活性化関数」, ch.5.5 「活性化関数レイヤの実装」) and
+//! softmax / log-softmax along an axis (ch.3.5). Each saves what its derivative needs: sigmoid,
+//! tanh and ReLU their output (`y(1-y)`, `1-y²`, `y>0`), the others their input.
+
+use ndarray::{ArcArray, ArrayD, Axis, IxDyn, Zip};
+
+use super::{Op, check_axis};
+use crate::float::Float;
+use crate::tape::GradSink;
+use crate::tensor::Tensor;
+
+pub(crate) enum Backward<T: Float> {
+    Pointwise {
+        x: usize,
+        rule: Pointwise<T>,
+    },
+    /// Saved: the output `y`; `dx = y (g - Σ g y)` along the axis.
+    Softmax {
+        x: usize,
+        axis: Axis,
+        y: ArcArray<T, IxDyn>,
+    },
+    /// Saved: the output `log y`; `dx = g - y Σ g` along the axis.
+    LogSoftmax {
+        x: usize,
+        axis: Axis,
+        y: ArcArray<T, IxDyn>,
+    },
+}
+
+pub(crate) enum Pointwise<T: Float> {
+    Sigmoid(ArcArray<T, IxDyn>),
+    Tanh(ArcArray<T, IxDyn>),
+    Relu(ArcArray<T, IxDyn>),
+    LeakyRelu(T, ArcArray<T, IxDyn>),
+    GeluTanh(ArcArray<T, IxDyn>),
+    GeluErf(ArcArray<T, IxDyn>),
+    Elu(T, ArcArray<T, IxDyn>),
+    Softplus(ArcArray<T, IxDyn>),
+}
+
+const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+const GELU_COEF: f64 = 0.044_715;
+
+fn sigmoid<T: Float>(x: T) -> T {
+    // Two forms so that exp never overflows.
+    if x >= T::zero() {
+        (T::one() + (-x).exp()).recip()
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+fn gelu_tanh<T: Float>(x: T) -> T {
+    let inner = T::lit(SQRT_2_OVER_PI) * (x + T::lit(GELU_COEF) * x * x * x);
+    T::lit(0.5) * x * (T::one() + inner.tanh())
+}
+
+fn gelu_tanh_grad<T: Float>(x: T) -> T {
+    let c = T::lit(SQRT_2_OVER_PI);
+    let k = T::lit(GELU_COEF);
+    let t = (c * (x + k * x * x * x)).tanh();
+    let half = T::lit(0.5);
+    half * (T::one() + t) + half * x * (T::one() - t * t) * c * (T::one() + T::lit(3.0) * k * x * x)
+}
+
+fn gelu_erf<T: Float>(x: T) -> T {
+    T::lit(0.5) * x * (T::one() + (x * T::lit(std::f64::consts::FRAC_1_SQRT_2)).erf())
+}
+
+fn gelu_erf_grad<T: Float>(x: T) -> T {
+    let cdf = T::lit(0.5) * (T::one() + (x * T::lit(std::f64::consts::FRAC_1_SQRT_2)).erf());
+    let pdf = (-(x * x) * T::lit(0.5)).exp()
+        * T::lit(0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2);
+    cdf + x * pdf
+}
+
+fn softplus<T: Float>(x: T) -> T {
+    // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), stable for large |x|.
+    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
+}
+
+impl<T: Float> Pointwise<T> {
+    /// `dy/dx` from the saved value `s`.
+    fn derivative(&self, s: T) -> T {
+        match self {
+            Pointwise::Sigmoid(_) => s * (T::one() - s),
+            Pointwise::Tanh(_) => T::one() - s * s,
+            Pointwise::Relu(_) => {
+                if s > T::zero() {
+                    T::one()
+                } else {
+                    T::zero()
+                }
+            }
+            Pointwise::LeakyRelu(slope, _) => {
+                if s > T::zero() {
+                    T::one()
+                } else {
+                    *slope
+                }
+            }
+            Pointwise::GeluTanh(_) => gelu_tanh_grad(s),
+            Pointwise::GeluErf(_) => gelu_erf_grad(s),
+            Pointwise::Elu(alpha, _) => {
+                if s > T::zero() {
+                    T::one()
+                } else {
+                    *alpha * s.exp()
+                }
+            }
+            Pointwise::Softplus(_) => sigmoid(s),
+        }
+    }
+
+    fn saved(&self) -> &ArcArray<T, IxDyn> {
+        match self {
+            Pointwise::Sigmoid(s)
+            | Pointwise::Tanh(s)
+            | Pointwise::Relu(s)
+            | Pointwise::LeakyRelu(_, s)
+            | Pointwise::GeluTanh(s)
+            | Pointwise::GeluErf(s)
+            | Pointwise::Elu(_, s)
+            | Pointwise::Softplus(s) => s,
+        }
+    }
+}
+
+impl<T: Float> Backward<T> {
+    pub(crate) fn backward(self, mut g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
+        match self {
+            Backward::Pointwise { x, rule } => {
+                Zip::from(&mut g)
+                    .and(rule.saved())
+                    .for_each(|g, &s| *g *= rule.derivative(s));
+                sink.add(x, g);
+            }
+            Backward::Softmax { x, axis, y } => {
+                Zip::from(g.lanes_mut(axis))
+                    .and(y.lanes(axis))
+                    .for_each(|mut g, y| {
+                        let dot = g
+                            .iter()
+                            .zip(y.iter())
+                            .fold(T::zero(), |acc, (&g, &y)| acc + g * y);
+                        Zip::from(&mut g)
+                            .and(&y)
+                            .for_each(|g, &y| *g = y * (*g - dot));
+                    });
+                sink.add(x, g);
+            }
+            Backward::LogSoftmax { x, axis, y } => {
+                Zip::from(g.lanes_mut(axis))
+                    .and(y.lanes(axis))
+                    .for_each(|mut g, y| {
+                        let total = g.sum();
+                        Zip::from(&mut g)
+                            .and(&y)
+                            .for_each(|g, &y| *g -= y.exp() * total);
+                    });
+                sink.add(x, g);
+            }
+        }
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    fn pointwise(
+        &self,
+        op: &str,
+        f: impl Fn(T) -> T,
+        save_output: bool,
+        rule: impl FnOnce(ArcArray<T, IxDyn>) -> Pointwise<T>,
+    ) -> Tensor<T> {
+        let x = self.array();
+        let y = x.map(|&v| f(v)).into_shared();
+        let saved = if save_output { y.clone() } else { x };
+        Tensor::from_op(y, op, &[self], |ids| {
+            Op::Activation(Backward::Pointwise {
+                x: ids[0].unwrap_or_else(|| unreachable!()),
+                rule: rule(saved),
+            })
+        })
+    }
+
+    /// The logistic sigmoid `1 / (1 + e^-x)`, computed without overflow.
+    pub fn sigmoid(&self) -> Tensor<T> {
+        self.pointwise("sigmoid", sigmoid, true, Pointwise::Sigmoid)
+    }
+
+    /// Hyperbolic tangent.
+    pub fn tanh(&self) -> Tensor<T> {
+        self.pointwise("tanh", T::tanh, true, Pointwise::Tanh)
+    }
+
+    /// `max(x, 0)`; its gradient at 0 is 0.
+    pub fn relu(&self) -> Tensor<T> {
+        self.pointwise("relu", |v| v.max(T::zero()), true, Pointwise::Relu)
+    }
+
+    /// `x` for `x > 0`, `slope · x` otherwise.
+    pub fn leaky_relu(&self, slope: T) -> Tensor<T> {
+        self.pointwise(
+            "leaky_relu",
+            move |v| if v > T::zero() { v } else { slope * v },
+            false,
+            move |x| Pointwise::LeakyRelu(slope, x),
+        )
+    }
+
+    /// GELU with the tanh approximation `0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))`.
+    pub fn gelu(&self) -> Tensor<T> {
+        self.pointwise("gelu", gelu_tanh, false, Pointwise::GeluTanh)
+    }
+
+    /// Exact GELU `x Φ(x) = 0.5x(1 + erf(x/√2))`.
+    pub fn gelu_erf(&self) -> Tensor<T> {
+        self.pointwise("gelu_erf", gelu_erf, false, Pointwise::GeluErf)
+    }
+
+    /// ELU: `x` for `x > 0`, `α(eˣ - 1)` otherwise.
+    pub fn elu(&self, alpha: T) -> Tensor<T> {
+        self.pointwise(
+            "elu",
+            move |v| if v > T::zero() { v } else { alpha * v.exp_m1() },
+            false,
+            move |x| Pointwise::Elu(alpha, x),
+        )
+    }
+
+    /// Softplus `log(1 + eˣ)`, computed without overflow.
+    pub fn softplus(&self) -> Tensor<T> {
+        self.pointwise("softplus", softplus, false, Pointwise::Softplus)
+    }
+
+    /// The step function (1 where `x > 0`, else 0), book 1 ch.3.2.2.
+    ///
+    /// Its derivative is 0 wherever it exists, so the result is a constant: no gradient flows
+    /// through it (which is why the book replaces it with the sigmoid for learning).
+    pub fn step(&self) -> Tensor<T> {
+        let y = self
+            .array()
+            .map(|&v| if v > T::zero() { T::one() } else { T::zero() });
+        Tensor::from_array(y)
+    }
+
+    fn softmax_impl(&self, op: &str, axis: usize, log: bool) -> Tensor<T> {
+        let x = self.array();
+        let ax = check_axis(op, axis, x.shape());
+        let mut y = x.to_owned();
+        // Subtracting the lane's maximum keeps exp from overflowing (book 1 ch.3.5.2).
+        for mut lane in y.lanes_mut(ax) {
+            let m = lane.fold(T::neg_infinity(), |m, &v| m.max(v));
+            lane.mapv_inplace(|v| v - m);
+            let total = lane.fold(T::zero(), |s, &v| s + v.exp());
+            if log {
+                let log_total = total.ln();
+                lane.mapv_inplace(|v| v - log_total);
+            } else {
+                let inv = total.recip();
+                lane.mapv_inplace(|v| v.exp() * inv);
+            }
+        }
+        let y = y.into_shared();
+        Tensor::from_op(y.clone(), op, &[self], |ids| {
+            let x = ids[0].unwrap_or_else(|| unreachable!());
+            Op::Activation(if log {
+                Backward::LogSoftmax { x, axis: ax, y }
+            } else {
+                Backward::Softmax { x, axis: ax, y }
+            })
+        })
+    }
+
+    /// `exp(x) / Σ exp(x)` along `axis`, numerically stable (the maximum is subtracted first).
+    ///
+    /// ```
+    /// use nn_core::Tensor;
+    /// let p = Tensor::<f64>::from_vec(&[1, 3], vec![0.3, 2.9, 4.0]).softmax(1);
+    /// assert!((p.sum().item() - 1.0).abs() < 1e-12);
+    /// ```
+    ///
+    /// # Panics
+    /// If `axis` is out of range.
+    pub fn softmax(&self, axis: usize) -> Tensor<T> {
+        self.softmax_impl("softmax", axis, false)
+    }
+
+    /// `log softmax(x)` along `axis`, computed as `x - max - log Σ exp(x - max)`.
+    ///
+    /// # Panics
+    /// If `axis` is out of range.
+    pub fn log_softmax(&self, axis: usize) -> Tensor<T> {
+        self.softmax_impl("log_softmax", axis, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+    use crate::test_util::{check, rand};
+
+    #[test]
+    fn pointwise_activations() {
+        // rand() draws from [-2, 2): values sit away from ReLU's kink by far more than eps.
+        let x = rand(&[3, 5], 1);
+        check(|t| t[0].sigmoid(), &[x.clone()]);
+        check(|t| t[0].tanh(), &[x.clone()]);
+        check(|t| t[0].relu(), &[x.clone()]);
+        check(|t| t[0].leaky_relu(0.1), &[x.clone()]);
+        check(|t| t[0].gelu(), &[x.clone()]);
+        check(|t| t[0].gelu_erf(), &[x.clone()]);
+        check(|t| t[0].elu(1.0), &[x.clone()]);
+        check(|t| t[0].softplus(), &[x]);
+    }
+
+    #[test]
+    fn softmax_along_each_axis() {
+        let x = rand(&[2, 3, 4], 2);
+        for axis in 0..3 {
+            check(|t| t[0].softmax(axis), &[x.clone()]);
+            check(|t| t[0].log_softmax(axis), &[x.clone()]);
+        }
+        // Softmax of a transposed (non-contiguous) input.
+        check(|t| t[0].t().softmax(1), &[rand(&[4, 3], 3)]);
+    }
+
+    #[test]
+    fn softmax_is_stable_for_large_inputs() {
+        let x = Tensor::<f32>::from_vec(&[1, 3], vec![1000.0, 1001.0, 999.0]);
+        let p = x.softmax(1).to_array();
+        assert!(p.iter().all(|v| v.is_finite()));
+        assert!((p.sum() - 1.0).abs() < 1e-6);
+        let lp = x.log_softmax(1).to_array();
+        assert!((lp[[0, 1]] - (-(1.0f32 + (-1.0f32).exp() + (-2.0f32).exp()).ln())).abs() < 1e-5);
+        assert_eq!(Tensor::<f64>::scalar(-800.0).sigmoid().item(), 0.0);
+        assert_eq!(Tensor::<f64>::scalar(800.0).softplus().item(), 800.0);
+    }
+
+    #[test]
+    fn activation_values() {
+        let x = Tensor::<f64>::from_vec(&[4], vec![-1.0, 0.0, 0.5, 2.0]);
+        assert_eq!(
+            x.relu().to_array().as_slice().unwrap(),
+            &[0.0, 0.0, 0.5, 2.0]
+        );
+        assert_eq!(
+            x.step().to_array().as_slice().unwrap(),
+            &[0.0, 0.0, 1.0, 1.0]
+        );
+        assert_eq!(
+            x.leaky_relu(0.1).to_array().as_slice().unwrap(),
+            &[-0.1, 0.0, 0.5, 2.0]
+        );
+        assert!((x.sigmoid().to_array()[1] - 0.5).abs() < 1e-15);
+        // GELU(1) = Φ(1) = 0.8413447460685429 exactly; the tanh form is within 2e-4 of it.
+        let one = Tensor::<f64>::scalar(1.0);
+        assert!((one.gelu_erf().item() - 0.841_344_746_068_542_9).abs() < 1e-12);
+        assert!((one.gelu().item() - 0.841_344_746_068_542_9).abs() < 2e-4);
+    }
+
+    #[test]
+    fn step_passes_no_gradient() {
+        let x = Tensor::<f64>::from_vec(&[2], vec![-1.0, 1.0]).requires_grad();
+        let y = x.step();
+        assert!(!y.is_tracked());
+        ((&y * &x).sum()).backward().unwrap();
+        // Only the product's direct path contributes: d(step(x)·x)/dx = step(x).
+        assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[0.0, 1.0]);
+    }
+}

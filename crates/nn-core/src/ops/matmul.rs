@@ -1,0 +1,248 @@
+//! Matrix products (book 1 ch.3.3 「多次元配列の計算」 and ch.5.6 「Affine/Softmaxレイヤの実装」):
+//! 2-D `(m, k) @ (k, n)` and batched 3-D `(b, m, k) @ (b, k, n)`, where a 2-D operand is shared
+//! by every batch entry. Backward: `dA = G Bᵀ`, `dB = Aᵀ G` (summed over the batch for a
+//! shared operand). Transposes are stride tricks: no copies.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArcArray, Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Dimension, Ix2, Ix3, IxDyn};
+
+use super::Op;
+use crate::float::Float;
+use crate::tape::GradSink;
+use crate::tensor::Tensor;
+
+pub(crate) struct Backward<T: Float> {
+    a: Option<usize>,
+    b: Option<usize>,
+    a_shape: IxDyn,
+    b_shape: IxDyn,
+    /// Saved only when `b` needs a gradient.
+    a_val: Option<ArcArray<T, IxDyn>>,
+    /// Saved only when `a` needs a gradient.
+    b_val: Option<ArcArray<T, IxDyn>>,
+}
+
+/// A 2-D or 3-D operand seen as 3-D (a 2-D one as a batch of one).
+fn as_batch<'a, T: Float>(x: ArrayViewD<'a, T>) -> ArrayView3<'a, T> {
+    let x = if x.ndim() == 2 {
+        x.insert_axis(Axis(0))
+    } else {
+        x
+    };
+    match x.into_dimensionality::<Ix3>() {
+        Ok(v) => v,
+        Err(_) => unreachable!("matmul operands are checked to be 2-D or 3-D"),
+    }
+}
+
+/// `out[i] = x[i] @ y[i]` over the batch, where a batch of one is shared; if `out` has a batch
+/// of one while the operands have more, the products are summed into it.
+fn batched_gemm<T: Float>(x: ArrayView3<'_, T>, y: ArrayView3<'_, T>, out: &mut Array3<T>) {
+    let n = x.len_of(Axis(0)).max(y.len_of(Axis(0)));
+    let pick = |v: &ArrayView3<'_, T>, i: usize| if v.len_of(Axis(0)) == 1 { 0 } else { i };
+    let summing = out.len_of(Axis(0)) == 1;
+    for i in 0..n {
+        let beta = if summing && i > 0 {
+            T::one()
+        } else {
+            T::zero()
+        };
+        let mut o = out.index_axis_mut(Axis(0), if summing { 0 } else { i });
+        general_mat_mul(
+            T::one(),
+            &x.index_axis(Axis(0), pick(&x, i)),
+            &y.index_axis(Axis(0), pick(&y, i)),
+            beta,
+            &mut o,
+        );
+    }
+}
+
+fn transpose_last<T: Float>(x: ArrayView3<'_, T>) -> ArrayView3<'_, T> {
+    x.permuted_axes([0, 2, 1])
+}
+
+/// The product, or a panic naming both shapes.
+fn forward<T: Float>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>) -> ArrayD<T> {
+    let (sa, sb) = (a.shape(), b.shape());
+    let dims_ok = |s: &[usize]| s.len() == 2 || s.len() == 3;
+    assert!(
+        dims_ok(sa) && dims_ok(sb),
+        "matmul: expects 2-D or 3-D operands, got shapes {sa:?} and {sb:?}"
+    );
+    let (k1, k2) = (sa[sa.len() - 1], sb[sb.len() - 2]);
+    assert!(
+        k1 == k2,
+        "matmul: shapes {sa:?} and {sb:?} are not aligned (inner dimensions {k1} and {k2})"
+    );
+    if sa.len() == 2 && sb.len() == 2 {
+        let (a2, b2) = (
+            a.view().into_dimensionality::<Ix2>(),
+            b.view().into_dimensionality::<Ix2>(),
+        );
+        return match (a2, b2) {
+            (Ok(a2), Ok(b2)) => a2.dot(&b2).into_dyn(),
+            _ => unreachable!("checked to be 2-D"),
+        };
+    }
+    let (a3, b3) = (as_batch(a.view()), as_batch(b.view()));
+    let (na, nb) = (a3.len_of(Axis(0)), b3.len_of(Axis(0)));
+    assert!(
+        na == nb || na == 1 || nb == 1,
+        "matmul: batch sizes of shapes {sa:?} and {sb:?} differ"
+    );
+    let mut out = Array3::zeros((na.max(nb), a3.len_of(Axis(1)), b3.len_of(Axis(2))));
+    batched_gemm(a3, b3, &mut out);
+    out.into_dyn()
+}
+
+/// The gradient for an operand of shape `shape`: `x @ y` per batch, summed to `shape`'s batch.
+fn grad_for<T: Float>(shape: &[usize], x: ArrayView3<'_, T>, y: ArrayView3<'_, T>) -> ArrayD<T> {
+    let batch = if shape.len() == 3 { shape[0] } else { 1 };
+    let rows = shape[shape.len() - 2];
+    let cols = shape[shape.len() - 1];
+    let mut out = Array3::zeros((batch, rows, cols));
+    batched_gemm(x, y, &mut out);
+    if shape.len() == 2 {
+        out.index_axis_move(Axis(0), 0).into_dyn()
+    } else {
+        out.into_dyn()
+    }
+}
+
+impl<T: Float> Backward<T> {
+    pub(crate) fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
+        let two_d = g.ndim() == 2;
+        if let (Some(id), Some(b)) = (self.a, &self.b_val) {
+            let da = if two_d {
+                dot2(g.view(), b.view().reversed_axes())
+            } else {
+                grad_for(
+                    self.a_shape.slice(),
+                    as_batch(g.view()),
+                    transpose_last(as_batch(b.view())),
+                )
+            };
+            sink.add(id, da);
+        }
+        if let (Some(id), Some(a)) = (self.b, &self.a_val) {
+            let db = if two_d {
+                dot2(a.view().reversed_axes(), g.view())
+            } else {
+                grad_for(
+                    self.b_shape.slice(),
+                    transpose_last(as_batch(a.view())),
+                    as_batch(g.view()),
+                )
+            };
+            sink.add(id, db);
+        }
+    }
+}
+
+fn dot2<T: Float>(x: ArrayViewD<'_, T>, y: ArrayViewD<'_, T>) -> ArrayD<T> {
+    match (
+        x.into_dimensionality::<Ix2>(),
+        y.into_dimensionality::<Ix2>(),
+    ) {
+        (Ok(x), Ok(y)) => x.dot(&y).into_dyn(),
+        _ => unreachable!("2-D by construction"),
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// Matrix product: `(m, k) @ (k, n) -> (m, n)`, or batched `(b, m, k) @ (b, k, n) ->
+    /// (b, m, n)` where either operand may be 2-D and is then shared by the whole batch.
+    ///
+    /// ```
+    /// use nn_core::Tensor;
+    /// let x = Tensor::<f32>::ones(&[4, 3]);
+    /// let w = Tensor::<f32>::ones(&[3, 2]);
+    /// assert_eq!(x.matmul(&w).shape(), vec![4, 2]);
+    /// ```
+    ///
+    /// # Panics
+    /// If an operand is not 2-D or 3-D, the inner dimensions differ, or batch sizes differ.
+    pub fn matmul(&self, other: &Tensor<T>) -> Tensor<T> {
+        let (a, b) = (self.array(), other.array());
+        let y = forward(&a, &b).into_shared();
+        Tensor::from_op(y, "matmul", &[self, other], |ids| {
+            Op::Matmul(Backward {
+                a: ids[0],
+                b: ids[1],
+                a_shape: a.raw_dim(),
+                b_shape: b.raw_dim(),
+                a_val: ids[1].is_some().then_some(a),
+                b_val: ids[0].is_some().then_some(b),
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+    use crate::test_util::{check, rand};
+
+    #[test]
+    fn matmul_2d() {
+        check(
+            |t| t[0].matmul(&t[1]),
+            &[rand(&[3, 4], 1), rand(&[4, 2], 2)],
+        );
+    }
+
+    #[test]
+    fn matmul_batched_and_shared_operands() {
+        check(
+            |t| t[0].matmul(&t[1]),
+            &[rand(&[2, 3, 4], 3), rand(&[2, 4, 5], 4)],
+        );
+        check(
+            |t| t[0].matmul(&t[1]),
+            &[rand(&[2, 3, 4], 5), rand(&[4, 5], 6)],
+        );
+        check(
+            |t| t[0].matmul(&t[1]),
+            &[rand(&[3, 4], 7), rand(&[2, 4, 5], 8)],
+        );
+        check(
+            |t| t[0].matmul(&t[1]),
+            &[rand(&[1, 3, 4], 7), rand(&[2, 4, 5], 8)],
+        );
+    }
+
+    #[test]
+    fn matmul_of_transposed_and_repeated_inputs() {
+        check(|t| t[0].t().matmul(&t[0]), &[rand(&[3, 4], 9)]);
+        check(
+            |t| t[0].matmul(&t[0]).matmul(&t[1].t()),
+            &[rand(&[3, 3], 10), rand(&[2, 3], 11)],
+        );
+    }
+
+    #[test]
+    fn matmul_values() {
+        let a = Tensor::<f32>::from_vec(&[2, 2], vec![1.0, 2.0, 3.0, 4.0]);
+        let b = Tensor::<f32>::from_vec(&[2, 1], vec![5.0, 6.0]);
+        assert_eq!(a.matmul(&b).to_array().as_slice().unwrap(), &[17.0, 39.0]);
+        let batch = Tensor::concatenate(&[&a.reshape(&[1, 2, 2]), &a.reshape(&[1, 2, 2])], 0);
+        assert_eq!(batch.matmul(&b).shape(), vec![2, 2, 1]);
+        assert_eq!(
+            batch.matmul(&b).to_array().as_slice().unwrap(),
+            &[17.0, 39.0, 17.0, 39.0]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: shapes [2, 3] and [4, 5] are not aligned")]
+    fn misaligned_shapes_panic() {
+        let _ = Tensor::<f32>::ones(&[2, 3]).matmul(&Tensor::ones(&[4, 5]));
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: expects 2-D or 3-D operands, got shapes [3] and [3, 2]")]
+    fn vectors_are_rejected() {
+        let _ = Tensor::<f32>::ones(&[3]).matmul(&Tensor::ones(&[3, 2]));
+    }
+}

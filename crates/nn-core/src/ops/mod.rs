@@ -1,0 +1,138 @@
+//! The differentiable operations, one file per family; each op's forward and backward sit side
+//! by side. [`Op`] is the tape's backward rule: one variant per family, holding only what the
+//! rule needs (input node ids, shapes, and the few saved arrays).
+
+pub(crate) mod activation;
+pub(crate) mod elementwise;
+pub(crate) mod matmul;
+pub(crate) mod reduce;
+pub(crate) mod shape;
+
+use std::rc::Rc;
+
+use ndarray::{ArrayD, ArrayViewD, Axis, Dimension, IxDyn, Zip};
+
+use crate::float::Float;
+use crate::tape::{GradSink, Leaf};
+
+pub(crate) enum Op<T: Float> {
+    /// A parameter: its gradient is added to the leaf's storage.
+    Leaf(Rc<Leaf<T>>),
+    Elementwise(elementwise::Backward<T>),
+    Matmul(matmul::Backward<T>),
+    Reduce(reduce::Backward<T>),
+    Activation(activation::Backward<T>),
+    Shape(shape::Backward),
+}
+
+impl<T: Float> Op<T> {
+    pub(crate) fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
+        match self {
+            Op::Leaf(leaf) => leaf.accumulate_grad(g),
+            Op::Elementwise(b) => b.backward(g, sink),
+            Op::Matmul(b) => b.backward(g, sink),
+            Op::Reduce(b) => b.backward(g, sink),
+            Op::Activation(b) => b.backward(g, sink),
+            Op::Shape(b) => b.backward(g, sink),
+        }
+    }
+}
+
+/// The NumPy broadcast of two shapes.
+///
+/// # Panics
+/// Naming `op` and both shapes, if they are incompatible.
+pub(crate) fn broadcast_shape(op: &str, a: &[usize], b: &[usize]) -> IxDyn {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for (i, o) in out.iter_mut().enumerate() {
+        // Align from the right; missing leading axes count as 1.
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
+        *o = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => panic!("{op}: shapes {a:?} and {b:?} cannot be broadcast together"),
+        };
+    }
+    IxDyn(&out)
+}
+
+/// Sums a gradient of a broadcast result back to the shape of the operand that was broadcast.
+pub(crate) fn sum_to_shape<T: Float>(g: ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
+    if g.shape() == shape {
+        return g;
+    }
+    let mut g = g;
+    while g.ndim() > shape.len() {
+        g = g.sum_axis(Axis(0));
+    }
+    for (axis, &dim) in shape.iter().enumerate() {
+        if dim == 1 && g.shape()[axis] != 1 {
+            g = g.sum_axis(Axis(axis)).insert_axis(Axis(axis));
+        }
+    }
+    g
+}
+
+/// `f(a, b)` elementwise over the broadcast of `a` and `b` (whose shape `out` the caller
+/// computed with [`broadcast_shape`]).
+pub(crate) fn zip_broadcast<T: Float>(
+    out: &IxDyn,
+    a: ArrayViewD<'_, T>,
+    b: ArrayViewD<'_, T>,
+    f: impl Fn(T, T) -> T,
+) -> ArrayD<T> {
+    if a.shape() == out.slice() && b.shape() == out.slice() {
+        return Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y));
+    }
+    match (a.broadcast(out.clone()), b.broadcast(out.clone())) {
+        (Some(a), Some(b)) => Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y)),
+        _ => unreachable!("shapes were checked by broadcast_shape"),
+    }
+}
+
+/// Checks `axis` against `ndim`, naming the op.
+pub(crate) fn check_axis(op: &str, axis: usize, shape: &[usize]) -> Axis {
+    assert!(
+        axis < shape.len(),
+        "{op}: axis {axis} is out of range for shape {shape:?}"
+    );
+    Axis(axis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_follows_numpy_rules() {
+        assert_eq!(broadcast_shape("t", &[2, 3], &[3]), IxDyn(&[2, 3]));
+        assert_eq!(broadcast_shape("t", &[4, 1, 3], &[2, 1]), IxDyn(&[4, 2, 3]));
+        assert_eq!(broadcast_shape("t", &[], &[5]), IxDyn(&[5]));
+        assert_eq!(broadcast_shape("t", &[1], &[0]), IxDyn(&[0]));
+    }
+
+    #[test]
+    #[should_panic(expected = "add: shapes [2, 3] and [4] cannot be broadcast together")]
+    fn broadcast_mismatch_names_op_and_shapes() {
+        broadcast_shape("add", &[2, 3], &[4]);
+    }
+
+    #[test]
+    fn sum_to_shape_reduces_leading_and_unit_axes() {
+        let g = ArrayD::<f64>::ones(IxDyn(&[4, 2, 3]));
+        let r = sum_to_shape(g, &[2, 1]);
+        assert_eq!(r.shape(), &[2, 1]);
+        assert!(r.iter().all(|&x| x == 12.0));
+    }
+}

@@ -1,0 +1,417 @@
+//! The [`Tensor`] type: an n-dimensional array that can record how it was computed.
+
+use std::fmt;
+use std::rc::Rc;
+
+use ndarray::{ArcArray, Array, ArrayD, ArrayViewMutD, Dimension, IxDyn};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, Uniform};
+
+use crate::error::AutogradError;
+use crate::float::Float;
+use crate::ops::Op;
+use crate::tape::{self, InputRef, Leaf, NodeHandle};
+
+/// An n-dimensional array of `T` (`f32` by default) with reverse-mode autodiff.
+///
+/// A tensor is one of three kinds:
+/// - a **constant** (data, or a result computed from constants or inside [`no_grad`](crate::no_grad));
+/// - a **leaf** that requires grad (a parameter, made with [`Tensor::requires_grad`]): its
+///   gradient is kept and accumulated across backward passes until [`Tensor::zero_grad`];
+/// - a **recorded result**: an operation on at least one leaf or recorded result, with a node
+///   on the tape so that [`Tensor::backward`] can reach the leaves.
+///
+/// Cloning a tensor is cheap and shares its data; clones of a leaf are the same parameter.
+///
+/// ```
+/// use nn_core::Tensor;
+/// let w = Tensor::<f64>::from_vec(&[2], vec![1.0, 2.0]).requires_grad();
+/// let loss = (&w * &w).sum(); // Σ w²
+/// loss.backward().unwrap();
+/// assert_eq!(w.grad().unwrap().as_slice().unwrap(), &[2.0, 4.0]); // 2w
+/// ```
+pub struct Tensor<T: Float = f32> {
+    repr: Repr<T>,
+}
+
+enum Repr<T: Float> {
+    Value {
+        value: ArcArray<T, IxDyn>,
+        node: Option<NodeHandle<T>>,
+    },
+    Leaf(Rc<Leaf<T>>),
+}
+
+impl<T: Float> Clone for Tensor<T> {
+    fn clone(&self) -> Self {
+        let repr = match &self.repr {
+            Repr::Value { value, node } => Repr::Value {
+                value: value.clone(),
+                node: node.clone(),
+            },
+            Repr::Leaf(leaf) => Repr::Leaf(Rc::clone(leaf)),
+        };
+        Tensor { repr }
+    }
+}
+
+/// Construction.
+impl<T: Float> Tensor<T> {
+    /// A constant tensor from any ndarray array (no copy for an owned array).
+    pub fn from_array<D: Dimension>(array: Array<T, D>) -> Self {
+        Self::constant(array.into_dyn().into_shared())
+    }
+
+    /// A constant tensor from a shared array (no copy).
+    pub fn from_shared(array: ArcArray<T, IxDyn>) -> Self {
+        Self::constant(array)
+    }
+
+    /// A constant tensor of `shape` from row-major `data`.
+    ///
+    /// # Panics
+    /// If `data.len()` is not the product of `shape`.
+    pub fn from_vec(shape: &[usize], data: Vec<T>) -> Self {
+        let len = data.len();
+        match Array::from_shape_vec(IxDyn(shape), data) {
+            Ok(a) => Self::from_array(a),
+            Err(_) => panic!(
+                "from_vec: shape {shape:?} needs {} elements, got {len}",
+                shape.iter().product::<usize>()
+            ),
+        }
+    }
+
+    /// A 0-dimensional tensor holding `x`.
+    pub fn scalar(x: T) -> Self {
+        Self::from_array(ndarray::arr0(x))
+    }
+
+    /// A tensor of `shape` filled with `x`.
+    pub fn full(shape: &[usize], x: T) -> Self {
+        Self::from_array(ArrayD::from_elem(IxDyn(shape), x))
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::zero())
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::one())
+    }
+
+    /// Samples N(0, 1) from a generator seeded with `seed` (the book's `np.random.randn`).
+    ///
+    /// ```
+    /// use nn_core::Tensor;
+    /// let a = Tensor::<f32>::randn(&[2, 3], 42);
+    /// assert_eq!(a.to_array(), Tensor::<f32>::randn(&[2, 3], 42).to_array()); // same seed, same values
+    /// ```
+    pub fn randn(shape: &[usize], seed: u64) -> Self {
+        Self::randn_using(shape, &mut StdRng::seed_from_u64(seed))
+    }
+
+    /// Samples N(0, 1) from `rng` (for initialising many tensors from one generator).
+    pub fn randn_using<R: rand::Rng + ?Sized>(shape: &[usize], rng: &mut R) -> Self {
+        Self::from_array(ArrayD::from_shape_simple_fn(IxDyn(shape), || {
+            T::standard_normal(rng)
+        }))
+    }
+
+    /// Samples N(`mean`, `std`²) from a generator seeded with `seed`.
+    pub fn rand_normal(shape: &[usize], mean: T, std: T, seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        Self::from_array(ArrayD::from_shape_simple_fn(IxDyn(shape), || {
+            mean + std * T::standard_normal(&mut rng)
+        }))
+    }
+
+    /// Samples uniformly from `[low, high)` with a generator seeded with `seed`.
+    ///
+    /// # Panics
+    /// If `low >= high` or either is not finite.
+    pub fn rand_uniform(shape: &[usize], low: T, high: T, seed: u64) -> Self {
+        Self::rand_uniform_using(shape, low, high, &mut StdRng::seed_from_u64(seed))
+    }
+
+    /// Samples uniformly from `[low, high)` using `rng`.
+    ///
+    /// # Panics
+    /// If `low >= high` or either is not finite.
+    pub fn rand_uniform_using<R: rand::Rng + ?Sized>(
+        shape: &[usize],
+        low: T,
+        high: T,
+        rng: &mut R,
+    ) -> Self {
+        let dist = match Uniform::new(low, high) {
+            Ok(d) => d,
+            Err(e) => panic!("rand_uniform: invalid range [{low}, {high}): {e}"),
+        };
+        Self::from_array(ArrayD::from_shape_simple_fn(IxDyn(shape), || {
+            dist.sample(rng)
+        }))
+    }
+
+    /// Makes this tensor a leaf that requires grad (a parameter). A leaf stays a leaf.
+    ///
+    /// # Panics
+    /// On a recorded result: it already has a gradient path; [`detach`](Self::detach) it first
+    /// to start a new leaf from its value.
+    pub fn requires_grad(self) -> Self {
+        match self.repr {
+            Repr::Value { value, node: None } => Tensor {
+                repr: Repr::Leaf(Rc::new(Leaf::new(value))),
+            },
+            Repr::Value { node: Some(_), .. } => panic!(
+                "requires_grad: the tensor is the result of a recorded operation; call detach() first"
+            ),
+            leaf @ Repr::Leaf(_) => Tensor { repr: leaf },
+        }
+    }
+
+    /// A constant with the same value: gradients do not flow through it. The data is shared.
+    pub fn detach(&self) -> Self {
+        Self::constant(self.array())
+    }
+
+    pub(crate) fn constant(value: ArcArray<T, IxDyn>) -> Self {
+        Tensor {
+            repr: Repr::Value { value, node: None },
+        }
+    }
+}
+
+/// Reading values.
+impl<T: Float> Tensor<T> {
+    /// The value as a shared array: a cheap handle, copy-on-write if mutated.
+    pub fn array(&self) -> ArcArray<T, IxDyn> {
+        match &self.repr {
+            Repr::Value { value, .. } => value.clone(),
+            Repr::Leaf(leaf) => leaf.value.borrow().clone(),
+        }
+    }
+
+    /// The value as an owned array (a copy).
+    pub fn to_array(&self) -> ArrayD<T> {
+        self.array().into_owned()
+    }
+
+    /// The only element of a one-element tensor.
+    ///
+    /// # Panics
+    /// If the tensor does not hold exactly one element.
+    pub fn item(&self) -> T {
+        let a = self.array();
+        match a.iter().next() {
+            Some(&x) if a.len() == 1 => x,
+            _ => panic!(
+                "item: the tensor has shape {:?}, not one element",
+                a.shape()
+            ),
+        }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> Vec<usize> {
+        self.with_value(|v| v.shape().to_vec())
+    }
+
+    /// The number of axes.
+    pub fn ndim(&self) -> usize {
+        self.with_value(|v| v.ndim())
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.with_value(|v| v.len())
+    }
+
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the tensor takes part in autodiff (a leaf that requires grad, or a result
+    /// recorded from one).
+    pub fn is_tracked(&self) -> bool {
+        !matches!(self.repr, Repr::Value { node: None, .. })
+    }
+
+    /// Whether the tensor is a leaf that requires grad (a parameter).
+    pub fn is_leaf(&self) -> bool {
+        matches!(self.repr, Repr::Leaf(_))
+    }
+
+    pub(crate) fn with_value<R>(&self, f: impl FnOnce(&ArcArray<T, IxDyn>) -> R) -> R {
+        match &self.repr {
+            Repr::Value { value, .. } => f(value),
+            Repr::Leaf(leaf) => f(&leaf.value.borrow()),
+        }
+    }
+}
+
+/// Gradients and parameter updates.
+impl<T: Float> Tensor<T> {
+    /// The accumulated gradient of a leaf; `None` before any backward pass reached it, after
+    /// [`zero_grad`](Self::zero_grad), and for tensors that are not leaves.
+    pub fn grad(&self) -> Option<ArrayD<T>> {
+        self.with_grad(|g| g.cloned())
+    }
+
+    /// Calls `f` with the leaf's gradient without copying it.
+    pub fn with_grad<R>(&self, f: impl FnOnce(Option<&ArrayD<T>>) -> R) -> R {
+        match &self.repr {
+            Repr::Leaf(leaf) => f(leaf.grad.borrow().as_ref()),
+            Repr::Value { .. } => f(None),
+        }
+    }
+
+    /// Clears a leaf's gradient (to `None`, as PyTorch's `set_to_none`); no-op otherwise.
+    pub fn zero_grad(&self) {
+        if let Repr::Leaf(leaf) = &self.repr {
+            *leaf.grad.borrow_mut() = None;
+        }
+    }
+
+    /// Updates a leaf's value in place (what an optimizer does). The data is copied first only
+    /// if something else still shares it.
+    ///
+    /// # Panics
+    /// If the tensor is not a leaf that requires grad.
+    pub fn update_value(&self, f: impl FnOnce(ArrayViewMutD<'_, T>)) {
+        match &self.repr {
+            Repr::Leaf(leaf) => f(leaf.value.borrow_mut().view_mut()),
+            Repr::Value { .. } => {
+                panic!("update_value: the tensor is not a parameter (requires_grad leaf)")
+            }
+        }
+    }
+
+    /// Replaces a leaf's value (e.g. when loading a checkpoint).
+    ///
+    /// # Panics
+    /// If the tensor is not a leaf or `value` has another shape.
+    pub fn set_value<D: Dimension>(&self, value: Array<T, D>) {
+        let value = value.into_dyn();
+        match &self.repr {
+            Repr::Leaf(leaf) => {
+                let mut current = leaf.value.borrow_mut();
+                assert!(
+                    current.shape() == value.shape(),
+                    "set_value: the parameter has shape {:?}, the new value {:?}",
+                    current.shape(),
+                    value.shape()
+                );
+                *current = value.into_shared();
+            }
+            Repr::Value { .. } => {
+                panic!("set_value: the tensor is not a parameter (requires_grad leaf)")
+            }
+        }
+    }
+
+    /// Back-propagates from this one-element tensor (usually a loss): every leaf that took part
+    /// receives `∂self/∂leaf`, added to its gradient. Frees the graph.
+    ///
+    /// # Errors
+    /// [`AutogradError::NonScalar`] if the tensor has more than one element,
+    /// [`AutogradError::NotTracked`] for a constant, [`AutogradError::GraphFreed`] if the graph
+    /// was already consumed by an earlier backward pass.
+    pub fn backward(&self) -> Result<(), AutogradError> {
+        let shape = self.shape();
+        if shape.iter().product::<usize>() != 1 {
+            return Err(AutogradError::NonScalar { shape });
+        }
+        self.backward_with(ArrayD::ones(IxDyn(&shape)))
+    }
+
+    /// Back-propagates with `seed` as `∂L/∂self` (a vector-Jacobian product); frees the graph.
+    ///
+    /// # Errors
+    /// [`AutogradError::SeedShape`] if `seed` and the tensor differ in shape; otherwise as
+    /// [`backward`](Self::backward).
+    pub fn backward_with(&self, seed: ArrayD<T>) -> Result<(), AutogradError> {
+        let shape = self.shape();
+        if seed.shape() != shape.as_slice() {
+            return Err(AutogradError::SeedShape {
+                expected: shape,
+                found: seed.shape().to_vec(),
+            });
+        }
+        match &self.repr {
+            Repr::Value { node: None, .. } => Err(AutogradError::NotTracked),
+            Repr::Value { node: Some(h), .. } => tape::backward(h, seed),
+            Repr::Leaf(leaf) => {
+                leaf.accumulate_grad(seed);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Plumbing for the operations.
+impl<T: Float> Tensor<T> {
+    fn input_ref(&self) -> InputRef<'_, T> {
+        match &self.repr {
+            Repr::Value { node: None, .. } => InputRef::Const,
+            Repr::Value { node: Some(h), .. } => InputRef::Node(h),
+            Repr::Leaf(leaf) => InputRef::Leaf(leaf),
+        }
+    }
+
+    /// Wraps an operation's output: recorded with the rule `make` builds if recording is on and
+    /// some input is tracked, a constant otherwise (then `make` never runs).
+    pub(crate) fn from_op(
+        value: ArcArray<T, IxDyn>,
+        op: &str,
+        inputs: &[&Tensor<T>],
+        make: impl FnOnce(&[Option<usize>]) -> Op<T>,
+    ) -> Self {
+        let node = if inputs.iter().any(|t| t.is_tracked()) && tape::is_grad_enabled() {
+            let many: Vec<InputRef<'_, T>>;
+            let mut pair = [InputRef::Const, InputRef::Const];
+            let refs = if inputs.len() <= 2 {
+                for (slot, t) in pair.iter_mut().zip(inputs) {
+                    *slot = t.input_ref();
+                }
+                &pair[..inputs.len()]
+            } else {
+                many = inputs.iter().map(|t| t.input_ref()).collect();
+                &many[..]
+            };
+            Some(tape::record(op, refs, make))
+        } else {
+            None
+        };
+        Tensor {
+            repr: Repr::Value { value, node },
+        }
+    }
+}
+
+impl<T: Float, D: Dimension> From<Array<T, D>> for Tensor<T> {
+    fn from(array: Array<T, D>) -> Self {
+        Self::from_array(array)
+    }
+}
+
+impl<T: Float> fmt::Debug for Tensor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.repr {
+            Repr::Value { node: None, .. } => "constant",
+            Repr::Value { node: Some(_), .. } => "recorded",
+            Repr::Leaf(_) => "leaf",
+        };
+        self.with_value(|v| write!(f, "Tensor<{}>({kind}, shape {:?}, {v})", T::NAME, v.shape()))
+    }
+}
+
+impl<T: Float> fmt::Display for Tensor<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.with_value(|v| fmt::Display::fmt(v, f))
+    }
+}
