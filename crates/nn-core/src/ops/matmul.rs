@@ -11,7 +11,12 @@ use crate::float::Float;
 use crate::tape::GradSink;
 use crate::tensor::Tensor;
 
-pub(crate) struct Backward<T: Float> {
+pub(crate) enum Backward<T: Float> {
+    Matmul(MatmulBackward<T>),
+    Affine(AffineBackward<T>),
+}
+
+pub(crate) struct MatmulBackward<T: Float> {
     a: Option<usize>,
     b: Option<usize>,
     a_shape: IxDyn,
@@ -112,6 +117,15 @@ fn grad_for<T: Float>(shape: &[usize], x: ArrayView3<'_, T>, y: ArrayView3<'_, T
 
 impl<T: Float> Backward<T> {
     pub(crate) fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
+        match self {
+            Backward::Matmul(b) => b.backward(g, sink),
+            Backward::Affine(b) => b.backward(g, sink),
+        }
+    }
+}
+
+impl<T: Float> MatmulBackward<T> {
+    fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
         let two_d = g.ndim() == 2;
         if let (Some(id), Some(b)) = (self.a, &self.b_val) {
             let da = if two_d {
@@ -167,15 +181,73 @@ impl<T: Float> Tensor<T> {
         let (a, b) = (self.array(), other.array());
         let y = forward(&a, &b).into_shared();
         Tensor::from_op(y, "matmul", &[self, other], |ids| {
-            Op::Matmul(Backward {
+            Op::Matmul(Backward::Matmul(MatmulBackward {
                 a: ids[0],
                 b: ids[1],
                 a_shape: a.raw_dim(),
                 b_shape: b.raw_dim(),
                 a_val: ids[1].is_some().then_some(a),
                 b_val: ids[0].is_some().then_some(b),
-            })
+            }))
         })
+    }
+
+    /// The book's Affine layer in one op: `x @ w + b` for `x (n, in)`, `w (in, out)`,
+    /// `b (out)`. Same result as `x.matmul(w) + b`, with one output array instead of two and a
+    /// backward that needs no copy of the gradient (PyTorch's `addmm`).
+    ///
+    /// ```
+    /// use nn_core::Tensor;
+    /// let x = Tensor::<f32>::ones(&[4, 3]);
+    /// let (w, b) = (Tensor::<f32>::ones(&[3, 2]), Tensor::<f32>::ones(&[2]));
+    /// assert_eq!(x.affine(&w, &b).to_array(), (x.matmul(&w) + &b).to_array());
+    /// ```
+    ///
+    /// # Panics
+    /// If `x` or `w` is not 2-D, the inner dimensions differ, or `b` is not `(out,)`.
+    pub fn affine(&self, w: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
+        let (xv, wv, bv) = (self.array(), w.array(), b.array());
+        let (sx, sw, sb) = (xv.shape(), wv.shape(), bv.shape());
+        let ok = sx.len() == 2 && sw.len() == 2 && sx[1] == sw[0] && sb == [sw[1]];
+        assert!(
+            ok,
+            "affine: x {sx:?} @ w {sw:?} + b {sb:?} needs x (n, in), w (in, out), b (out)"
+        );
+        let mut y = dot2(xv.view(), wv.view());
+        y += &bv;
+        Tensor::from_op(y.into_shared(), "affine", &[self, w, b], |ids| {
+            Op::Matmul(Backward::Affine(AffineBackward {
+                x: ids[0],
+                w: ids[1],
+                b: ids[2],
+                x_val: ids[1].is_some().then_some(xv),
+                w_val: ids[0].is_some().then_some(wv),
+            }))
+        })
+    }
+}
+
+pub(crate) struct AffineBackward<T: Float> {
+    x: Option<usize>,
+    w: Option<usize>,
+    b: Option<usize>,
+    /// Saved only when `w` needs a gradient.
+    x_val: Option<ArcArray<T, IxDyn>>,
+    /// Saved only when `x` needs a gradient.
+    w_val: Option<ArcArray<T, IxDyn>>,
+}
+
+impl<T: Float> AffineBackward<T> {
+    fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
+        if let Some(id) = self.b {
+            sink.add(id, g.sum_axis(Axis(0)));
+        }
+        if let (Some(id), Some(x)) = (self.w, &self.x_val) {
+            sink.add(id, dot2(x.view().reversed_axes(), g.view()));
+        }
+        if let (Some(id), Some(w)) = (self.x, &self.w_val) {
+            sink.add(id, dot2(g.view(), w.view().reversed_axes()));
+        }
     }
 }
 
@@ -219,6 +291,34 @@ mod tests {
             |t| t[0].matmul(&t[0]).matmul(&t[1].t()),
             &[rand(&[3, 3], 10), rand(&[2, 3], 11)],
         );
+    }
+
+    #[test]
+    fn affine_matches_matmul_plus_bias() {
+        let inputs = [rand(&[5, 3], 12), rand(&[3, 4], 13), rand(&[4], 14)];
+        check(|t| t[0].affine(&t[1], &t[2]), &inputs);
+        check(
+            |t| t[0].affine(&t[0].t(), &t[1]),
+            &[rand(&[3, 3], 15), rand(&[3], 16)],
+        );
+        let t: Vec<Tensor<f64>> = inputs
+            .iter()
+            .map(|a| Tensor::from_array(a.clone()))
+            .collect();
+        let fused = t[0].affine(&t[1], &t[2]).to_array();
+        let plain = (t[0].matmul(&t[1]) + &t[2]).to_array();
+        assert!(
+            fused
+                .iter()
+                .zip(plain.iter())
+                .all(|(a, b)| (a - b).abs() < 1e-12)
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "affine: x [2, 3] @ w [3, 4] + b [3] needs")]
+    fn affine_checks_the_bias() {
+        let _ = Tensor::<f32>::ones(&[2, 3]).affine(&Tensor::ones(&[3, 4]), &Tensor::ones(&[3]));
     }
 
     #[test]

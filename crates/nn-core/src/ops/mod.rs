@@ -43,6 +43,9 @@ impl<T: Float> Op<T> {
 /// # Panics
 /// Naming `op` and both shapes, if they are incompatible.
 pub(crate) fn broadcast_shape(op: &str, a: &[usize], b: &[usize]) -> IxDyn {
+    if a == b {
+        return IxDyn(a);
+    }
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for (i, o) in out.iter_mut().enumerate() {
@@ -93,6 +96,13 @@ pub(crate) fn zip_broadcast<T: Float>(
     f: impl Fn(T, T) -> T,
 ) -> ArrayD<T> {
     if a.shape() == out.slice() && b.shape() == out.slice() {
+        // Contiguous operands: a plain loop over slices, no per-element index arithmetic.
+        if let (Some(xs), Some(ys)) = (a.as_slice(), b.as_slice()) {
+            let v: Vec<T> = xs.iter().zip(ys).map(|(&x, &y)| f(x, y)).collect();
+            if let Ok(out) = ArrayD::from_shape_vec(out.clone(), v) {
+                return out;
+            }
+        }
         return Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y));
     }
     match (a.broadcast(out.clone()), b.broadcast(out.clone())) {
