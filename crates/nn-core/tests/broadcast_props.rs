@@ -39,6 +39,8 @@ fn values(shape: &[usize], seed: u64, positive: bool) -> ArrayD<f64> {
     })
 }
 
+type BinaryOp = fn(&Tensor<f64>, &Tensor<f64>) -> Tensor<f64>;
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -51,8 +53,7 @@ proptest! {
         for (e, g) in expected.iter().zip(&got) {
             prop_assert_eq!(&g.to_array(), e); // shapes and values
         }
-        let ops: [fn(&Tensor<f64>, &Tensor<f64>) -> Tensor<f64>; 5] =
-            [Tensor::add, Tensor::sub, Tensor::mul, Tensor::div, Tensor::maximum];
+        let ops: [BinaryOp; 5] = [Tensor::add, Tensor::sub, Tensor::mul, Tensor::div, Tensor::maximum];
         for op in ops {
             let report = gradcheck(|t| op(&t[0], &t[1]), &[a.clone(), b.clone()]);
             prop_assert!(report.is_ok(), "{:?} with {:?}: {:?}", sa, sb, report);
