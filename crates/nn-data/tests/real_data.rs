@@ -1,0 +1,107 @@
+//! The real data sets through the configured mirrors (`NN_DATA_MIRROR`), checksums verified.
+//! In CI (`CI=true`) they must be there; elsewhere these tests say they were skipped and why.
+
+use nn_data::{DataError, FashionMnist, FetchOptions, Labels, LoadOptions, Mirror, Mnist, Split};
+
+/// Says so on the real stderr: the test harness captures `eprintln!` of passing tests.
+fn skip(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
+/// Fetch options from the environment with a throw-away cache, or `None` (skip) off CI.
+fn mirror_options(test: &str) -> Option<(FetchOptions, tempfile::TempDir)> {
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if std::env::var_os("NN_DATA_MIRROR").is_none() {
+        assert!(
+            !in_ci,
+            "{test}: CI=true but NN_DATA_MIRROR is not set; .ci/run sets it to ../shared/datasets"
+        );
+        skip(&format!(
+            "{test}: SKIPPED — NN_DATA_MIRROR is not set (point it at a mirror holding mnist/ and fashion-mnist/)"
+        ));
+        return None;
+    }
+    let mut opts = match FetchOptions::from_env() {
+        Ok(o) => o,
+        Err(e) => panic!("{test}: {e}"),
+    };
+    let cache = tempfile::tempdir().expect("tempdir");
+    opts.cache_dir = cache.path().to_path_buf();
+    opts.progress = false;
+    Some((opts, cache))
+}
+
+fn classes(labels: &Labels) -> Vec<usize> {
+    match labels {
+        Labels::Classes(c) => c.to_vec(),
+        Labels::OneHot(_) => panic!("class indices were requested"),
+    }
+}
+
+#[test]
+fn mnist_test_split_loads_verified() {
+    let Some((opts, _cache)) = mirror_options("mnist_test_split_loads_verified") else {
+        return;
+    };
+    let test =
+        Mnist::load_split(Split::Test, &opts, LoadOptions::default()).expect("MNIST test split");
+    assert_eq!(test.images.shape(), &[10_000, 784]);
+    let labels = classes(&test.labels);
+    assert_eq!(&labels[..10], &[7, 2, 1, 0, 4, 1, 4, 9, 5, 9]); // MNIST's well-known first digits
+    assert!(test.images.iter().all(|&p| (0.0..=1.0).contains(&p)));
+    assert!(
+        test.images.iter().any(|&p| p == 1.0),
+        "white pixels become exactly 1.0"
+    );
+}
+
+#[test]
+fn mnist_training_images_missing_from_the_mirror_is_a_clear_error() {
+    let Some((opts, _cache)) =
+        mirror_options("mnist_training_images_missing_from_the_mirror_is_a_clear_error")
+    else {
+        return;
+    };
+    let has_train_images = opts.mirrors.iter().any(|m| match m {
+        Mirror::Dir(d) => d.join("mnist/train-images-idx3-ubyte.gz").exists(),
+        Mirror::Url(_) => true,
+    });
+    if has_train_images {
+        skip("mnist_training_images_missing…: SKIPPED — the mirror has the MNIST training images");
+        return;
+    }
+    let err = Mnist::load_split(Split::Train, &opts, LoadOptions::default())
+        .expect_err("no training images offline");
+    assert!(matches!(err, DataError::Unavailable { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("mnist/train-images-idx3-ubyte.gz: not available from any mirror"),
+        "{text}"
+    );
+    for mirror in &opts.mirrors {
+        assert!(
+            text.contains(&mirror.to_string()),
+            "the error names mirror {mirror}: {text}"
+        );
+    }
+}
+
+#[test]
+fn fashion_mnist_loads_whole() {
+    let Some((opts, _cache)) = mirror_options("fashion_mnist_loads_whole") else {
+        return;
+    };
+    let data = FashionMnist::load(&opts, LoadOptions { flatten: false, ..LoadOptions::default() })
+        .expect("Fashion-MNIST (install Debian's dataset-fashion-mnist and add /usr/share/datasets to NN_DATA_MIRROR)");
+    assert_eq!(data.train.images.shape(), &[60_000, 1, 28, 28]);
+    assert_eq!(data.test.images.shape(), &[10_000, 1, 28, 28]);
+    // Fashion-MNIST is balanced: 6,000 training and 1,000 test images per class.
+    for (split, per_class) in [(&data.train, 6_000), (&data.test, 1_000)] {
+        let mut counts = [0usize; 10];
+        for c in classes(&split.labels) {
+            counts[c] += 1;
+        }
+        assert_eq!(counts, [per_class; 10]);
+    }
+}
