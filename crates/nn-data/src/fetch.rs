@@ -183,25 +183,39 @@ pub(crate) fn verify(
     spec: &RemoteFile,
     source: &str,
 ) -> Result<Vec<u8>, DataError> {
-    let file_digest = hex(&Sha256::digest(&bytes));
     let gz = is_gzip(&bytes);
     let decompress = |b: &[u8]| gunzip(b, &format!("{} from {source}", spec.label()), MAX_PAYLOAD);
-    if spec.sha256 == Some(file_digest.as_str()) {
-        return if gz { decompress(&bytes) } else { Ok(bytes) };
+    // The file digest is computed only when pinned or needed for the error message.
+    let mut file_digest = None;
+    if let Some(pin) = spec.sha256 {
+        let d = hex(&Sha256::digest(&bytes));
+        if d == pin {
+            return if gz { decompress(&bytes) } else { Ok(bytes) };
+        }
+        file_digest = Some(d);
     }
+    let mut raw_digest = None;
+    if let Some(pin) = spec.raw_sha256 {
+        if gz {
+            let raw = decompress(&bytes)?;
+            let d = hex(&Sha256::digest(&raw));
+            if d == pin {
+                return Ok(raw);
+            }
+            raw_digest = Some(d);
+        } else {
+            // An uncompressed copy is accepted by its content digest.
+            let d = hex(&Sha256::digest(&bytes));
+            if d == pin {
+                return Ok(bytes);
+            }
+            file_digest = Some(d);
+        }
+    }
+    let file_digest = file_digest.unwrap_or_else(|| hex(&Sha256::digest(&bytes)));
     let mut actual = format!("{file_digest} (file)");
-    if let (true, Some(raw_pin)) = (gz, spec.raw_sha256) {
-        let raw = decompress(&bytes)?;
-        let raw_digest = hex(&Sha256::digest(&raw));
-        if raw_digest == raw_pin {
-            return Ok(raw);
-        }
-        actual = format!("{actual}, {raw_digest} (decompressed)");
-    } else if let (false, Some(raw_pin)) = (gz, spec.raw_sha256) {
-        // An uncompressed copy of a gzip file is accepted by its content digest.
-        if file_digest == raw_pin {
-            return Ok(bytes);
-        }
+    if let Some(d) = raw_digest {
+        actual = format!("{actual}, {d} (decompressed)");
     }
     Err(DataError::Checksum {
         file: spec.label(),
