@@ -318,7 +318,7 @@ macro_rules! dataset_type {
         pub struct $name;
 
         impl $name {
-            /// Loads both splits.
+            /// Loads both splits (the test split on a second thread).
             ///
             /// # Errors
             /// As [`load`].
@@ -326,9 +326,16 @@ macro_rules! dataset_type {
                 fetch_opts: &FetchOptions,
                 opts: LoadOptions,
             ) -> Result<TrainTest, DataError> {
-                Ok(TrainTest {
-                    train: load($kind, Split::Train, fetch_opts, opts)?,
-                    test: load($kind, Split::Test, fetch_opts, opts)?,
+                std::thread::scope(|scope| {
+                    let test = scope.spawn(|| load($kind, Split::Test, fetch_opts, opts));
+                    let train = load($kind, Split::Train, fetch_opts, opts);
+                    let test = test
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    Ok(TrainTest {
+                        train: train?,
+                        test: test?,
+                    })
                 })
             }
 
