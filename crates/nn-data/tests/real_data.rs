@@ -105,3 +105,15 @@ fn fashion_mnist_loads_whole() {
         assert_eq!(counts, [per_class; 10]);
     }
 }
+
+#[test]
+fn the_books_sample_weights_are_fetched_verified() {
+    let Some((opts, _cache)) = mirror_options("the_books_sample_weights_are_fetched_verified")
+    else {
+        return;
+    };
+    let fetched = nn_data::fetch(&nn_data::SAMPLE_WEIGHT, &opts)
+        .expect("sample_weight.pkl (a mirror must hold weights/sample_weight.pkl, e.g. ../shared)");
+    assert_eq!(fetched.content.len(), 181_853);
+    assert_eq!(fetched.content[..2], [0x80, 0x03], "a protocol-3 pickle");
+}
