@@ -270,6 +270,15 @@ impl<T: Float> Tensor<T> {
         }
     }
 
+    /// Changes a leaf's gradient in place (e.g. clipping); does nothing if it has none.
+    pub fn update_grad(&self, f: impl FnOnce(ArrayViewMutD<'_, T>)) {
+        if let Repr::Leaf(leaf) = &self.repr {
+            if let Some(g) = leaf.grad.borrow_mut().as_mut() {
+                f(g.view_mut());
+            }
+        }
+    }
+
     /// Clears a leaf's gradient (to `None`, as PyTorch's `set_to_none`); no-op otherwise.
     pub fn zero_grad(&self) {
         if let Repr::Leaf(leaf) = &self.repr {

@@ -4,6 +4,7 @@
 
 pub(crate) mod activation;
 pub(crate) mod elementwise;
+pub(crate) mod loss;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
 pub(crate) mod shape;
@@ -22,6 +23,7 @@ pub(crate) enum Op<T: Float> {
     Matmul(matmul::Backward<T>),
     Reduce(reduce::Backward<T>),
     Activation(activation::Backward<T>),
+    Loss(loss::Backward<T>),
     Shape(shape::Backward),
 }
 
@@ -33,6 +35,7 @@ impl<T: Float> Op<T> {
             Op::Matmul(b) => b.backward(g, sink),
             Op::Reduce(b) => b.backward(g, sink),
             Op::Activation(b) => b.backward(g, sink),
+            Op::Loss(b) => b.backward(g, sink),
             Op::Shape(b) => b.backward(g, sink),
         }
     }

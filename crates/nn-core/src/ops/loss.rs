@@ -1,0 +1,172 @@
+//! Softmax and cross-entropy fused into one op (book 1 ch.5.6.3 「Softmax-with-Lossレイヤ」):
+//! stable in the forward pass (log-sum-exp) and with the book's clean gradient `y - t` per row.
+
+use ndarray::{ArrayD, Zip};
+
+use super::Op;
+use crate::float::Float;
+use crate::tape::GradSink;
+use crate::tensor::Tensor;
+
+pub(crate) struct Backward<T: Float> {
+    x: usize,
+    /// Softmax of the logits.
+    probs: ArrayD<T>,
+    /// The targets, and each row's total (1 for distributions).
+    target: ArrayD<T>,
+}
+
+impl<T: Float> Backward<T> {
+    pub(crate) fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
+        let Backward {
+            x,
+            mut probs,
+            target,
+        } = self;
+        // ∂/∂z_c of Σ_k t_k (lse - z_k) = y_c Σ_k t_k - t_c, times the row's incoming gradient.
+        Zip::from(probs.rows_mut())
+            .and(target.rows())
+            .and(&g)
+            .for_each(|mut y, t, &g| {
+                let total = t.sum();
+                Zip::from(&mut y)
+                    .and(&t)
+                    .for_each(|y, &t| *y = g * (*y * total - t));
+            });
+        sink.add(x, probs);
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// Per-row cross-entropy of `softmax(self)` against `target`: for logits `(N, C)` and target
+    /// distributions (e.g. one-hot rows) `(N, C)`, returns `(N,)` with
+    /// `loss_i = -Σ_c t_ic log softmax(z_i)_c`, computed as `Σ_c t_ic (logsumexp(z_i) - z_ic)`.
+    /// Its gradient is `(softmax(z_i) - t_i)` per row (for rows of `t` summing to 1); take
+    /// `.mean()` for the book's `(y - t) / N`. The target receives no gradient.
+    ///
+    /// ```
+    /// use nn_core::Tensor;
+    /// let z = Tensor::<f64>::from_vec(&[1, 3], vec![1.0, 2.0, 3.0]).requires_grad();
+    /// let t = Tensor::<f64>::from_vec(&[1, 3], vec![0.0, 0.0, 1.0]);
+    /// let loss = z.softmax_cross_entropy(&t).mean();
+    /// loss.backward().unwrap();
+    /// let y = z.softmax(1).to_array();
+    /// assert!((z.grad().unwrap()[[0, 2]] - (y[[0, 2]] - 1.0)).abs() < 1e-12);
+    /// ```
+    ///
+    /// # Panics
+    /// If the logits are not 2-D or the target's shape differs.
+    pub fn softmax_cross_entropy(&self, target: &Tensor<T>) -> Tensor<T> {
+        let (z, t) = (self.array(), target.array());
+        assert!(
+            z.ndim() == 2 && z.shape() == t.shape(),
+            "softmax_cross_entropy: logits {:?} and target {:?} must both be (N, C)",
+            z.shape(),
+            t.shape()
+        );
+        let mut probs = z.to_owned();
+        let mut losses = ArrayD::zeros(ndarray::IxDyn(&[z.shape()[0]]));
+        Zip::from(probs.rows_mut())
+            .and(t.rows())
+            .and(&mut losses)
+            .for_each(|mut row, t, loss| {
+                let m = row.fold(T::neg_infinity(), |m, &v| m.max(v));
+                let total = row.fold(T::zero(), |s, &v| s + (v - m).exp());
+                let lse = m + total.ln();
+                *loss = row.iter().zip(t.iter()).fold(T::zero(), |acc, (&z, &t)| {
+                    // A zero target contributes nothing, even where lse - z is infinite.
+                    if t == T::zero() {
+                        acc
+                    } else {
+                        acc + t * (lse - z)
+                    }
+                });
+                row.mapv_inplace(|v| (v - lse).exp());
+            });
+        Tensor::from_op(
+            losses.into_shared(),
+            "softmax_cross_entropy",
+            &[self],
+            |ids| {
+                Op::Loss(Backward {
+                    x: ids[0].unwrap_or_else(|| unreachable!()),
+                    probs,
+                    target: t.into_owned(),
+                })
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+    use crate::test_util::{check, rand, uniform};
+
+    fn one_hot(classes: &[usize], c: usize) -> ndarray::ArrayD<f64> {
+        let mut t = ndarray::ArrayD::zeros(ndarray::IxDyn(&[classes.len(), c]));
+        for (i, &k) in classes.iter().enumerate() {
+            t[[i, k]] = 1.0;
+        }
+        t
+    }
+
+    #[test]
+    fn gradcheck_with_one_hot_and_soft_targets() {
+        let t = Tensor::from_array(one_hot(&[2, 0, 1, 2], 3));
+        check(|x| x[0].softmax_cross_entropy(&t), &[rand(&[4, 3], 1)]);
+        check(
+            |x| x[0].softmax_cross_entropy(&t).mean(),
+            &[rand(&[4, 3], 2)],
+        );
+        let soft = uniform(&[4, 3], 0.0, 1.0, 3);
+        let soft = Tensor::from_array(
+            &soft
+                / &soft
+                    .sum_axis(ndarray::Axis(1))
+                    .insert_axis(ndarray::Axis(1)),
+        );
+        check(|x| x[0].softmax_cross_entropy(&soft), &[rand(&[4, 3], 4)]);
+    }
+
+    #[test]
+    fn matches_the_unfused_formula_and_is_stable() {
+        let z = Tensor::<f64>::from_vec(&[2, 3], vec![1000.0, 0.0, -1000.0, 0.1, 0.2, 0.3]);
+        let t = Tensor::from_array(one_hot(&[0, 2], 3));
+        let fused = z.softmax_cross_entropy(&t).to_array();
+        assert!(fused.iter().all(|v| v.is_finite()));
+        let plain = (z.log_softmax(1) * &t)
+            .sum_axes(&[1], false)
+            .neg()
+            .to_array();
+        assert!(
+            fused
+                .iter()
+                .zip(plain.iter())
+                .all(|(a, b)| (a - b).abs() < 1e-12)
+        );
+        assert!(fused[0].abs() < 1e-12); // a confident right answer costs nothing
+    }
+
+    #[test]
+    fn mean_gradient_is_y_minus_t_over_n() {
+        let z = Tensor::<f64>::from_array(rand(&[5, 4], 5)).requires_grad();
+        let t = Tensor::from_array(one_hot(&[0, 1, 2, 3, 0], 4));
+        z.softmax_cross_entropy(&t).mean().backward().unwrap();
+        let expected = (z.softmax(1).to_array() - t.to_array()) / 5.0;
+        let grad = z.grad().unwrap();
+        assert!(
+            grad.iter()
+                .zip(expected.iter())
+                .all(|(a, b)| (a - b).abs() < 1e-15)
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "softmax_cross_entropy: logits [2, 3] and target [2, 4] must both be (N, C)"
+    )]
+    fn shapes_are_checked() {
+        let _ = Tensor::<f32>::zeros(&[2, 3]).softmax_cross_entropy(&Tensor::zeros(&[2, 4]));
+    }
+}
