@@ -1,0 +1,106 @@
+//! Batch normalisation for `(N, features)` inputs (book 1 ch.6.3, Ioffe & Szegedy 2015).
+//!
+//! Training: normalise with the batch's mean and (biased) variance, then scale by γ and shift by
+//! β; update the running statistics `r ← (1 - momentum) r + momentum · batch` (the running
+//! variance uses the unbiased batch variance, as PyTorch). Evaluation: normalise with the running
+//! statistics. The book's `momentum = 0.9` weights the old value, i.e. ours `momentum = 0.1`.
+
+use nn_core::{Float, Tensor};
+
+use crate::module::{Module, Named};
+
+/// BatchNorm over the batch axis of `(N, features)` inputs.
+pub struct BatchNorm1d<T: Float = f32> {
+    gamma: Tensor<T>,
+    beta: Tensor<T>,
+    running_mean: Tensor<T>,
+    running_var: Tensor<T>,
+    momentum: T,
+    eps: T,
+    training: bool,
+}
+
+impl<T: Float> BatchNorm1d<T> {
+    /// γ = 1, β = 0, running mean 0 and variance 1, momentum 0.1, eps 1e-5.
+    pub fn new(features: usize) -> Self {
+        Self::with_options(features, 0.1, 1e-5)
+    }
+
+    /// With explicit momentum and epsilon.
+    pub fn with_options(features: usize, momentum: f64, eps: f64) -> Self {
+        BatchNorm1d {
+            gamma: Tensor::ones(&[features]).requires_grad(),
+            beta: Tensor::zeros(&[features]).requires_grad(),
+            // Leaves only so that checkpoints can set them; they are used through detach().
+            running_mean: Tensor::zeros(&[features]).requires_grad(),
+            running_var: Tensor::ones(&[features]).requires_grad(),
+            momentum: T::lit(momentum),
+            eps: T::lit(eps),
+            training: true,
+        }
+    }
+
+    /// The running mean (used in evaluation).
+    pub fn running_mean(&self) -> ndarray::ArrayD<T> {
+        self.running_mean.to_array()
+    }
+
+    /// The running variance (used in evaluation).
+    pub fn running_var(&self) -> ndarray::ArrayD<T> {
+        self.running_var.to_array()
+    }
+}
+
+impl<T: Float> Module<T> for BatchNorm1d<T> {
+    fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
+        let shape = x.shape();
+        let features = self.gamma.shape()[0];
+        assert!(
+            shape.len() == 2 && shape[1] == features,
+            "BatchNorm1d: expects (N, {features}), got {shape:?}"
+        );
+        let normalized = if self.training {
+            let n = shape[0];
+            assert!(
+                n > 1,
+                "BatchNorm1d: training needs more than one example per batch, got {shape:?}"
+            );
+            let mean = x.mean_axes(&[0], false);
+            let centered = x - &mean;
+            let var = centered.powi(2).mean_axes(&[0], false);
+            let m = self.momentum;
+            let unbiased = T::lit(n as f64 / (n as f64 - 1.0));
+            let (batch_mean, batch_var) = (mean.array(), var.array());
+            self.running_mean.update_value(|mut r| {
+                r.zip_mut_with(&batch_mean, |r, &b| *r = (T::one() - m) * *r + m * b)
+            });
+            self.running_var.update_value(|mut r| {
+                r.zip_mut_with(&batch_var, |r, &b| {
+                    *r = (T::one() - m) * *r + m * b * unbiased
+                })
+            });
+            centered / (var + self.eps).sqrt()
+        } else {
+            (x - self.running_mean.detach()) / (self.running_var.detach() + self.eps).sqrt()
+        };
+        normalized * &self.gamma + &self.beta
+    }
+
+    fn parameters(&self) -> Vec<Named<T>> {
+        vec![
+            ("gamma".to_string(), self.gamma.clone()),
+            ("beta".to_string(), self.beta.clone()),
+        ]
+    }
+
+    fn buffers(&self) -> Vec<Named<T>> {
+        vec![
+            ("running_mean".to_string(), self.running_mean.clone()),
+            ("running_var".to_string(), self.running_var.clone()),
+        ]
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+}

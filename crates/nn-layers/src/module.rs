@@ -1,0 +1,141 @@
+//! The [`Module`] trait and [`Sequential`]: the book's layer view (book 1 ch.5.7
+//! 「誤差逆伝播法の実装」, where `TwoLayerNet` keeps an ordered dict of layers).
+
+use nn_core::{Float, Tensor};
+
+/// A named tensor of a module: a parameter or a buffer.
+pub type Named<T> = (String, Tensor<T>);
+
+/// A layer or a network of layers.
+///
+/// `forward` takes `&mut self` because some layers change state as they run (Dropout advances
+/// its random generator, BatchNorm updates its running statistics in training mode).
+pub trait Module<T: Float = f32> {
+    /// Computes the output for a batch `x`.
+    fn forward(&mut self, x: &Tensor<T>) -> Tensor<T>;
+
+    /// The trainable parameters, named and in a fixed order (for optimizers and checkpoints).
+    fn parameters(&self) -> Vec<Named<T>> {
+        Vec::new()
+    }
+
+    /// Non-trainable state saved in checkpoints (BatchNorm's running mean and variance).
+    fn buffers(&self) -> Vec<Named<T>> {
+        Vec::new()
+    }
+
+    /// Switches between training and evaluation behaviour (Dropout, BatchNorm).
+    fn set_training(&mut self, _training: bool) {}
+
+    /// Training mode (the default for new modules).
+    fn train(&mut self) {
+        self.set_training(true);
+    }
+
+    /// Evaluation mode.
+    fn eval(&mut self) {
+        self.set_training(false);
+    }
+
+    /// The parameters' tensors alone, in order (what an optimizer steps).
+    fn parameter_tensors(&self) -> Vec<Tensor<T>> {
+        self.parameters().into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// Clears every parameter's gradient.
+    fn zero_grad(&self) {
+        for (_, p) in self.parameters() {
+            p.zero_grad();
+        }
+    }
+}
+
+/// Modules applied one after another; parameter names are prefixed with the position
+/// (`"0.weight"`, `"2.bias"`), as PyTorch's `nn.Sequential` does.
+///
+/// ```
+/// use nn_layers::{Linear, Module, Relu, Sequential};
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// // The 784-100-10 ReLU network of book 1 ch.5.
+/// let mut net = Sequential::<f32>::new()
+///     .add(Linear::new(784, 100, &mut rng))
+///     .add(Relu)
+///     .add(Linear::new(100, 10, &mut rng));
+/// let names: Vec<String> = net.parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
+/// let y = net.forward(&nn_core::Tensor::zeros(&[5, 784]));
+/// assert_eq!(y.shape(), vec![5, 10]);
+/// ```
+#[derive(Default)]
+pub struct Sequential<T: Float = f32> {
+    layers: Vec<Box<dyn Module<T>>>,
+}
+
+impl<T: Float> Sequential<T> {
+    /// An empty sequence.
+    pub fn new() -> Self {
+        Sequential { layers: Vec::new() }
+    }
+
+    /// Appends a module.
+    #[allow(clippy::should_implement_trait)]
+    pub fn add(mut self, layer: impl Module<T> + 'static) -> Self {
+        self.layers.push(Box::new(layer));
+        self
+    }
+
+    /// Appends a boxed module.
+    pub fn push(&mut self, layer: Box<dyn Module<T>>) {
+        self.layers.push(layer);
+    }
+
+    /// The number of modules.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether the sequence is empty.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+}
+
+fn prefixed<T: Float>(
+    layers: &[Box<dyn Module<T>>],
+    get: impl Fn(&dyn Module<T>) -> Vec<Named<T>>,
+) -> Vec<Named<T>> {
+    layers
+        .iter()
+        .enumerate()
+        .flat_map(|(i, l)| {
+            get(l.as_ref())
+                .into_iter()
+                .map(move |(n, t)| (format!("{i}.{n}"), t))
+        })
+        .collect()
+}
+
+impl<T: Float> Module<T> for Sequential<T> {
+    fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
+        let mut h = x.clone();
+        for layer in &mut self.layers {
+            h = layer.forward(&h);
+        }
+        h
+    }
+
+    fn parameters(&self) -> Vec<Named<T>> {
+        prefixed(&self.layers, |l| l.parameters())
+    }
+
+    fn buffers(&self) -> Vec<Named<T>> {
+        prefixed(&self.layers, |l| l.buffers())
+    }
+
+    fn set_training(&mut self, training: bool) {
+        for layer in &mut self.layers {
+            layer.set_training(training);
+        }
+    }
+}
