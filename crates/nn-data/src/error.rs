@@ -130,6 +130,24 @@ pub enum DataError {
         /// The cache directory the file belongs in.
         cache: PathBuf,
     },
+    /// A pickle is not a dict of NumPy float arrays, or is damaged.
+    #[error("{file}: byte {offset}: {reason}")]
+    Pickle {
+        /// The file.
+        file: String,
+        /// Where in the file the problem was found.
+        offset: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An `.npz` archive could not be read.
+    #[error("{file}: not a readable .npz of float arrays: {reason}")]
+    Npz {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A mirror specification could not be understood.
     #[error("invalid mirror {spec:?}: {reason}")]
     BadMirror {

@@ -18,6 +18,7 @@ mod error;
 pub mod fetch;
 pub mod idx;
 mod mnist;
+pub mod numpy;
 pub mod toy;
 
 pub use batch::Batches;
@@ -27,3 +28,4 @@ pub use mnist::{
     Dataset, DatasetKind, FASHION_MNIST_FILES, FashionMnist, Labels, LoadOptions, MNIST_FILES,
     Mnist, SAMPLE_WEIGHT, Split, TrainTest, build, load,
 };
+pub use numpy::{NumpyArray, read_arrays};

@@ -117,3 +117,45 @@ fn the_books_sample_weights_are_fetched_verified() {
     assert_eq!(fetched.content.len(), 181_853);
     assert_eq!(fetched.content[..2], [0x80, 0x03], "a protocol-3 pickle");
 }
+
+#[test]
+fn the_books_sample_weights_parse_as_the_book_describes() {
+    let Some((opts, _cache)) =
+        mirror_options("the_books_sample_weights_parse_as_the_book_describes")
+    else {
+        return;
+    };
+    let fetched = nn_data::fetch(&nn_data::SAMPLE_WEIGHT, &opts).expect("sample_weight.pkl");
+    let arrays =
+        nn_data::numpy::parse_pickle(&fetched.content, "sample_weight.pkl").expect("parse");
+    let mut shapes: Vec<(String, Vec<usize>, &str)> = arrays
+        .iter()
+        .map(|(n, a)| (n.clone(), a.shape().to_vec(), a.dtype()))
+        .collect();
+    shapes.sort();
+    let want = [
+        ("W1", vec![784, 50]),
+        ("W2", vec![50, 100]),
+        ("W3", vec![100, 10]),
+        ("b1", vec![50]),
+        ("b2", vec![100]),
+        ("b3", vec![10]),
+    ];
+    for ((name, shape, dtype), (wname, wshape)) in shapes.iter().zip(want.iter()) {
+        assert_eq!((name.as_str(), shape, *dtype), (*wname, wshape, "float32"));
+    }
+    // W1 is stored in Fortran order; NumPy (2.4) prints sw['W1'][0, :3] and sw['W1'][:3, 0] as
+    // below, so the reader must have put the values where NumPy does.
+    let w1 = arrays
+        .iter()
+        .find(|(n, _)| n == "W1")
+        .expect("W1")
+        .1
+        .to_f32();
+    let row: Vec<f32> = (0..3).map(|j| w1[[0, j]]).collect();
+    let col: Vec<f32> = (0..3).map(|i| w1[[i, 0]]).collect();
+    assert_eq!(row, [-0.007412489, -0.007904391, -0.013074991]);
+    assert_eq!(col, [-0.007412489, -0.01029745, -0.01309184]);
+    let sum: f64 = w1.iter().map(|&v| f64::from(v)).sum();
+    assert!((sum - 24.710748511527072).abs() < 1e-9, "Σ W1 = {sum}");
+}

@@ -1,0 +1,784 @@
+//! NumPy arrays as the book ships them: a Python pickle of a `dict` of `ndarray`s
+//! (`sample_weight.pkl`, the ch.7/ch.8 CNN parameters), or an `.npz` archive.
+//!
+//! The pickle reader is not a Python unpickler. It understands just the opcodes NumPy's
+//! `ndarray.__reduce__` produces under protocols 2–5 and exactly three globals
+//! (`numpy.core.multiarray._reconstruct` — or `numpy._core` since NumPy 2 — `numpy.ndarray` and
+//! `numpy.dtype`); nothing is ever called or executed, and anything else is refused with the
+//! byte offset where it was found. Arrays may be `f4` or `f8` in either byte order, C or
+//! Fortran order; every length is checked against the bytes actually present.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::rc::Rc;
+
+use ndarray::{ArrayD, IxDyn, ShapeBuilder};
+
+use crate::error::DataError;
+
+/// One array read from a NumPy file, in the element type it was saved with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NumpyArray {
+    /// `float32` (`<f4`), the book's dtype.
+    F32(ArrayD<f32>),
+    /// `float64` (`<f8`).
+    F64(ArrayD<f64>),
+}
+
+impl NumpyArray {
+    /// The array's shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            NumpyArray::F32(a) => a.shape(),
+            NumpyArray::F64(a) => a.shape(),
+        }
+    }
+
+    /// NumPy's name for the element type (`"float32"`, `"float64"`).
+    pub fn dtype(&self) -> &'static str {
+        match self {
+            NumpyArray::F32(_) => "float32",
+            NumpyArray::F64(_) => "float64",
+        }
+    }
+
+    /// The values as `f32` (rounding `float64` values, as NumPy's `astype(np.float32)`).
+    pub fn to_f32(&self) -> ArrayD<f32> {
+        match self {
+            NumpyArray::F32(a) => a.clone(),
+            NumpyArray::F64(a) => a.mapv(|v| v as f32),
+        }
+    }
+
+    /// The values as `f64` (exact).
+    pub fn to_f64(&self) -> ArrayD<f64> {
+        match self {
+            NumpyArray::F32(a) => a.mapv(f64::from),
+            NumpyArray::F64(a) => a.clone(),
+        }
+    }
+}
+
+/// Named arrays, in the order the file lists them.
+pub type NamedArrays = Vec<(String, NumpyArray)>;
+
+/// Reads a `.pkl` (pickled dict of arrays) or `.npz` file, told apart by their first bytes.
+///
+/// ```no_run
+/// let arrays = nn_data::numpy::read_arrays("sample_weight.pkl".as_ref())?;
+/// for (name, a) in &arrays {
+///     println!("{name}: {:?} {}", a.shape(), a.dtype()); // W1: [784, 50] float32, …
+/// }
+/// # Ok::<(), nn_data::DataError>(())
+/// ```
+///
+/// # Errors
+/// [`DataError::Io`] if the file cannot be read, [`DataError::Pickle`] or [`DataError::Npz`] if
+/// its content is not a dict of `float32`/`float64` arrays.
+pub fn read_arrays(path: &Path) -> Result<NamedArrays, DataError> {
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let name = path.display().to_string();
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        read_npz(path)
+    } else {
+        parse_pickle(&bytes, &name)
+    }
+}
+
+/// Reads every array of an `.npz` archive (`np.savez` or `np.savez_compressed`).
+///
+/// # Errors
+/// [`DataError::Io`] if the file cannot be opened, [`DataError::Npz`] if it is not a valid
+/// archive of `float32`/`float64` arrays.
+pub fn read_npz(path: &Path) -> Result<NamedArrays, DataError> {
+    use ndarray_npy::{NpzReader, ReadNpyError, ReadNpzError};
+    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let npz_error = |reason: String| DataError::Npz {
+        file: path.display().to_string(),
+        reason,
+    };
+    let mut npz = NpzReader::new(BufReader::new(file)).map_err(|e| npz_error(e.to_string()))?;
+    let names = npz.names().map_err(|e| npz_error(e.to_string()))?;
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let array = match npz.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(&name) {
+            Ok(a) => NumpyArray::F32(a),
+            Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {
+                match npz.by_name::<ndarray::OwnedRepr<f64>, IxDyn>(&name) {
+                    Ok(a) => NumpyArray::F64(a),
+                    Err(e) => {
+                        return Err(npz_error(format!(
+                            "{name}: {e} (only float32 and float64 arrays are read)"
+                        )));
+                    }
+                }
+            }
+            Err(e) => return Err(npz_error(format!("{name}: {e}"))),
+        };
+        let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
+        out.push((key, array));
+    }
+    Ok(out)
+}
+
+/// The globals a NumPy array pickle names; nothing else is accepted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Global {
+    Reconstruct,
+    NdArray,
+    Dtype,
+    /// Protocol 5's `numpy._core.numeric._frombuffer(buffer, dtype, shape, order)`.
+    FromBuffer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Element {
+    F32,
+    F64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Order {
+    Little,
+    Big,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Dtype {
+    element: Element,
+    order: Order,
+}
+
+/// A value on the unpickler's stack. Byte strings are ranges into the input: nothing the
+/// file claims is allocated before it is known to be there.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Mark,
+    None,
+    Bool(bool),
+    Int(i64),
+    Str(Rc<str>),
+    Bytes(usize, usize),
+    Tuple(Rc<[Value]>),
+    Dict(Vec<(Value, Value)>),
+    Global(Global),
+    Dtype(Rc<Dtype>),
+    /// `_reconstruct(ndarray, (0,), b'b')`: an empty array waiting for its BUILD state.
+    EmptyArray,
+    Array(Rc<NumpyArray>),
+}
+
+impl Value {
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Mark => "mark",
+            Value::None => "None",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Str(_) => "str",
+            Value::Bytes(..) => "bytes",
+            Value::Tuple(_) => "tuple",
+            Value::Dict(_) => "dict",
+            Value::Global(_) => "global",
+            Value::Dtype(_) => "dtype",
+            Value::EmptyArray => "empty ndarray",
+            Value::Array(_) => "ndarray",
+        }
+    }
+}
+
+/// Bounds that keep a hostile file from exhausting memory through the stack or memo.
+const MAX_STACK: usize = 1 << 16;
+const MAX_MEMO: usize = 1 << 16;
+const MAX_ELEMENTS: u64 = 1 << 31;
+
+struct Unpickler<'a> {
+    data: &'a [u8],
+    pos: usize,
+    file: &'a str,
+    stack: Vec<Value>,
+    /// Start of each open MARK in `stack`.
+    marks: Vec<usize>,
+    memo: HashMap<u32, Value>,
+}
+
+/// Parses the bytes of a pickled `dict` of NumPy arrays; `file` names it in errors.
+///
+/// # Errors
+/// [`DataError::Pickle`] naming the byte offset and what was found there, for anything that is
+/// not such a pickle (other globals, other dtypes, truncation, inconsistent lengths).
+pub fn parse_pickle(data: &[u8], file: &str) -> Result<NamedArrays, DataError> {
+    let mut u = Unpickler {
+        data,
+        pos: 0,
+        file,
+        stack: Vec::new(),
+        marks: Vec::new(),
+        memo: HashMap::new(),
+    };
+    let top = u.run()?;
+    let Value::Dict(items) = top else {
+        return Err(u.error(format!(
+            "the pickle holds a {}, expected a dict of name → ndarray",
+            top.kind()
+        )));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (k, v) in items {
+        match (k, v) {
+            (Value::Str(k), Value::Array(a)) => {
+                if out.iter().any(|(n, _): &(String, NumpyArray)| *n == *k) {
+                    return Err(u.error(format!("key {k:?} appears twice")));
+                }
+                let a = Rc::try_unwrap(a).unwrap_or_else(|shared| (*shared).clone());
+                out.push((k.to_string(), a));
+            }
+            (k, v) => {
+                return Err(u.error(format!(
+                    "dict entry {} → {}: expected str → ndarray",
+                    k.kind(),
+                    v.kind()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl<'a> Unpickler<'a> {
+    fn error(&self, reason: impl Into<String>) -> DataError {
+        DataError::Pickle {
+            file: self.file.to_string(),
+            offset: self.pos,
+            reason: reason.into(),
+        }
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], DataError> {
+        match self.pos.checked_add(n) {
+            Some(end) if end <= self.data.len() => {
+                let s = &self.data[self.pos..end];
+                self.pos = end;
+                Ok(s)
+            }
+            _ => Err(self.error(format!(
+                "truncated: {what} needs {n} bytes, {} left",
+                self.data.len() - self.pos
+            ))),
+        }
+    }
+
+    fn u8(&mut self, what: &str) -> Result<u8, DataError> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    fn u16(&mut self, what: &str) -> Result<u16, DataError> {
+        let b = self.take(2, what)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, DataError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64, DataError> {
+        let b = self.take(8, what)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    fn len_u64(&mut self, what: &str) -> Result<usize, DataError> {
+        let n = self.u64(what)?;
+        usize::try_from(n).map_err(|_| self.error(format!("{what}: length {n} is too large")))
+    }
+
+    fn push(&mut self, v: Value) -> Result<(), DataError> {
+        if self.stack.len() >= MAX_STACK {
+            return Err(self.error("stack too deep"));
+        }
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn pop(&mut self, op: &str) -> Result<Value, DataError> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() <= floor {
+            return Err(self.error(format!("{op}: stack is empty")));
+        }
+        self.stack
+            .pop()
+            .ok_or_else(|| self.error(format!("{op}: stack is empty")))
+    }
+
+    fn top(&mut self, op: &str) -> Result<&mut Value, DataError> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() <= floor {
+            return Err(self.error(format!("{op}: stack is empty")));
+        }
+        let pos = self.pos;
+        let file = self.file;
+        self.stack.last_mut().ok_or_else(|| DataError::Pickle {
+            file: file.to_string(),
+            offset: pos,
+            reason: format!("{op}: stack is empty"),
+        })
+    }
+
+    /// Everything pushed since the last MARK, which is removed.
+    fn pop_mark(&mut self, op: &str) -> Result<Vec<Value>, DataError> {
+        let Some(start) = self.marks.pop() else {
+            return Err(self.error(format!("{op} without a MARK")));
+        };
+        let items = self.stack.split_off(start);
+        // The MARK itself sits just below `start`.
+        match self.stack.pop() {
+            Some(Value::Mark) => Ok(items),
+            _ => Err(self.error(format!("{op}: MARK lost"))),
+        }
+    }
+
+    fn string(&mut self, n: usize, what: &str) -> Result<Value, DataError> {
+        let bytes = self.take(n, what)?;
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(Value::Str(Rc::from(s))),
+            Err(_) => Err(self.error(format!("{what} is not UTF-8"))),
+        }
+    }
+
+    fn bytes(&mut self, n: usize, what: &str) -> Result<Value, DataError> {
+        let start = self.pos;
+        self.take(n, what)?;
+        Ok(Value::Bytes(start, start + n))
+    }
+
+    fn memo_put(&mut self, key: u32) -> Result<(), DataError> {
+        if self.memo.len() >= MAX_MEMO && !self.memo.contains_key(&key) {
+            return Err(self.error("memo too large"));
+        }
+        let v = self.top("PUT")?.clone();
+        self.memo.insert(key, v);
+        Ok(())
+    }
+
+    fn memo_get(&mut self, key: u32) -> Result<(), DataError> {
+        match self.memo.get(&key) {
+            Some(v) => {
+                let v = v.clone();
+                self.push(v)
+            }
+            None => Err(self.error(format!("GET of memo {key}, which was never stored"))),
+        }
+    }
+
+    fn global(&mut self, module: &str, name: &str) -> Result<Value, DataError> {
+        let g = match (module, name) {
+            ("numpy.core.multiarray" | "numpy._core.multiarray", "_reconstruct") => {
+                Global::Reconstruct
+            }
+            ("numpy.core.numeric" | "numpy._core.numeric", "_frombuffer") => Global::FromBuffer,
+            ("numpy", "ndarray") => Global::NdArray,
+            ("numpy", "dtype") => Global::Dtype,
+            _ => {
+                return Err(self.error(format!(
+                    "refusing global {module}.{name}: only NumPy arrays are read (nothing is executed)"
+                )));
+            }
+        };
+        Ok(Value::Global(g))
+    }
+
+    fn line(&mut self, what: &str) -> Result<&'a str, DataError> {
+        let rest = &self.data[self.pos..];
+        let Some(end) = rest.iter().take(256).position(|&b| b == b'\n') else {
+            return Err(self.error(format!("{what}: no newline within 256 bytes")));
+        };
+        let s = std::str::from_utf8(&rest[..end])
+            .map_err(|_| self.error(format!("{what} is not UTF-8")))?;
+        self.pos += end + 1;
+        Ok(s)
+    }
+
+    fn run(&mut self) -> Result<Value, DataError> {
+        loop {
+            let op = self.u8("an opcode")?;
+            match op {
+                0x80 => {
+                    let v = self.u8("the protocol")?;
+                    if !(2..=5).contains(&v) {
+                        return Err(self.error(format!("pickle protocol {v} (2 to 5 are read)")));
+                    }
+                }
+                0x95 => {
+                    // FRAME: a length hint; the frame's content follows inline.
+                    let n = self.len_u64("a frame length")?;
+                    if n > self.data.len() - self.pos {
+                        return Err(self.error(format!("frame of {n} bytes overruns the file")));
+                    }
+                }
+                b'.' => {
+                    let v = self.pop("STOP")?;
+                    if !self.stack.is_empty() || !self.marks.is_empty() {
+                        return Err(self.error("STOP with values left on the stack"));
+                    }
+                    if self.pos != self.data.len() {
+                        return Err(
+                            self.error(format!("{} bytes after STOP", self.data.len() - self.pos))
+                        );
+                    }
+                    return Ok(v);
+                }
+                b'(' => {
+                    self.push(Value::Mark)?;
+                    self.marks.push(self.stack.len());
+                }
+                b'}' => self.push(Value::Dict(Vec::new()))?,
+                b')' => self.push(Value::Tuple(Rc::from(Vec::new())))?,
+                b'N' => self.push(Value::None)?,
+                0x88 => self.push(Value::Bool(true))?,
+                0x89 => self.push(Value::Bool(false))?,
+                b'K' => {
+                    let v = self.u8("BININT1")?;
+                    self.push(Value::Int(i64::from(v)))?
+                }
+                b'M' => {
+                    let v = self.u16("BININT2")?;
+                    self.push(Value::Int(i64::from(v)))?
+                }
+                b'J' => {
+                    let v = self.u32("BININT")? as i32;
+                    self.push(Value::Int(i64::from(v)))?
+                }
+                b'X' => {
+                    let n = self.u32("a string length")? as usize;
+                    let v = self.string(n, "BINUNICODE")?;
+                    self.push(v)?
+                }
+                0x8c => {
+                    let n = usize::from(self.u8("a string length")?);
+                    let v = self.string(n, "SHORT_BINUNICODE")?;
+                    self.push(v)?
+                }
+                0x8d => {
+                    let n = self.len_u64("a string length")?;
+                    let v = self.string(n, "BINUNICODE8")?;
+                    self.push(v)?
+                }
+                b'C' => {
+                    let n = usize::from(self.u8("a bytes length")?);
+                    let v = self.bytes(n, "SHORT_BINBYTES")?;
+                    self.push(v)?
+                }
+                b'B' => {
+                    let n = self.u32("a bytes length")? as usize;
+                    let v = self.bytes(n, "BINBYTES")?;
+                    self.push(v)?
+                }
+                0x8e | 0x96 => {
+                    let n = self.len_u64("a bytes length")?;
+                    let v = self.bytes(n, "BINBYTES8")?;
+                    self.push(v)?
+                }
+                b'c' => {
+                    let module = self.line("GLOBAL's module")?;
+                    let name = self.line("GLOBAL's name")?;
+                    let g = self.global(module, name)?;
+                    self.push(g)?
+                }
+                0x93 => {
+                    let name = self.pop("STACK_GLOBAL")?;
+                    let module = self.pop("STACK_GLOBAL")?;
+                    let (Value::Str(module), Value::Str(name)) = (module, name) else {
+                        return Err(self.error("STACK_GLOBAL needs two strings"));
+                    };
+                    let g = self.global(&module, &name)?;
+                    self.push(g)?
+                }
+                b't' => {
+                    let items = self.pop_mark("TUPLE")?;
+                    self.push(Value::Tuple(Rc::from(items)))?
+                }
+                0x85..=0x87 => {
+                    let n = usize::from(op - 0x84);
+                    let mut items = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        items.push(self.pop("TUPLEn")?);
+                    }
+                    items.reverse();
+                    self.push(Value::Tuple(Rc::from(items)))?
+                }
+                b'q' => {
+                    let k = self.u8("BINPUT")?;
+                    self.memo_put(u32::from(k))?
+                }
+                b'r' => {
+                    let k = self.u32("LONG_BINPUT")?;
+                    self.memo_put(k)?
+                }
+                0x94 => {
+                    let k = self.memo.len() as u32;
+                    self.memo_put(k)?
+                }
+                b'h' => {
+                    let k = self.u8("BINGET")?;
+                    self.memo_get(u32::from(k))?
+                }
+                b'j' => {
+                    let k = self.u32("LONG_BINGET")?;
+                    self.memo_get(k)?
+                }
+                b's' => {
+                    let v = self.pop("SETITEM")?;
+                    let k = self.pop("SETITEM")?;
+                    self.set_items(vec![k, v])?
+                }
+                b'u' => {
+                    let items = self.pop_mark("SETITEMS")?;
+                    if items.len() % 2 != 0 {
+                        return Err(self.error("SETITEMS with an odd number of values"));
+                    }
+                    self.set_items(items)?
+                }
+                b'R' => {
+                    let args = self.pop("REDUCE")?;
+                    let callable = self.pop("REDUCE")?;
+                    let v = self.reduce(callable, args)?;
+                    self.push(v)?
+                }
+                b'b' => {
+                    let state = self.pop("BUILD")?;
+                    let target = self.pop("BUILD")?;
+                    let v = self.build(target, state)?;
+                    self.push(v)?
+                }
+                _ => {
+                    self.pos -= 1;
+                    let shown = if op.is_ascii_graphic() {
+                        format!(" ({:?})", op as char)
+                    } else {
+                        String::new()
+                    };
+                    return Err(self.error(format!(
+                        "unsupported pickle opcode {op:#04x}{shown}: not a pickle of NumPy arrays"
+                    )));
+                }
+            }
+        }
+    }
+
+    fn set_items(&mut self, items: Vec<Value>) -> Result<(), DataError> {
+        let dict = self.top("SETITEMS")?;
+        let Value::Dict(entries) = dict else {
+            let kind = dict.kind();
+            return Err(self.error(format!("SETITEMS on a {kind}, expected a dict")));
+        };
+        let mut it = items.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            entries.push((k, v));
+        }
+        Ok(())
+    }
+
+    fn reduce(&self, callable: Value, args: Value) -> Result<Value, DataError> {
+        let Value::Tuple(args) = args else {
+            return Err(self.error(format!("REDUCE arguments are a {}", args.kind())));
+        };
+        match (callable, &args[..]) {
+            (
+                Value::Global(Global::Reconstruct),
+                [
+                    Value::Global(Global::NdArray),
+                    Value::Tuple(shape),
+                    Value::Bytes(..),
+                ],
+            ) if matches!(&shape[..], [Value::Int(0)]) => Ok(Value::EmptyArray),
+            (Value::Global(Global::Dtype), [Value::Str(code), align, copy])
+                if is_flag(align) && is_flag(copy) =>
+            {
+                let element = match &**code {
+                    "f4" => Element::F32,
+                    "f8" => Element::F64,
+                    other => {
+                        return Err(self.error(format!(
+                            "dtype {other:?}: only float32 (f4) and float64 (f8) arrays are read"
+                        )));
+                    }
+                };
+                Ok(Value::Dtype(Rc::new(Dtype {
+                    element,
+                    order: Order::Little,
+                })))
+            }
+            (
+                Value::Global(Global::FromBuffer),
+                [
+                    Value::Bytes(start, end),
+                    Value::Dtype(dtype),
+                    Value::Tuple(shape),
+                    Value::Str(order),
+                ],
+            ) => {
+                let fortran = match &**order {
+                    "C" => false,
+                    "F" => true,
+                    other => return Err(self.error(format!("_frombuffer order {other:?}"))),
+                };
+                let dims = self.dims(shape)?;
+                let raw = &self.data[*start..*end];
+                Ok(Value::Array(Rc::new(
+                    self.array(&dims, dtype, fortran, raw)?,
+                )))
+            }
+            (callable, _) => Err(self.error(format!(
+                "REDUCE of a {} with {} arguments: not a NumPy array pickle",
+                callable.kind(),
+                args.len()
+            ))),
+        }
+    }
+
+    fn build(&self, target: Value, state: Value) -> Result<Value, DataError> {
+        let Value::Tuple(state) = state else {
+            return Err(self.error(format!("BUILD state is a {}", state.kind())));
+        };
+        match target {
+            Value::Dtype(dtype) => {
+                // (version, byte order, subarray, names, fields, elsize, alignment, flags[, metadata])
+                let [
+                    Value::Int(3 | 4),
+                    Value::Str(order),
+                    Value::None,
+                    Value::None,
+                    Value::None,
+                    Value::Int(-1),
+                    Value::Int(-1),
+                    Value::Int(_),
+                    ..,
+                ] = &state[..]
+                else {
+                    return Err(self.error("dtype state is not that of a plain float dtype"));
+                };
+                let order = match &**order {
+                    "<" => Order::Little,
+                    ">" => Order::Big,
+                    "=" if cfg!(target_endian = "little") => Order::Little,
+                    "=" => Order::Big,
+                    other => {
+                        return Err(self.error(format!("dtype byte order {other:?}")));
+                    }
+                };
+                Ok(Value::Dtype(Rc::new(Dtype {
+                    element: dtype.element,
+                    order,
+                })))
+            }
+            Value::EmptyArray => {
+                let [
+                    Value::Int(1),
+                    Value::Tuple(shape),
+                    Value::Dtype(dtype),
+                    fortran,
+                    Value::Bytes(start, end),
+                ] = &state[..]
+                else {
+                    return Err(
+                        self.error("ndarray state is not (1, shape, dtype, fortran, bytes)")
+                    );
+                };
+                let fortran = match fortran {
+                    Value::Bool(b) => *b,
+                    Value::Int(i @ (0 | 1)) => *i == 1,
+                    other => {
+                        return Err(
+                            self.error(format!("ndarray Fortran flag is a {}", other.kind()))
+                        );
+                    }
+                };
+                let dims = self.dims(shape)?;
+                let raw = &self.data[*start..*end];
+                Ok(Value::Array(Rc::new(
+                    self.array(&dims, dtype, fortran, raw)?,
+                )))
+            }
+            other => Err(self.error(format!("BUILD of a {}", other.kind()))),
+        }
+    }
+
+    fn dims(&self, shape: &[Value]) -> Result<Vec<usize>, DataError> {
+        shape
+            .iter()
+            .map(|d| match d {
+                Value::Int(d) if *d >= 0 => Ok(*d as usize),
+                other => Err(self.error(format!("ndarray dimension {other:?}"))),
+            })
+            .collect()
+    }
+
+    fn array(
+        &self,
+        dims: &[usize],
+        dtype: &Dtype,
+        fortran: bool,
+        raw: &[u8],
+    ) -> Result<NumpyArray, DataError> {
+        let count = dims
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d as u64))
+            .filter(|&n| n <= MAX_ELEMENTS)
+            .ok_or_else(|| self.error(format!("ndarray shape {dims:?} is too large")))?;
+        let size = match dtype.element {
+            Element::F32 => 4,
+            Element::F64 => 8,
+        };
+        if raw.len() as u64 != count * size {
+            return Err(self.error(format!(
+                "ndarray of shape {dims:?} needs {} bytes of data, the pickle has {}",
+                count * size,
+                raw.len()
+            )));
+        }
+        let shape = IxDyn(dims).set_f(fortran);
+        let big = dtype.order == Order::Big;
+        let built = match dtype.element {
+            Element::F32 => {
+                let v: Vec<f32> = raw
+                    .chunks_exact(4)
+                    .map(|b| {
+                        let b = [b[0], b[1], b[2], b[3]];
+                        if big {
+                            f32::from_be_bytes(b)
+                        } else {
+                            f32::from_le_bytes(b)
+                        }
+                    })
+                    .collect();
+                ArrayD::from_shape_vec(shape, v)
+                    .map(|a| NumpyArray::F32(a.as_standard_layout().into_owned()))
+            }
+            Element::F64 => {
+                let v: Vec<f64> = raw
+                    .chunks_exact(8)
+                    .map(|b| {
+                        let mut a = [0u8; 8];
+                        a.copy_from_slice(b);
+                        if big {
+                            f64::from_be_bytes(a)
+                        } else {
+                            f64::from_le_bytes(a)
+                        }
+                    })
+                    .collect();
+                ArrayD::from_shape_vec(shape, v)
+                    .map(|a| NumpyArray::F64(a.as_standard_layout().into_owned()))
+            }
+        };
+        built.map_err(|e| self.error(format!("ndarray of shape {dims:?}: {e}")))
+    }
+}
+
+fn is_flag(v: &Value) -> bool {
+    matches!(v, Value::Bool(_) | Value::Int(0 | 1))
+}
