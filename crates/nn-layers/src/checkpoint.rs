@@ -5,7 +5,9 @@
 //! ```text
 //! "ZNNCKPT\0"  u32 version            — uncompressed header
 //! gzip stream of:
-//!   u8 element size (4 = f32, 8 = f64)   u32 entry count
+//!   u8 element size (4 = f32, 8 = f64)
+//!   u32 metadata count, per item: u32 key length, key, u32 value length, value (UTF-8)
+//!   u32 entry count
 //!   per entry: u32 name length, name (UTF-8), u32 rank, u64 × rank dims, elements
 //! ```
 //!
@@ -34,6 +36,7 @@ const MAGIC: [u8; 8] = *b"ZNNCKPT\0";
 const VERSION: u32 = 1;
 const MAX_NAME: usize = 4096;
 const MAX_RANK: usize = 8;
+const MAX_METADATA: usize = 1024;
 const MAX_ELEMENTS: u64 = 1 << 31;
 
 /// Why a checkpoint could not be saved or loaded.
@@ -136,14 +139,42 @@ fn state<T: Float>(module: &dyn Module<T>) -> Vec<Named<T>> {
 /// # Errors
 /// [`CheckpointError::Io`] if the file cannot be written (the previous file, if any, is kept).
 pub fn save<T: Float>(path: &Path, module: &dyn Module<T>) -> Result<(), CheckpointError> {
-    save_tensors(path, &state(module))
+    save_tensors(path, &state(module), &[])
 }
 
-/// Saves named tensors to `path` atomically.
+/// Saves `module` with metadata — free-form key/value strings such as the architecture's name,
+/// read back with [`read_metadata`] before a model is built to load into.
+///
+/// ```
+/// use nn_layers::checkpoint::{read_metadata, save_with_metadata};
+/// use nn_layers::{Linear, Module};
+/// use rand::SeedableRng;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("m.ckpt");
+/// let layer = Linear::<f32>::new(3, 2, &mut rand::rngs::StdRng::seed_from_u64(0));
+/// save_with_metadata(&path, &layer, &[("arch", "linear-3-2")]).unwrap();
+/// assert_eq!(read_metadata(&path).unwrap(), [("arch".to_string(), "linear-3-2".to_string())]);
+/// ```
 ///
 /// # Errors
 /// [`CheckpointError::Io`] if the file cannot be written (the previous file, if any, is kept).
-pub fn save_tensors<T: Float>(path: &Path, tensors: &[Named<T>]) -> Result<(), CheckpointError> {
+pub fn save_with_metadata<T: Float>(
+    path: &Path,
+    module: &dyn Module<T>,
+    metadata: &[(&str, &str)],
+) -> Result<(), CheckpointError> {
+    save_tensors(path, &state(module), metadata)
+}
+
+/// Saves named tensors and metadata to `path` atomically.
+///
+/// # Errors
+/// [`CheckpointError::Io`] if the file cannot be written (the previous file, if any, is kept).
+pub fn save_tensors<T: Float>(
+    path: &Path,
+    tensors: &[Named<T>],
+    metadata: &[(&str, &str)],
+) -> Result<(), CheckpointError> {
     let io = |source| CheckpointError::Io {
         path: path.to_path_buf(),
         source,
@@ -164,6 +195,13 @@ pub fn save_tensors<T: Float>(path: &Path, tensors: &[Named<T>]) -> Result<(), C
         let mut gz = GzEncoder::new(file, Compression::fast());
         let size = std::mem::size_of::<T>() as u8;
         gz.write_all(&[size])?;
+        gz.write_all(&(metadata.len() as u32).to_le_bytes())?;
+        for (k, v) in metadata {
+            for text in [k, v] {
+                gz.write_all(&(text.len() as u32).to_le_bytes())?;
+                gz.write_all(text.as_bytes())?;
+            }
+        }
         gz.write_all(&(tensors.len() as u32).to_le_bytes())?;
         let mut bytes = Vec::new();
         for (name, tensor) in tensors {
@@ -233,12 +271,12 @@ impl<R: Read> Input<'_, R> {
     }
 }
 
-/// Reads every named array of a checkpoint, as element type `T`.
-///
-/// # Errors
-/// [`CheckpointError`]: unreadable file, wrong magic or version, corrupt or truncated content,
-/// other element type.
-pub fn read_tensors<T: Float>(path: &Path) -> Result<Vec<(String, ArrayD<T>)>, CheckpointError> {
+/// The decompressed stream, positioned at the entries.
+type Entries<'a> = Input<'a, GzDecoder<BufReader<File>>>;
+
+/// Opens a checkpoint: checks magic and version, reads the element size and the metadata,
+/// and returns the decoder positioned at the entries.
+fn open(path: &Path) -> Result<(Entries<'_>, u8, Metadata), CheckpointError> {
     let file = File::open(path).map_err(|source| CheckpointError::Io {
         path: path.to_path_buf(),
         source,
@@ -283,10 +321,50 @@ pub fn read_tensors<T: Float>(path: &Path) -> Result<Vec<(String, ArrayD<T>)>, C
     let mut size = [0u8; 1];
     input.bytes(&mut size, "the element size")?;
     let size = size[0];
-    let expected = std::mem::size_of::<T>() as u8;
     if size != 4 && size != 8 {
         return Err(input.corrupt(format!("element size {size} (expected 4 or 8)")));
     }
+    let count = input.u32("the metadata count")? as usize;
+    if count > MAX_METADATA {
+        return Err(input.corrupt(format!("{count} metadata items exceed {MAX_METADATA}")));
+    }
+    let mut metadata = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut pair = [String::new(), String::new()];
+        for text in &mut pair {
+            let len = input.u32("a metadata length")? as usize;
+            if len > MAX_NAME {
+                return Err(input.corrupt(format!("metadata length {len} exceeds {MAX_NAME}")));
+            }
+            let mut bytes = vec![0u8; len];
+            input.bytes(&mut bytes, "metadata")?;
+            *text = String::from_utf8(bytes).map_err(|_| input.corrupt("metadata is not UTF-8"))?;
+        }
+        let [k, v] = pair;
+        metadata.push((k, v));
+    }
+    Ok((input, size, metadata))
+}
+
+/// Key/value strings stored with a checkpoint.
+pub type Metadata = Vec<(String, String)>;
+
+/// Reads a checkpoint's metadata (see [`save_with_metadata`]) without its tensors.
+///
+/// # Errors
+/// As [`read_tensors`], for the part of the file read.
+pub fn read_metadata(path: &Path) -> Result<Metadata, CheckpointError> {
+    open(path).map(|(_, _, metadata)| metadata)
+}
+
+/// Reads every named array of a checkpoint, as element type `T`.
+///
+/// # Errors
+/// [`CheckpointError`]: unreadable file, wrong magic or version, corrupt or truncated content,
+/// other element type.
+pub fn read_tensors<T: Float>(path: &Path) -> Result<Vec<(String, ArrayD<T>)>, CheckpointError> {
+    let (mut input, size, _) = open(path)?;
+    let expected = std::mem::size_of::<T>() as u8;
     if size != expected {
         return Err(CheckpointError::Dtype {
             path: path.to_path_buf(),

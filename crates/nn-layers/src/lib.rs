@@ -37,7 +37,7 @@ pub use activation::{
     Step, Tanh,
 };
 pub use batch_norm::BatchNorm1d;
-pub use checkpoint::{CheckpointError, load, save};
+pub use checkpoint::{CheckpointError, load, save, save_with_metadata};
 pub use dropout::Dropout;
 pub use gradcheck::{GradientDifference, ModuleGradcheckError, gradcheck_module};
 pub use init::Init;

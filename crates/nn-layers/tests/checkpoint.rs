@@ -71,7 +71,7 @@ fn special_values_survive() {
         1e-45,
     ];
     let t = Tensor::from_vec(&[2, 3], values.clone());
-    save_tensors(&path, &[("x".to_string(), t)]).expect("save");
+    save_tensors(&path, &[("x".to_string(), t)], &[]).expect("save");
     let read = read_tensors::<f32>(&path).expect("read");
     assert_eq!(read.len(), 1);
     assert_eq!(read[0].1.shape(), [2, 3]);

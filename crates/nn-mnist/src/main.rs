@@ -1,13 +1,443 @@
-//! `nn-mnist`: the book's chapter 3 (MNIST inference with `sample_weight.pkl`), training and
-//! evaluation from the command line. The commands arrive with the data loader and layers
-//! (issues 3–5); until then the binary says so and exits with an error instead of pretending.
+//! `nn-mnist`: the book's chapter 3 (MNIST inference with `sample_weight.pkl`), and training
+//! and evaluation of MLPs on MNIST and Fashion-MNIST.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use nn_data::{DatasetKind, FetchOptions, LoadOptions, Split};
+use nn_layers::Module;
+use nn_layers::checkpoint::{load, read_metadata, save_with_metadata};
+use nn_mnist::report::{csv, svg, write_atomic};
+use nn_mnist::train::{OptimizerKind, TrainConfig, accuracy, classes, confusion, predict, train};
+use nn_mnist::{Arch, InitChoice, MnistError, book};
+
+/// MNIST with zero-nn: the book's chapter 3, and training your own networks.
+#[derive(Parser)]
+#[command(name = "nn-mnist", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    infer: InferArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify the MNIST test set with the book's pretrained network (the default command).
+    Infer(InferArgs),
+    /// Train a network and save it.
+    Train(TrainArgs),
+    /// Evaluate a saved network on a test set.
+    Eval(EvalArgs),
+}
+
+/// Where data comes from.
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// Mirrors to fetch data and weights from: directories, file:// or http(s):// URLs,
+    /// comma-separated (default: $NN_DATA_MIRROR, else the public mirrors).
+    #[arg(long, global = true)]
+    mirror: Option<String>,
+    /// Cache directory for downloaded files (default: $NN_DATA_DIR, else ./datasets).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+struct InferArgs {
+    /// The weights: a pickle (.pkl) or .npz of W1, b1, W2, b2, W3, b3
+    /// (default: the book's sample_weight.pkl, fetched and checksum-verified).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Images per batch for the batched pass.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    batch_size: u64,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ArchName {
+    /// 784-50-100-10, sigmoid (the book's chapter-3 shape).
+    BookCh3,
+    /// 784-100-10, ReLU.
+    Mlp,
+    /// 784-256-256-10, ReLU (with --batch-norm and --dropout).
+    MlpDeep,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DatasetName {
+    /// Handwritten digits.
+    Mnist,
+    /// Zalando's clothing images.
+    FashionMnist,
+}
+
+impl DatasetName {
+    fn kind(self) -> DatasetKind {
+        match self {
+            DatasetName::Mnist => DatasetKind::Mnist,
+            DatasetName::FashionMnist => DatasetKind::FashionMnist,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            DatasetName::Mnist => "mnist",
+            DatasetName::FashionMnist => "fashion-mnist",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "mnist" => Some(DatasetName::Mnist),
+            "fashion-mnist" => Some(DatasetName::FashionMnist),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Network architecture.
+    #[arg(long, value_enum, default_value = "mlp")]
+    arch: ArchName,
+    /// Add BatchNorm after each hidden layer (mlp-deep).
+    #[arg(long)]
+    batch_norm: bool,
+    /// Dropout probability after each hidden layer (mlp-deep).
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f64,
+    /// Data set to train on.
+    #[arg(long, value_enum, default_value = "mnist")]
+    dataset: DatasetName,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value = "sgd")]
+    optimizer: OptimizerKind,
+    /// Learning rate (default: 0.1 for sgd, 0.01 momentum/nesterov/adagrad, 0.001 rmsprop/adam/adamw).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// L2 weight decay λ (decoupled for adamw).
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// Clip gradients to this global norm.
+    #[arg(long)]
+    clip: Option<f64>,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    epochs: u64,
+    /// Examples per step.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    batch_size: u64,
+    /// Seed for initial weights, shuffling and dropout.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Weight initialisation.
+    #[arg(long, value_enum, default_value = "auto")]
+    init: InitChoice,
+    /// Skip measuring accuracy on the training set each epoch (saves time).
+    #[arg(long)]
+    no_train_accuracy: bool,
+    /// Directory for the checkpoint, history.csv and history.svg.
+    #[arg(long, default_value = "runs")]
+    out_dir: PathBuf,
+    /// Checkpoint file (default: <out-dir>/<arch>-<dataset>.ckpt).
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// The checkpoint written by `nn-mnist train`.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Data set (default: the one the checkpoint was trained on).
+    #[arg(long, value_enum)]
+    dataset: Option<DatasetName>,
+    /// Architecture (default: the one recorded in the checkpoint), e.g. mlp, mlp-deep+bn.
+    #[arg(long)]
+    arch: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+fn fetch_options(data: &DataArgs) -> Result<FetchOptions, MnistError> {
+    let mut opts = FetchOptions::from_env()?;
+    if let Some(list) = &data.mirror {
+        opts.mirrors = nn_data::fetch::parse_mirror_list(list)?;
+    }
+    if let Some(dir) = &data.data_dir {
+        opts.cache_dir = dir.clone();
+    }
+    Ok(opts)
+}
+
+fn test_split(kind: DatasetKind, opts: &FetchOptions) -> Result<nn_data::Dataset, MnistError> {
+    Ok(nn_data::load(
+        kind,
+        Split::Test,
+        opts,
+        LoadOptions::default(),
+    )?)
+}
+
+fn rate(images: usize, seconds: f64) -> f64 {
+    images as f64 / seconds.max(1e-9)
+}
+
+fn infer(args: &InferArgs) -> Result<(), MnistError> {
+    let opts = fetch_options(&args.data)?;
+    let (arrays, source) = match &args.weights {
+        Some(path) => (nn_data::read_arrays(path)?, path.display().to_string()),
+        None => {
+            let fetched = nn_data::fetch(&nn_data::SAMPLE_WEIGHT, &opts)?;
+            (
+                nn_data::numpy::parse_pickle(&fetched.content, "sample_weight.pkl")?,
+                "sample_weight.pkl".to_string(),
+            )
+        }
+    };
+    let mut net = book::network(&arrays, &source)?;
+    net.eval();
+    let test = test_split(DatasetKind::Mnist, &opts)?;
+    let truth = classes(&test.labels);
+    let n = truth.len();
+    println!(
+        "The book's chapter-3 network (784-50-100-10, sigmoid, softmax) from {source}, \
+         on the MNIST test set ({n} images)"
+    );
+    let started = Instant::now();
+    let one = predict(&mut net, &test.images, 1);
+    let t1 = started.elapsed().as_secs_f64();
+    // Python's str(float): the book prints "Accuracy:" + str(float(accuracy_cnt) / len(x)).
+    println!(
+        "one image at a time:  Accuracy: {}  ({t1:.3} s, {:.0} images/s)",
+        accuracy(&one, &truth),
+        rate(n, t1)
+    );
+    let batch = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
+    let started = Instant::now();
+    let batched = predict(&mut net, &test.images, batch);
+    let tb = started.elapsed().as_secs_f64();
+    println!(
+        "batches of {batch}:{:pad$}Accuracy: {}  ({tb:.3} s, {:.0} images/s)",
+        "",
+        accuracy(&batched, &truth),
+        rate(n, tb),
+        pad = 10usize.saturating_sub(batch.to_string().len())
+    );
+    println!("batched speed-up: {:.1}x", t1 / tb.max(1e-9));
+    Ok(())
+}
+
+fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
+    let arch = match args.arch {
+        ArchName::BookCh3 => Arch::BookCh3,
+        ArchName::Mlp => Arch::Mlp,
+        ArchName::MlpDeep => Arch::MlpDeep {
+            batch_norm: args.batch_norm,
+            dropout: args.dropout,
+        },
+    };
+    if !matches!(arch, Arch::MlpDeep { .. }) && (args.batch_norm || args.dropout > 0.0) {
+        return Err(MnistError::Usage(
+            "--batch-norm and --dropout apply to --arch mlp-deep only".into(),
+        ));
+    }
+    if !(0.0..1.0).contains(&args.dropout) {
+        return Err(MnistError::Usage(format!(
+            "--dropout must be in [0, 1), got {}",
+            args.dropout
+        )));
+    }
+    let lr = args.lr.unwrap_or_else(|| args.optimizer.default_lr());
+    if !(lr > 0.0 && lr.is_finite()) {
+        return Err(MnistError::Usage(format!(
+            "--lr must be positive, got {lr}"
+        )));
+    }
+    let opts = fetch_options(&args.data)?;
+    let data = nn_data::load(
+        args.dataset.kind(),
+        Split::Train,
+        &opts,
+        LoadOptions::default(),
+    )?;
+    let test = test_split(args.dataset.kind(), &opts)?;
+    let mut net = arch.build(args.init, args.seed);
+    let mut optimizer = args
+        .optimizer
+        .build(net.parameter_tensors(), lr, args.weight_decay);
+    let config = TrainConfig {
+        epochs: usize::try_from(args.epochs).unwrap_or(usize::MAX),
+        batch_size: usize::try_from(args.batch_size).unwrap_or(usize::MAX),
+        seed: args.seed,
+        clip: args.clip,
+        train_accuracy: !args.no_train_accuracy,
+    };
+    println!(
+        "training {arch} on {} ({} train, {} test images): {:?} lr {lr}, batch {}, {} epochs, seed {}",
+        args.dataset.name(),
+        data.len(),
+        test.len(),
+        args.optimizer,
+        config.batch_size,
+        config.epochs,
+        config.seed
+    );
+    let history = train(&mut net, optimizer.as_mut(), &data, &test, &config, |s| {
+        let train_acc = s
+            .train_accuracy
+            .map_or_else(String::new, |a| format!("  train acc {a:.4}"));
+        println!(
+            "epoch {}/{}  loss {:.4}{train_acc}  test acc {:.4}  {:.1} s ({:.0} samples/s)",
+            s.epoch,
+            config.epochs,
+            s.train_loss,
+            s.test_accuracy,
+            s.seconds,
+            rate(data.len(), s.seconds)
+        );
+    })?;
+    std::fs::create_dir_all(&args.out_dir).map_err(|e| MnistError::Report {
+        path: args.out_dir.clone(),
+        reason: e.to_string(),
+    })?;
+    let stem = format!("{}-{}", arch, args.dataset.name());
+    let checkpoint = args
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| args.out_dir.join(format!("{stem}.ckpt")));
+    net.eval();
+    let arch_name = arch.to_string();
+    save_with_metadata(
+        &checkpoint,
+        &net,
+        &[("arch", &arch_name), ("dataset", args.dataset.name())],
+    )?;
+    let csv_path = args.out_dir.join(format!("{stem}.csv"));
+    write_atomic(&csv_path, csv(&history).as_bytes())?;
+    let svg_path = args.out_dir.join(format!("{stem}.svg"));
+    let title = format!(
+        "{arch} on {}, {:?} lr {lr}",
+        args.dataset.name(),
+        args.optimizer
+    );
+    write_atomic(&svg_path, svg(&history, &title)?.as_bytes())?;
+    if let Some(last) = history.last() {
+        println!("final test accuracy: {:.4}", last.test_accuracy);
+    }
+    println!(
+        "wrote {}, {} and {}",
+        checkpoint.display(),
+        csv_path.display(),
+        svg_path.display()
+    );
+    Ok(())
+}
+
+fn eval(args: &EvalArgs) -> Result<(), MnistError> {
+    let metadata = read_metadata(&args.checkpoint)?;
+    let meta = |key: &str| {
+        metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let arch_name = args.arch.clone().or_else(|| meta("arch")).ok_or_else(|| {
+        MnistError::Usage(format!(
+            "{}: the checkpoint does not record its architecture; pass --arch",
+            args.checkpoint.display()
+        ))
+    })?;
+    let arch: Arch = arch_name.parse()?;
+    let dataset = match args.dataset {
+        Some(d) => d,
+        None => meta("dataset")
+            .as_deref()
+            .and_then(DatasetName::parse)
+            .ok_or_else(|| {
+                MnistError::Usage(format!(
+                    "{}: the checkpoint does not record its data set; pass --dataset",
+                    args.checkpoint.display()
+                ))
+            })?,
+    };
+    let mut net = arch.build(InitChoice::Auto, 0);
+    load(&args.checkpoint, &mut net)?;
+    net.eval();
+    let opts = fetch_options(&args.data)?;
+    let test = test_split(dataset.kind(), &opts)?;
+    let truth = classes(&test.labels);
+    let predicted = predict(&mut net, &test.images, 1000);
+    println!(
+        "{arch} from {} on the {} test set ({} images)",
+        args.checkpoint.display(),
+        dataset.name(),
+        truth.len()
+    );
+    println!("test accuracy: {:.4}", accuracy(&predicted, &truth));
+    println!("confusion matrix (rows: true class, columns: predicted):");
+    let m = confusion(&predicted, &truth);
+    print!("     ");
+    for p in 0..10 {
+        print!("{p:>6}");
+    }
+    println!();
+    for (t, row) in m.iter().enumerate() {
+        print!("{t:>5}");
+        for count in row {
+            print!("{count:>6}");
+        }
+        println!();
+    }
+    Ok(())
+}
+
+/// One line, whatever the error: multi-line details (mirrors tried) are joined.
+fn one_line(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !out.is_empty() {
+            out.push_str(if out.ends_with(':') { " " } else { "; " });
+        }
+        out.push_str(line);
+    }
+    out
+}
 
 fn main() -> ExitCode {
-    eprintln!(
-        "nn-mnist: not implemented yet — chapter-3 inference needs the MNIST loader (nn-data) \
-         and the pickle reader, which are still being built"
-    );
-    ExitCode::FAILURE
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("nn-mnist: error: {first} (see nn-mnist --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match &cli.command {
+        None => infer(&cli.infer),
+        Some(Command::Infer(args)) => infer(args),
+        Some(Command::Train(args)) => train_command(args),
+        Some(Command::Eval(args)) => eval(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nn-mnist: error: {}", one_line(&e.to_string()));
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,259 @@
+//! Training and evaluation loops (book 1 ch.4.5 「学習アルゴリズムの実装」, with the layers of
+//! ch.5 and the optimizers of ch.6).
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use ndarray::{ArrayD, Axis, Ix2};
+use nn_core::{Tensor, no_grad};
+use nn_data::{Batches, Dataset, Labels};
+use nn_layers::{Module, Reduction, Target, cross_entropy};
+use nn_optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd, clip_grad_norm};
+
+use crate::error::MnistError;
+
+/// The optimizers of book 1 ch.6.1 (and AdamW).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerKind {
+    /// Minibatch SGD.
+    Sgd,
+    /// SGD with momentum 0.9.
+    Momentum,
+    /// Nesterov momentum 0.9 (the book's form).
+    Nesterov,
+    /// AdaGrad.
+    Adagrad,
+    /// RMSprop (decay 0.99).
+    Rmsprop,
+    /// Adam (β1 0.9, β2 0.999).
+    Adam,
+    /// Adam with decoupled weight decay.
+    Adamw,
+}
+
+impl OptimizerKind {
+    /// A learning rate that works for MNIST MLPs with this optimizer.
+    pub fn default_lr(self) -> f64 {
+        match self {
+            OptimizerKind::Sgd => 0.1,
+            OptimizerKind::Momentum | OptimizerKind::Nesterov => 0.01,
+            OptimizerKind::Adagrad => 0.01,
+            OptimizerKind::Rmsprop | OptimizerKind::Adam | OptimizerKind::Adamw => 0.001,
+        }
+    }
+
+    /// The optimizer over `params`.
+    pub fn build(self, params: Vec<Tensor<f32>>, lr: f64, weight_decay: f64) -> Box<dyn Optimizer> {
+        match self {
+            OptimizerKind::Sgd => Box::new(Sgd::new(params, lr).weight_decay(weight_decay)),
+            OptimizerKind::Momentum => {
+                Box::new(Momentum::new(params, lr, 0.9).weight_decay(weight_decay))
+            }
+            OptimizerKind::Nesterov => {
+                Box::new(Nesterov::new(params, lr, 0.9).weight_decay(weight_decay))
+            }
+            OptimizerKind::Adagrad => Box::new(AdaGrad::new(params, lr).weight_decay(weight_decay)),
+            OptimizerKind::Rmsprop => Box::new(RmsProp::new(params, lr).weight_decay(weight_decay)),
+            OptimizerKind::Adam => Box::new(Adam::new(params, lr).weight_decay(weight_decay)),
+            OptimizerKind::Adamw => Box::new(AdamW::new(params, lr).weight_decay(weight_decay)),
+        }
+    }
+}
+
+/// How to train.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Shuffling seed.
+    pub seed: u64,
+    /// Gradient clipping by global norm, if set.
+    pub clip: Option<f64>,
+    /// Evaluate training accuracy on the whole training set each epoch.
+    pub train_accuracy: bool,
+}
+
+/// One epoch's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochStats {
+    /// 1-based.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's steps.
+    pub train_loss: f64,
+    /// Accuracy on the training set after the epoch (evaluation mode), if measured.
+    pub train_accuracy: Option<f64>,
+    /// Accuracy on the test set after the epoch.
+    pub test_accuracy: f64,
+    /// Wall time of the epoch's training steps, in seconds.
+    pub seconds: f64,
+}
+
+/// Class indices of a data set's labels.
+pub fn classes(labels: &Labels) -> Vec<usize> {
+    match labels {
+        Labels::Classes(c) => c.to_vec(),
+        Labels::OneHot(rows) => rows
+            .rows()
+            .into_iter()
+            .map(|r| argmax(r.iter().copied()))
+            .collect(),
+    }
+}
+
+/// The index of the first largest value (NumPy's `argmax`).
+pub fn argmax(values: impl IntoIterator<Item = f32>) -> usize {
+    let mut best = (0, f32::NEG_INFINITY);
+    for (i, v) in values.into_iter().enumerate() {
+        if v > best.1 {
+            best = (i, v);
+        }
+    }
+    best.0
+}
+
+/// The rows `[start, end)` of a batch of images as a tensor (no tape).
+fn rows(images: &ArrayD<f32>, start: usize, end: usize) -> Tensor<f32> {
+    Tensor::from_array(
+        images
+            .slice_axis(Axis(0), ndarray::Slice::from(start..end))
+            .to_owned(),
+    )
+}
+
+/// Predicted classes for every image, `batch_size` at a time, in evaluation mode with no tape.
+pub fn predict(net: &mut dyn Module<f32>, images: &ArrayD<f32>, batch_size: usize) -> Vec<usize> {
+    let n = images.shape()[0];
+    let mut out = Vec::with_capacity(n);
+    no_grad(|| {
+        let mut start = 0;
+        while start < n {
+            let end = (start + batch_size).min(n);
+            let y = net.forward(&rows(images, start, end)).array();
+            let y = y.into_dimensionality::<Ix2>().unwrap_or_else(|e| {
+                panic!("predict: the network's output is not (N, classes): {e}")
+            });
+            out.extend(y.rows().into_iter().map(|r| argmax(r.iter().copied())));
+            start = end;
+        }
+    });
+    out
+}
+
+/// The fraction of `predicted` equal to `truth`.
+pub fn accuracy(predicted: &[usize], truth: &[usize]) -> f64 {
+    let right = predicted.iter().zip(truth).filter(|(p, t)| p == t).count();
+    right as f64 / truth.len().max(1) as f64
+}
+
+/// `m[true][predicted]` counts over 10 classes.
+pub fn confusion(predicted: &[usize], truth: &[usize]) -> [[usize; 10]; 10] {
+    let mut m = [[0; 10]; 10];
+    for (&p, &t) in predicted.iter().zip(truth) {
+        if p < 10 && t < 10 {
+            m[t][p] += 1;
+        }
+    }
+    m
+}
+
+/// Test-set accuracy in evaluation mode (batches of 1,000).
+pub fn evaluate(net: &mut dyn Module<f32>, data: &Dataset) -> f64 {
+    net.eval();
+    let acc = accuracy(&predict(net, &data.images, 1000), &classes(&data.labels));
+    net.train();
+    acc
+}
+
+/// Trains `net` on `train`, measuring on `test` after every epoch; `on_epoch` sees each
+/// epoch's figures as they come.
+///
+/// Shows a progress bar with the running loss and samples/s when stderr is a terminal.
+///
+/// # Errors
+/// [`MnistError::NonFinite`] as soon as a loss is NaN or infinite.
+pub fn train(
+    net: &mut dyn Module<f32>,
+    optimizer: &mut dyn Optimizer,
+    train: &Dataset,
+    test: &Dataset,
+    config: &TrainConfig,
+    mut on_epoch: impl FnMut(&EpochStats),
+) -> Result<Vec<EpochStats>, MnistError> {
+    let labels = classes(&train.labels);
+    let mut batches = Batches::new(train.len(), config.batch_size, Some(config.seed), false);
+    let params = net.parameter_tensors();
+    let mut history = Vec::with_capacity(config.epochs);
+    let tty = std::io::stderr().is_terminal();
+    net.train();
+    for epoch in 1..=config.epochs {
+        let bar = if tty {
+            let bar = indicatif::ProgressBar::new(batches.per_epoch() as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "epoch {prefix} [{bar:30}] {pos}/{len} {msg}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(format!("{epoch}/{}", config.epochs));
+            Some(bar)
+        } else {
+            None
+        };
+        let started = Instant::now();
+        let (mut total, mut steps, mut seen) = (0.0f64, 0usize, 0usize);
+        for (step, idx) in batches.epoch().enumerate() {
+            let x = Tensor::from_array(train.images.select(Axis(0), idx));
+            let t: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
+            optimizer.zero_grad();
+            let loss = cross_entropy(&net.forward(&x), Target::Classes(&t), Reduction::Mean);
+            let value = loss.item();
+            if !value.is_finite() {
+                if let Some(bar) = &bar {
+                    bar.abandon();
+                }
+                return Err(MnistError::NonFinite {
+                    epoch,
+                    step: step + 1,
+                    loss: value,
+                });
+            }
+            if let Err(e) = loss.backward() {
+                unreachable!("the loss is a tracked scalar: {e}");
+            }
+            drop(loss);
+            if let Some(max) = config.clip {
+                clip_grad_norm(&params, max);
+            }
+            optimizer.step();
+            total += f64::from(value);
+            steps += 1;
+            seen += idx.len();
+            if let Some(bar) = &bar {
+                bar.inc(1);
+                if step % 20 == 0 {
+                    let rate = seen as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                    bar.set_message(format!(
+                        "loss {:.4}  {rate:.0} samples/s",
+                        total / steps as f64
+                    ));
+                }
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let train_accuracy = config.train_accuracy.then(|| evaluate(net, train));
+        let stats = EpochStats {
+            epoch,
+            train_loss: total / steps.max(1) as f64,
+            train_accuracy,
+            test_accuracy: evaluate(net, test),
+            seconds,
+        };
+        on_epoch(&stats);
+        history.push(stats);
+    }
+    Ok(history)
+}

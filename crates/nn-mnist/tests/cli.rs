@@ -1,0 +1,259 @@
+//! End-to-end: the `nn-mnist` binary as a user runs it. Tests that need the real data run in
+//! CI (`CI=true`, with `NN_DATA_MIRROR` set by `.ci/run`); elsewhere they say they were skipped.
+//! The bad-input tests need no data and run everywhere.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use nn_layers::checkpoint::save_with_metadata;
+use nn_mnist::{Arch, InitChoice};
+
+fn nn_mnist(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nn-mnist"))
+        .args(args)
+        .env("NN_DATA_DIR", cache)
+        .output()
+        .expect("run nn-mnist")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Whether the real data are reachable; off CI, says plainly that the test is skipped.
+fn have_data(test: &str) -> bool {
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if std::env::var_os("NN_DATA_MIRROR").is_some() {
+        return true;
+    }
+    assert!(!in_ci, "{test}: CI=true but NN_DATA_MIRROR is not set");
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test}: SKIPPED — NN_DATA_MIRROR is not set (point it at ../shared/datasets,../shared,/usr/share/datasets)"
+    );
+    false
+}
+
+/// The value after `label` on the line that has it.
+fn figure(text: &str, label: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.contains(label))
+        .unwrap_or_else(|| panic!("no {label:?} in:\n{text}"));
+    let rest = &line[line.find(label).unwrap_or(0) + label.len()..];
+    rest.split_whitespace().next().unwrap_or("").to_string()
+}
+
+/// An error is one line on stderr, prefixed, with a non-zero exit.
+fn assert_one_line_error(o: &Output, code: i32, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line expected:\n{err}");
+    assert!(err.starts_with("nn-mnist: error: "), "{err}");
+    assert!(err.contains(needle), "{needle:?} not in: {err}");
+}
+
+#[test]
+fn infer_reproduces_the_books_accuracy_unbatched_and_batched() {
+    if !have_data("infer_reproduces_the_books_accuracy") {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = nn_mnist(&[], cache.path());
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}\n{out}", stderr(&o));
+    assert_eq!(
+        figure(&out, "one image at a time:  Accuracy:"),
+        "0.9352",
+        "{out}"
+    );
+    assert_eq!(
+        figure(&out, "batches of 100:       Accuracy:"),
+        "0.9352",
+        "{out}"
+    );
+    // `infer` is the same command.
+    let o = nn_mnist(&["infer", "--batch-size", "1000"], cache.path());
+    assert_eq!(
+        figure(&stdout(&o), "batches of 1000:      Accuracy:"),
+        "0.9352"
+    );
+}
+
+#[test]
+fn one_epoch_of_fashion_mnist_then_eval_reads_the_checkpoint_back() {
+    if !have_data("one_epoch_of_fashion_mnist_then_eval") {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tempdir");
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let dir = out_dir.path().to_str().expect("utf-8 path");
+    let o = nn_mnist(
+        &[
+            "train",
+            "--arch",
+            "mlp",
+            "--dataset",
+            "fashion-mnist",
+            "--epochs",
+            "1",
+            "--out-dir",
+            dir,
+        ],
+        cache.path(),
+    );
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}\n{out}", stderr(&o));
+    let trained: f64 = figure(&out, "final test accuracy:")
+        .parse()
+        .expect("a number");
+    assert!(
+        trained >= 0.80,
+        "one epoch of mlp reached {trained}:\n{out}"
+    );
+    for file in [
+        "mlp-fashion-mnist.ckpt",
+        "mlp-fashion-mnist.csv",
+        "mlp-fashion-mnist.svg",
+    ] {
+        let len = std::fs::metadata(out_dir.path().join(file)).map_or(0, |m| m.len());
+        assert!(len > 0, "{file} missing or empty");
+    }
+    let csv = std::fs::read_to_string(out_dir.path().join("mlp-fashion-mnist.csv")).expect("csv");
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+
+    let ckpt = out_dir.path().join("mlp-fashion-mnist.ckpt");
+    let o = nn_mnist(
+        &["eval", "--checkpoint", ckpt.to_str().expect("utf-8")],
+        cache.path(),
+    );
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}\n{out}", stderr(&o));
+    assert_eq!(
+        figure(&out, "test accuracy:"),
+        format!("{trained:.4}"),
+        "{out}"
+    );
+    assert!(out.contains("confusion matrix"), "{out}");
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_clear_message() {
+    if !have_data("a_diverging_run_stops_with_a_clear_message") {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tempdir");
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let o = nn_mnist(
+        &[
+            "train",
+            "--arch",
+            "mlp",
+            "--dataset",
+            "fashion-mnist",
+            "--epochs",
+            "1",
+            "--lr",
+            "1e30",
+            "--out-dir",
+            out_dir.path().to_str().expect("utf-8"),
+        ],
+        cache.path(),
+    );
+    assert_one_line_error(&o, 1, "training diverged: the loss is");
+    assert!(!out_dir.path().join("mlp-fashion-mnist.ckpt").exists());
+}
+
+#[test]
+fn missing_data_is_a_one_line_error() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let empty = tempfile::tempdir().expect("tempdir");
+    let o = nn_mnist(
+        &["--mirror", empty.path().to_str().expect("utf-8")],
+        cache.path(),
+    );
+    assert_one_line_error(
+        &o,
+        1,
+        "weights/sample_weight.pkl: not available from any mirror",
+    );
+}
+
+#[test]
+fn a_corrupt_weight_file_is_a_one_line_error() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let bad = cache.path().join("bad.pkl");
+    std::fs::write(&bad, b"\x80\x03}q\x00(X\x02\x00\x00\x00W1").expect("write");
+    let o = nn_mnist(&["--weights", bad.to_str().expect("utf-8")], cache.path());
+    assert_one_line_error(&o, 1, "bad.pkl: byte");
+    // A valid pickle of the wrong network.
+    let other =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../nn-data/tests/fixtures/numpy/arrays-p3.pkl");
+    let o = nn_mnist(
+        &["infer", "--weights", other.to_str().expect("utf-8")],
+        cache.path(),
+    );
+    assert_one_line_error(&o, 1, "not the book's chapter-3 network");
+}
+
+#[test]
+fn a_checkpoint_of_another_architecture_is_a_one_line_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ckpt = dir.path().join("mlp.ckpt");
+    let net = Arch::Mlp.build(InitChoice::Auto, 0);
+    save_with_metadata(&ckpt, &net, &[("arch", "mlp"), ("dataset", "mnist")]).expect("save");
+    let path = ckpt.to_str().expect("utf-8");
+    let o = nn_mnist(
+        &["eval", "--checkpoint", path, "--arch", "mlp-deep"],
+        dir.path(),
+    );
+    assert_one_line_error(
+        &o,
+        1,
+        "\"0.weight\" has shape [784, 100] in the file, the model expects [784, 256]",
+    );
+    // Not a checkpoint at all.
+    let o = nn_mnist(&["eval", "--checkpoint", "Cargo.toml"], dir.path());
+    assert_one_line_error(&o, 1, "not a zero-nn checkpoint");
+}
+
+#[test]
+fn an_unknown_option_is_a_one_line_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = nn_mnist(&["train", "--optimiser", "adam"], dir.path());
+    assert_one_line_error(&o, 2, "unexpected argument '--optimiser'");
+    let o = nn_mnist(&["train", "--arch", "cnn"], dir.path());
+    assert_one_line_error(&o, 2, "invalid value 'cnn'");
+    let o = nn_mnist(&["train", "--dropout", "0.5"], dir.path());
+    assert_one_line_error(
+        &o,
+        1,
+        "--batch-norm and --dropout apply to --arch mlp-deep only",
+    );
+}
+
+#[test]
+fn help_is_plain_and_exits_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = nn_mnist(&["train", "--help"], dir.path());
+    assert!(o.status.success());
+    let out = stdout(&o);
+    for option in [
+        "--arch",
+        "--optimizer",
+        "--lr",
+        "--epochs",
+        "--batch-size",
+        "--seed",
+        "--init",
+        "--dataset",
+        "--checkpoint",
+    ] {
+        assert!(out.contains(option), "{option} not in --help:\n{out}");
+    }
+}
