@@ -86,6 +86,41 @@ fn infer_reproduces_the_books_accuracy_unbatched_and_batched() {
 }
 
 #[test]
+fn infer_reads_the_weights_from_an_npz_too() {
+    if !have_data("infer_reads_the_weights_from_an_npz_too") {
+        return;
+    }
+    // The book's arrays, re-saved as NumPy's np.savez would.
+    let cache = tempfile::tempdir().expect("tempdir");
+    let mut opts = nn_data::FetchOptions::from_env().expect("NN_DATA_MIRROR");
+    opts.cache_dir = cache.path().to_path_buf();
+    let fetched = nn_data::fetch(&nn_data::SAMPLE_WEIGHT, &opts).expect("sample_weight.pkl");
+    let arrays =
+        nn_data::numpy::parse_pickle(&fetched.content, "sample_weight.pkl").expect("parse");
+    let npz = cache.path().join("sample_weight.npz");
+    let mut writer = ndarray_npy::NpzWriter::new(std::fs::File::create(&npz).expect("create"));
+    for (name, array) in &arrays {
+        writer
+            .add_array(name.as_str(), &array.to_f32())
+            .expect("add");
+    }
+    writer.finish().expect("finish");
+    let o = nn_mnist(&["--weights", npz.to_str().expect("utf-8")], cache.path());
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}\n{out}", stderr(&o));
+    assert_eq!(
+        figure(&out, "one image at a time:  Accuracy:"),
+        "0.9352",
+        "{out}"
+    );
+    assert_eq!(
+        figure(&out, "batches of 100:       Accuracy:"),
+        "0.9352",
+        "{out}"
+    );
+}
+
+#[test]
 fn one_epoch_of_fashion_mnist_then_eval_reads_the_checkpoint_back() {
     if !have_data("one_epoch_of_fashion_mnist_then_eval") {
         return;
