@@ -12,6 +12,7 @@ use rand::Rng;
 use rand_distr::uniform::SampleUniform;
 use rand_distr::{Distribution, StandardNormal};
 
+use crate::kernels::{dispatch, imp};
 use crate::tape::Tape;
 
 /// A floating-point element type (`f32` or `f64`).
@@ -55,11 +56,15 @@ pub(crate) mod sealed {
         fn tape_key() -> &'static LocalKey<RefCell<Tape<Self>>>
         where
             Self: Float;
+        /// [`crate::kernels::vecmat_add`] for this type (sizes already checked).
+        fn vecmat_add_impl(x: &[Self], w: &[Self], out: &mut [Self]);
+        /// [`crate::kernels::sigmoid_inplace`] for this type.
+        fn sigmoid_impl(v: &mut [Self]);
     }
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:path, $key:ident) => {
+    ($t:ty, $erf:path, $key:ident, $vecmat:path, $sigmoid:path) => {
         thread_local! {
             static $key: RefCell<Tape<$t>> = RefCell::new(Tape::new());
         }
@@ -67,6 +72,12 @@ macro_rules! impl_float {
         impl sealed::Sealed for $t {
             fn tape_key() -> &'static LocalKey<RefCell<Tape<Self>>> {
                 &$key
+            }
+            fn vecmat_add_impl(x: &[Self], w: &[Self], out: &mut [Self]) {
+                $vecmat(x, w, out)
+            }
+            fn sigmoid_impl(v: &mut [Self]) {
+                $sigmoid(v)
             }
         }
 
@@ -92,5 +103,17 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, libm::erff, TAPE_F32);
-impl_float!(f64, libm::erf, TAPE_F64);
+impl_float!(
+    f32,
+    libm::erff,
+    TAPE_F32,
+    dispatch::vecmat_f32,
+    dispatch::sigmoid_f32
+);
+impl_float!(
+    f64,
+    libm::erf,
+    TAPE_F64,
+    dispatch::vecmat_f64,
+    imp::sigmoid_generic
+);

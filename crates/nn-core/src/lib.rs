@@ -30,6 +30,7 @@
 mod error;
 mod float;
 pub mod gradcheck;
+pub mod kernels;
 mod ops;
 mod tape;
 mod tensor;

@@ -5,9 +5,13 @@
 use nn_core::{Float, Tensor};
 
 use crate::module::{Module, Named};
+use crate::predictor::InferenceStep;
 
 macro_rules! activation {
     ($(#[$doc:meta])* $name:ident, |$x:ident| $body:expr) => {
+        activation!($(#[$doc])* $name, |$x| $body, None);
+    };
+    ($(#[$doc:meta])* $name:ident, |$x:ident| $body:expr, $step:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, Default)]
         pub struct $name;
@@ -16,19 +20,24 @@ macro_rules! activation {
             fn forward(&mut self, $x: &Tensor<T>) -> Tensor<T> {
                 $body
             }
+
+            fn inference_steps(&self) -> Result<Vec<InferenceStep<T>>, String> {
+                let step: Option<InferenceStep<T>> = $step;
+                step.map(|s| vec![s]).ok_or_else(|| stringify!($name).to_string())
+            }
         }
     };
 }
 
 activation!(
     /// The logistic sigmoid (book 1 ch.3.2.4).
-    Sigmoid, |x| x.sigmoid());
+    Sigmoid, |x| x.sigmoid(), Some(InferenceStep::Sigmoid));
 activation!(
     /// Hyperbolic tangent.
-    Tanh, |x| x.tanh());
+    Tanh, |x| x.tanh(), Some(InferenceStep::Tanh));
 activation!(
     /// `max(x, 0)` (book 1 ch.3.2.7).
-    Relu, |x| x.relu());
+    Relu, |x| x.relu(), Some(InferenceStep::Relu));
 activation!(
     /// GELU, tanh approximation.
     Gelu, |x| x.gelu());
@@ -43,7 +52,7 @@ activation!(
     Step, |x| x.step());
 activation!(
     /// Passes its input through unchanged.
-    Identity, |x| x.clone());
+    Identity, |x| x.clone(), Some(InferenceStep::Identity));
 
 /// `x` for `x > 0`, `slope · x` otherwise.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +64,10 @@ pub struct LeakyRelu {
 impl<T: Float> Module<T> for LeakyRelu {
     fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
         x.leaky_relu(T::lit(self.slope))
+    }
+
+    fn inference_steps(&self) -> Result<Vec<InferenceStep<T>>, String> {
+        Ok(vec![InferenceStep::LeakyRelu(T::lit(self.slope))])
     }
 }
 
@@ -82,6 +95,14 @@ impl<T: Float> Module<T> for Softmax {
     fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
         x.softmax(self.axis)
     }
+
+    /// Supported over axis 1, the features of `(N, features)`.
+    fn inference_steps(&self) -> Result<Vec<InferenceStep<T>>, String> {
+        match self.axis {
+            1 => Ok(vec![InferenceStep::Softmax]),
+            a => Err(format!("Softmax {{ axis: {a} }}")),
+        }
+    }
 }
 
 /// Log-softmax along an axis.
@@ -94,6 +115,14 @@ pub struct LogSoftmax {
 impl<T: Float> Module<T> for LogSoftmax {
     fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
         x.log_softmax(self.axis)
+    }
+
+    /// Supported over axis 1, the features of `(N, features)`.
+    fn inference_steps(&self) -> Result<Vec<InferenceStep<T>>, String> {
+        match self.axis {
+            1 => Ok(vec![InferenceStep::LogSoftmax]),
+            a => Err(format!("LogSoftmax {{ axis: {a} }}")),
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 use nn_core::{Float, Tensor};
 
 use crate::module::{Module, Named};
+use crate::predictor::InferenceStep;
 
 /// BatchNorm over the batch axis of `(N, features)` inputs.
 pub struct BatchNorm1d<T: Float = f32> {
@@ -102,5 +103,25 @@ impl<T: Float> Module<T> for BatchNorm1d<T> {
 
     fn set_training(&mut self, training: bool) {
         self.training = training;
+    }
+
+    /// `γ (x − mean) / √(var + ε) + β` with the running statistics, folded into one scale and
+    /// shift per feature.
+    fn inference_steps(&self) -> Result<Vec<InferenceStep<T>>, String> {
+        let one_d = |t: &Tensor<T>| {
+            t.to_array()
+                .into_dimensionality::<ndarray::Ix1>()
+                .map_err(|_| "BatchNorm1d with non-1-D statistics".to_string())
+        };
+        let (gamma, beta) = (one_d(&self.gamma)?, one_d(&self.beta)?);
+        let (mean, var) = (one_d(&self.running_mean)?, one_d(&self.running_var)?);
+        let scale = ndarray::Zip::from(&gamma)
+            .and(&var)
+            .map_collect(|&g, &v| g / (v + self.eps).sqrt());
+        let shift = ndarray::Zip::from(&beta)
+            .and(&mean)
+            .and(&scale)
+            .map_collect(|&b, &m, &s| b - m * s);
+        Ok(vec![InferenceStep::ScaleShift { scale, shift }])
     }
 }

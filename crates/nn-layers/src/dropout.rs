@@ -8,6 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::module::Module;
+use crate::predictor::InferenceStep;
 
 /// Randomly zeroes units in training mode; the identity in evaluation mode.
 pub struct Dropout {
@@ -58,5 +59,9 @@ impl<T: Float> Module<T> for Dropout {
 
     fn set_training(&mut self, training: bool) {
         self.training = training;
+    }
+
+    fn inference_steps(&self) -> Result<Vec<InferenceStep<T>>, String> {
+        Ok(vec![InferenceStep::Identity])
     }
 }

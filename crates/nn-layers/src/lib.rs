@@ -31,6 +31,7 @@ mod linear;
 mod loss;
 mod maxout;
 mod module;
+mod predictor;
 
 pub use activation::{
     Elu, Gelu, GeluErf, Identity, LeakyRelu, LogSoftmax, PReLU, Relu, Sigmoid, Softmax, Softplus,
@@ -48,3 +49,4 @@ pub use loss::{
 pub use maxout::Maxout;
 pub use module::{Module, Named, Sequential};
 pub use nn_core::Tensor;
+pub use predictor::{InferenceStep, Predictor, PredictorError};

@@ -9,6 +9,7 @@ use rand::Rng;
 
 use crate::init::Init;
 use crate::module::{Module, Named};
+use crate::predictor::InferenceStep;
 
 /// `y = x W + b` with `W: (in, out)` and an optional `b: (out)`. Also known as Affine.
 pub struct Linear<T: Float = f32> {
@@ -105,6 +106,20 @@ impl<T: Float> Module<T> for Linear<T> {
             Some(b) => x.affine(&self.weight, b),
             None => x.matmul(&self.weight),
         }
+    }
+
+    fn inference_steps(&self) -> Result<Vec<InferenceStep<T>>, String> {
+        let two_d = |t: &Tensor<T>| t.to_array().into_dimensionality::<ndarray::Ix2>();
+        let weight = two_d(&self.weight).map_err(|_| "Linear with a non-2-D weight".to_string())?;
+        let bias = match &self.bias {
+            Some(b) => Some(
+                b.to_array()
+                    .into_dimensionality::<ndarray::Ix1>()
+                    .map_err(|_| "Linear with a non-1-D bias".to_string())?,
+            ),
+            None => None,
+        };
+        Ok(vec![InferenceStep::Affine { weight, bias }])
     }
 
     fn parameters(&self) -> Vec<Named<T>> {

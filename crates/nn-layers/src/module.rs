@@ -3,6 +3,8 @@
 
 use nn_core::{Float, Tensor};
 
+use crate::predictor::InferenceStep;
+
 /// A named tensor of a module: a parameter or a buffer.
 pub type Named<T> = (String, Tensor<T>);
 
@@ -40,6 +42,12 @@ pub trait Module<T: Float = f32> {
     /// The parameters' tensors alone, in order (what an optimizer steps).
     fn parameter_tensors(&self) -> Vec<Tensor<T>> {
         self.parameters().into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// This module's evaluation-mode forward pass as [`InferenceStep`]s, for a
+    /// [`Predictor`](crate::Predictor); `Err` names the layer that has none (the default).
+    fn inference_steps(&self) -> Result<Vec<InferenceStep<T>>, String> {
+        Err(short_type_name(std::any::type_name::<Self>()))
     }
 
     /// Clears every parameter's gradient.
@@ -101,6 +109,13 @@ impl<T: Float> Sequential<T> {
     }
 }
 
+/// `nn_layers::maxout::Maxout<f32>` → `Maxout<f32>`.
+fn short_type_name(full: &str) -> String {
+    let base = full.split('<').next().unwrap_or(full);
+    let short = base.rsplit("::").next().unwrap_or(base);
+    format!("{short}{}", &full[base.len()..])
+}
+
 fn prefixed<T: Float>(
     layers: &[Box<dyn Module<T>>],
     get: impl Fn(&dyn Module<T>) -> Vec<Named<T>>,
@@ -137,5 +152,17 @@ impl<T: Float> Module<T> for Sequential<T> {
         for layer in &mut self.layers {
             layer.set_training(training);
         }
+    }
+
+    fn inference_steps(&self) -> Result<Vec<InferenceStep<T>>, String> {
+        let mut steps = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            steps.extend(
+                layer
+                    .inference_steps()
+                    .map_err(|name| format!("layer {i} ({name})"))?,
+            );
+        }
+        Ok(steps)
     }
 }

@@ -4,10 +4,10 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use ndarray::{ArrayD, Axis, Ix2};
+use ndarray::{ArrayD, ArrayView2, Axis, Ix2};
 use nn_core::{Tensor, no_grad};
 use nn_data::{Batches, Dataset, Labels};
-use nn_layers::{Module, Reduction, Target, cross_entropy};
+use nn_layers::{Module, Predictor, Reduction, Target, cross_entropy};
 use nn_optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd, clip_grad_norm};
 
 use crate::error::MnistError;
@@ -122,9 +122,17 @@ fn rows(images: &ArrayD<f32>, start: usize, end: usize) -> Tensor<f32> {
     )
 }
 
-/// Predicted classes for every image, `batch_size` at a time, in evaluation mode with no tape.
+/// Predicted classes for every image, `batch_size` at a time, in evaluation mode with no tape:
+/// through a [`Predictor`] (one vector–matrix product per layer for `batch_size == 1`, no
+/// allocation per batch), or the module's own forward pass for layers a Predictor lacks.
 pub fn predict(net: &mut dyn Module<f32>, images: &ArrayD<f32>, batch_size: usize) -> Vec<usize> {
+    let batch_size = batch_size.max(1);
     let n = images.shape()[0];
+    let features: usize = images.shape()[1..].iter().product();
+    let flat = images.view().into_shape_with_order((n, features));
+    if let (Ok(mut p), Ok(flat)) = (Predictor::new(&*net), flat) {
+        return predict_with(&mut p, flat, batch_size);
+    }
     let mut out = Vec::with_capacity(n);
     no_grad(|| {
         let mut start = 0;
@@ -138,6 +146,30 @@ pub fn predict(net: &mut dyn Module<f32>, images: &ArrayD<f32>, batch_size: usiz
             start = end;
         }
     });
+    out
+}
+
+/// [`predict`] through a compiled [`Predictor`], `images (n, features)`.
+pub fn predict_with(
+    p: &mut Predictor<f32>,
+    images: ArrayView2<'_, f32>,
+    batch_size: usize,
+) -> Vec<usize> {
+    let mut out = Vec::with_capacity(images.nrows());
+    if batch_size <= 1 {
+        for row in images.rows() {
+            let y = match row.as_slice() {
+                Some(x) => p.predict_one(x),
+                None => p.predict_one(&row.to_vec()),
+            };
+            out.push(argmax(y.iter().copied()));
+        }
+    } else {
+        for chunk in images.axis_chunks_iter(Axis(0), batch_size) {
+            let y = p.predict_batch(chunk);
+            out.extend(y.rows().into_iter().map(|r| argmax(r.iter().copied())));
+        }
+    }
     out
 }
 

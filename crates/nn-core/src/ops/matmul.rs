@@ -3,11 +3,11 @@
 //! by every batch entry. Backward: `dA = G Bᵀ`, `dB = Aᵀ G` (summed over the batch for a
 //! shared operand). Transposes are stride tricks: no copies.
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArcArray, Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Dimension, Ix2, Ix3, IxDyn};
 
 use super::Op;
 use crate::float::Float;
+use crate::kernels::{dot, gemm};
 use crate::tape::GradSink;
 use crate::tensor::Tensor;
 
@@ -53,7 +53,7 @@ fn batched_gemm<T: Float>(x: ArrayView3<'_, T>, y: ArrayView3<'_, T>, out: &mut 
             T::zero()
         };
         let mut o = out.index_axis_mut(Axis(0), if summing { 0 } else { i });
-        general_mat_mul(
+        gemm(
             T::one(),
             &x.index_axis(Axis(0), pick(&x, i)),
             &y.index_axis(Axis(0), pick(&y, i)),
@@ -86,7 +86,7 @@ fn forward<T: Float>(a: &ArcArray<T, IxDyn>, b: &ArcArray<T, IxDyn>) -> ArrayD<T
             b.view().into_dimensionality::<Ix2>(),
         );
         return match (a2, b2) {
-            (Ok(a2), Ok(b2)) => a2.dot(&b2).into_dyn(),
+            (Ok(a2), Ok(b2)) => dot(&a2, &b2).into_dyn(),
             _ => unreachable!("checked to be 2-D"),
         };
     }
@@ -159,7 +159,7 @@ fn dot2<T: Float>(x: ArrayViewD<'_, T>, y: ArrayViewD<'_, T>) -> ArrayD<T> {
         x.into_dimensionality::<Ix2>(),
         y.into_dimensionality::<Ix2>(),
     ) {
-        (Ok(x), Ok(y)) => x.dot(&y).into_dyn(),
+        (Ok(x), Ok(y)) => dot(&x, &y).into_dyn(),
         _ => unreachable!("2-D by construction"),
     }
 }

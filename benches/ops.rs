@@ -1,0 +1,117 @@
+//! Micro-benchmarks (`cargo bench --bench ops`): matrix products at the networks' shapes on one
+//! and two threads, elementwise ops, reductions and softmax, and the tape's cost per op on tiny
+//! tensors. docs/performance.md records the measured figures.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ndarray::Array2;
+use zero_nn::core::{Tensor, kernels};
+
+fn matrix(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
+    Tensor::<f32>::randn(&[rows, cols], seed)
+        .to_array()
+        .into_dimensionality()
+        .expect("2-D")
+}
+
+/// `(m, k, n)` of the products in a 784-100-10 / 784-256-256-10 training step at batch 100,
+/// and the machine's large-matrix reference.
+const SHAPES: [(&str, usize, usize, usize); 6] = [
+    ("x_w1_100x784x100", 100, 784, 100),
+    ("xt_g_784x100x100", 784, 100, 100),
+    ("x_w1_100x784x256", 100, 784, 256),
+    ("h_w2_100x256x256", 100, 256, 256),
+    ("h_w2_100x100x10", 100, 100, 10),
+    ("square_1024", 1024, 1024, 1024),
+];
+
+fn matmul(c: &mut Criterion) {
+    let mut group = c.benchmark_group("matmul_f32");
+    for (name, m, k, n) in SHAPES {
+        let (a, b) = (matrix(m, k, 1), matrix(k, n, 2));
+        let mut out = Array2::<f32>::zeros((m, n));
+        group.throughput(Throughput::Elements((2 * m * k * n) as u64));
+        if m * k * n > 100_000_000 {
+            group
+                .sample_size(10)
+                .measurement_time(Duration::from_secs(5));
+        } else {
+            group.sample_size(50);
+        }
+        for threads in [1, 2] {
+            group.bench_with_input(BenchmarkId::new(name, threads), &threads, |bench, &t| {
+                kernels::set_num_threads(t);
+                bench.iter(|| {
+                    kernels::gemm(1.0, &a.view(), &b.view(), 0.0, &mut out.view_mut());
+                    black_box(&out);
+                })
+            });
+        }
+        // The crate's default backend, called directly: the baseline for the rows above.
+        group.bench_function(BenchmarkId::new(name, "ndarray_dot"), |bench| {
+            bench.iter(|| black_box(a.dot(&b)))
+        });
+    }
+    kernels::set_num_threads(1);
+    group.finish();
+}
+
+fn elementwise(c: &mut Criterion) {
+    let mut group = c.benchmark_group("elementwise_f32_100x256");
+    group.throughput(Throughput::Elements(100 * 256));
+    let x = Tensor::<f32>::randn(&[100, 256], 3);
+    let y = Tensor::<f32>::randn(&[100, 256], 4);
+    let b = Tensor::<f32>::randn(&[256], 5);
+    group.bench_function("add", |bench| bench.iter(|| black_box(&x + &y)));
+    group.bench_function("add_bias_broadcast", |bench| {
+        bench.iter(|| black_box(&x + &b))
+    });
+    group.bench_function("mul", |bench| bench.iter(|| black_box(&x * &y)));
+    group.bench_function("relu", |bench| bench.iter(|| black_box(x.relu())));
+    group.bench_function("sigmoid", |bench| bench.iter(|| black_box(x.sigmoid())));
+    group.bench_function("exp", |bench| bench.iter(|| black_box(x.exp())));
+    group.bench_function("sum_axis0", |bench| {
+        bench.iter(|| black_box(x.sum_axes(&[0], false)))
+    });
+    group.bench_function("sum_all", |bench| bench.iter(|| black_box(x.sum())));
+    group.bench_function("softmax_axis1", |bench| {
+        bench.iter(|| black_box(x.softmax(1)))
+    });
+    group.bench_function("log_softmax_axis1", |bench| {
+        bench.iter(|| black_box(x.log_softmax(1)))
+    });
+    let mut raw = x.to_array().into_raw_vec_and_offset().0;
+    group.bench_function("kernels_sigmoid_inplace", |bench| {
+        bench.iter(|| {
+            kernels::sigmoid_inplace(&mut raw);
+            black_box(&raw);
+        })
+    });
+    group.finish();
+}
+
+fn tape_overhead(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tape_per_op_1x1");
+    let k = Tensor::<f32>::scalar(1.000_1);
+    let x = Tensor::<f32>::scalar(0.5).requires_grad();
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("recorded_mul_forward_backward", |bench| {
+        bench.iter(|| {
+            let y = &x * &k;
+            y.backward().expect("scalar");
+            x.zero_grad();
+        })
+    });
+    let c0 = Tensor::<f32>::scalar(0.5);
+    group.bench_function("constant_mul", |bench| bench.iter(|| black_box(&c0 * &k)));
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    targets = matmul, elementwise, tape_overhead
+}
+criterion_main!(benches);

@@ -1,0 +1,409 @@
+//! Inference without the tape: a [`Predictor`] is a snapshot of a trained model's weights laid
+//! out for the forward pass alone, with its work buffers allocated once. The book's chapter 3
+//! loop, `for x in x_test { y = predict(network, x) }`, then costs one vector–matrix product per
+//! layer and no allocation per image.
+//!
+//! ```
+//! use nn_layers::{Linear, Predictor, Relu, Sequential, Softmax};
+//! use rand::SeedableRng;
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+//! let net = Sequential::<f32>::new()
+//!     .add(Linear::new(784, 100, &mut rng))
+//!     .add(Relu)
+//!     .add(Linear::new(100, 10, &mut rng))
+//!     .add(Softmax { axis: 1 });
+//! let mut predictor = Predictor::new(&net).expect("every layer has an inference form");
+//! let image = vec![0.5f32; 784];
+//! let probabilities = predictor.predict_one(&image);
+//! assert_eq!(probabilities.len(), 10);
+//! assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+//! ```
+
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, s};
+use nn_core::{Float, kernels};
+
+use crate::module::Module;
+
+/// One step of a model's forward pass in evaluation mode, as a layer reports it through
+/// [`Module::inference_steps`].
+#[derive(Debug, Clone)]
+pub enum InferenceStep<T: Float> {
+    /// `x W + b` with `W (in, out)`.
+    Affine {
+        /// `(in, out)`.
+        weight: Array2<T>,
+        /// `(out,)`, if any.
+        bias: Option<Array1<T>>,
+    },
+    /// `x · scale + shift` per feature (BatchNorm with its running statistics).
+    ScaleShift {
+        /// `(features,)`.
+        scale: Array1<T>,
+        /// `(features,)`.
+        shift: Array1<T>,
+    },
+    /// The logistic sigmoid.
+    Sigmoid,
+    /// `max(x, 0)`.
+    Relu,
+    /// `x` for `x > 0`, `slope · x` otherwise.
+    LeakyRelu(T),
+    /// Hyperbolic tangent.
+    Tanh,
+    /// Softmax over the features.
+    Softmax,
+    /// Log-softmax over the features.
+    LogSoftmax,
+    /// Nothing (Dropout in evaluation, Identity).
+    Identity,
+}
+
+/// Why a model cannot become a [`Predictor`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PredictorError {
+    /// A layer has no inference-only form.
+    #[error(
+        "{layer} has no inference-only form (supported: Linear, Sigmoid, Relu, LeakyRelu, Tanh, \
+         Softmax and LogSoftmax over the features, BatchNorm1d, Dropout, Identity)"
+    )]
+    Unsupported {
+        /// The layer, with its position in the model.
+        layer: String,
+    },
+    /// The model has no layer with weights, so its input width is unknown.
+    #[error("the model has no Linear layer: a Predictor needs one to know its input width")]
+    NoWeights,
+    /// Consecutive layers disagree on the width between them.
+    #[error("layer {index} expects {expected} features but receives {got}")]
+    Width {
+        /// The step's position.
+        index: usize,
+        /// What it expects.
+        expected: usize,
+        /// What the previous layer gives.
+        got: usize,
+    },
+}
+
+/// A compiled step; widths padded to a multiple of [`LANES`] (zero weights in the padding, so
+/// the padding never reaches a real output).
+#[derive(Debug, Clone)]
+enum Compiled<T: Float> {
+    Affine {
+        /// `(k_padded, n_padded)`, row-major; row `k` of the input is the first layer's width.
+        w: Array2<T>,
+        bias: Vec<T>,
+    },
+    ScaleShift {
+        scale: Vec<T>,
+        shift: Vec<T>,
+    },
+    Sigmoid,
+    Relu,
+    LeakyRelu(T),
+    Tanh,
+    Softmax {
+        n: usize,
+    },
+    LogSoftmax {
+        n: usize,
+    },
+}
+
+/// Output widths are rounded up to this many lanes (one AVX register of `f32`).
+const LANES: usize = 8;
+
+fn padded(n: usize) -> usize {
+    n.div_ceil(LANES) * LANES
+}
+
+/// A model's forward pass in evaluation mode with no tape and no allocation per call.
+///
+/// It copies the weights when built: train, then build a `Predictor` (rebuild it after more
+/// training). Outputs agree with `model.forward` in evaluation mode up to rounding
+/// (`f32`: the vectorised sigmoid is within 2 ulp).
+#[derive(Debug, Clone)]
+pub struct Predictor<T: Float = f32> {
+    steps: Vec<Compiled<T>>,
+    inputs: usize,
+    outputs: usize,
+    /// The widest padded layer.
+    width: usize,
+    one: [Vec<T>; 2],
+    batch: [Vec<T>; 2],
+}
+
+impl<T: Float> Predictor<T> {
+    /// Compiles `model` (its evaluation-mode behaviour, whatever mode it is in).
+    ///
+    /// # Errors
+    /// [`PredictorError`] if a layer has no inference form, there is no Linear layer, or the
+    /// layers' widths do not chain.
+    pub fn new(model: &dyn Module<T>) -> Result<Self, PredictorError> {
+        let steps = model
+            .inference_steps()
+            .map_err(|layer| PredictorError::Unsupported { layer })?;
+        Self::from_steps(steps)
+    }
+
+    /// Compiles a list of steps.
+    ///
+    /// # Errors
+    /// As [`Predictor::new`].
+    pub fn from_steps(steps: Vec<InferenceStep<T>>) -> Result<Self, PredictorError> {
+        let mut inputs = None;
+        // (real width, padded width) of the current activations.
+        let mut cur: Option<(usize, usize)> = None;
+        let mut compiled = Vec::with_capacity(steps.len());
+        let mut width = 0;
+        for (index, step) in steps.into_iter().enumerate() {
+            let check = |expected: usize, cur: Option<(usize, usize)>| match cur {
+                Some((got, _)) if got != expected => Err(PredictorError::Width {
+                    index,
+                    expected,
+                    got,
+                }),
+                _ => Ok(()),
+            };
+            match step {
+                InferenceStep::Affine { weight, bias } => {
+                    let (k, n) = weight.dim();
+                    check(k, cur)?;
+                    if let Some(b) = &bias {
+                        check(n, Some((b.len(), 0)))?;
+                    }
+                    let k_pad = match cur {
+                        Some((_, p)) => p,
+                        None => {
+                            inputs = Some(k);
+                            k
+                        }
+                    };
+                    let n_pad = padded(n);
+                    let mut w = Array2::zeros((k_pad, n_pad));
+                    w.slice_mut(s![..k, ..n]).assign(&weight);
+                    let mut b = vec![T::zero(); n_pad];
+                    if let Some(bias) = bias {
+                        b[..n].copy_from_slice(&bias.to_vec());
+                    }
+                    compiled.push(Compiled::Affine { w, bias: b });
+                    cur = Some((n, n_pad));
+                    width = width.max(n_pad);
+                }
+                InferenceStep::ScaleShift { scale, shift } => {
+                    let n = scale.len();
+                    check(n, cur)?;
+                    check(n, Some((shift.len(), 0)))?;
+                    let p = cur.map_or(n, |(_, p)| p);
+                    let mut sc = vec![T::zero(); p];
+                    let mut sh = vec![T::zero(); p];
+                    sc[..n].copy_from_slice(&scale.to_vec());
+                    sh[..n].copy_from_slice(&shift.to_vec());
+                    compiled.push(Compiled::ScaleShift {
+                        scale: sc,
+                        shift: sh,
+                    });
+                    if cur.is_none() {
+                        // Before the first Linear: the model's input width is known here.
+                        inputs = Some(n);
+                        cur = Some((n, n));
+                        width = width.max(n);
+                    }
+                }
+                InferenceStep::Sigmoid => compiled.push(Compiled::Sigmoid),
+                InferenceStep::Relu => compiled.push(Compiled::Relu),
+                InferenceStep::LeakyRelu(a) => compiled.push(Compiled::LeakyRelu(a)),
+                InferenceStep::Tanh => compiled.push(Compiled::Tanh),
+                InferenceStep::Softmax | InferenceStep::LogSoftmax => {
+                    let n = cur.map(|(n, _)| n).ok_or(PredictorError::NoWeights)?;
+                    compiled.push(if matches!(step, InferenceStep::Softmax) {
+                        Compiled::Softmax { n }
+                    } else {
+                        Compiled::LogSoftmax { n }
+                    });
+                }
+                InferenceStep::Identity => {}
+            }
+        }
+        let (Some(inputs), Some((outputs, _))) = (inputs, cur) else {
+            return Err(PredictorError::NoWeights);
+        };
+        if !compiled
+            .iter()
+            .any(|c| matches!(c, Compiled::Affine { .. }))
+        {
+            return Err(PredictorError::NoWeights);
+        }
+        let width = width.max(inputs);
+        Ok(Predictor {
+            steps: compiled,
+            inputs,
+            outputs,
+            width,
+            one: [vec![T::zero(); width], vec![T::zero(); width]],
+            batch: [Vec::new(), Vec::new()],
+        })
+    }
+
+    /// The input width.
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// The output width.
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// The output for one example `x (inputs,)`; the slice lives until the next call.
+    ///
+    /// # Panics
+    /// If `x.len() != self.inputs()`.
+    pub fn predict_one(&mut self, x: &[T]) -> &[T] {
+        assert!(
+            x.len() == self.inputs,
+            "Predictor::predict_one: expects {} inputs, got {}",
+            self.inputs,
+            x.len()
+        );
+        let [a, b] = &mut self.one;
+        a[..x.len()].copy_from_slice(x);
+        let (mut src, mut dst) = (a, b);
+        let mut len = x.len();
+        for step in &self.steps {
+            if let Compiled::Affine { w, bias } = step {
+                let out = &mut dst[..bias.len()];
+                out.copy_from_slice(bias);
+                kernels::vecmat_add(&src[..len], standard(w), out);
+                len = bias.len();
+                std::mem::swap(&mut src, &mut dst);
+            } else {
+                apply_rowwise(step, &mut src[..len]);
+            }
+        }
+        &src[..self.outputs]
+    }
+
+    /// The outputs for a batch `x (n, inputs)`, as a view `(n, outputs)` that lives until the
+    /// next call. Buffers grow to the largest batch seen and are reused.
+    ///
+    /// # Panics
+    /// If `x` does not have `inputs()` columns.
+    pub fn predict_batch(&mut self, x: ArrayView2<'_, T>) -> ArrayView2<'_, T> {
+        let (rows, cols) = x.dim();
+        assert!(
+            cols == self.inputs,
+            "Predictor::predict_batch: expects (n, {}), got {:?}",
+            self.inputs,
+            x.shape()
+        );
+        let need = rows * self.width;
+        for buf in &mut self.batch {
+            if buf.len() < need {
+                buf.resize(need, T::zero());
+            }
+        }
+        let [a, b] = &mut self.batch;
+        let (mut src, mut dst) = (a, b);
+        let mut len = cols;
+        let mut first = true;
+        for step in &self.steps {
+            if let Compiled::Affine { w, bias } = step {
+                let n = bias.len();
+                let mut out = view_mut(&mut dst[..rows * n], rows, n);
+                for mut row in out.rows_mut() {
+                    row.as_slice_mut()
+                        .unwrap_or_else(|| unreachable!("rows of a standard array are contiguous"))
+                        .copy_from_slice(bias);
+                }
+                if first {
+                    kernels::gemm(T::one(), &x, &w.view(), T::one(), &mut out);
+                } else {
+                    let input = view(&src[..rows * len], rows, len);
+                    kernels::gemm(T::one(), &input, &w.view(), T::one(), &mut out);
+                }
+                first = false;
+                len = n;
+                std::mem::swap(&mut src, &mut dst);
+            } else {
+                if first {
+                    // An elementwise step before the first product works on a copy of `x`.
+                    view_mut(&mut src[..rows * len], rows, len).assign(&x);
+                    first = false;
+                }
+                for row in src[..rows * len].chunks_exact_mut(len) {
+                    apply_rowwise(step, row);
+                }
+            }
+        }
+        view(&src[..rows * len], rows, len).slice_move(s![.., ..self.outputs])
+    }
+}
+
+/// The weights as one row-major slice (they were built in standard layout).
+fn standard<T: Float>(w: &Array2<T>) -> &[T] {
+    w.as_slice()
+        .unwrap_or_else(|| unreachable!("compiled weights are in standard layout"))
+}
+
+fn view<T: Float>(v: &[T], rows: usize, cols: usize) -> ArrayView2<'_, T> {
+    ArrayView2::from_shape((rows, cols), v)
+        .unwrap_or_else(|_| unreachable!("buffers are sized rows × cols"))
+}
+
+fn view_mut<T: Float>(v: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
+    ArrayViewMut2::from_shape((rows, cols), v)
+        .unwrap_or_else(|_| unreachable!("buffers are sized rows × cols"))
+}
+
+/// An elementwise or per-example step on one example's (padded) activations.
+fn apply_rowwise<T: Float>(step: &Compiled<T>, v: &mut [T]) {
+    match step {
+        Compiled::Affine { .. } => unreachable!("products are handled by the caller"),
+        Compiled::ScaleShift { scale, shift } => {
+            for ((x, &a), &b) in v.iter_mut().zip(scale).zip(shift) {
+                *x = *x * a + b;
+            }
+        }
+        Compiled::Sigmoid => kernels::sigmoid_inplace(v),
+        Compiled::Relu => {
+            for x in v.iter_mut() {
+                // NaN stays NaN, as in the tape's relu.
+                if *x <= T::zero() {
+                    *x = T::zero();
+                }
+            }
+        }
+        Compiled::LeakyRelu(a) => {
+            for x in v.iter_mut() {
+                *x = if *x > T::zero() { *x } else { *a * *x };
+            }
+        }
+        Compiled::Tanh => {
+            for x in v.iter_mut() {
+                *x = x.tanh();
+            }
+        }
+        Compiled::Softmax { n } => {
+            let v = &mut v[..*n];
+            let max = v.iter().fold(T::neg_infinity(), |m, &x| m.max(x));
+            let mut sum = T::zero();
+            for x in v.iter_mut() {
+                *x = (*x - max).exp();
+                sum += *x;
+            }
+            for x in v.iter_mut() {
+                *x /= sum;
+            }
+        }
+        Compiled::LogSoftmax { n } => {
+            let v = &mut v[..*n];
+            let max = v.iter().fold(T::neg_infinity(), |m, &x| m.max(x));
+            let sum = v.iter().fold(T::zero(), |s, &x| s + (x - max).exp());
+            let log_sum = sum.ln() + max;
+            for x in v.iter_mut() {
+                *x -= log_sum;
+            }
+        }
+    }
+}
