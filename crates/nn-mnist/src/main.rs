@@ -43,6 +43,9 @@ struct DataArgs {
     /// Cache directory for downloaded files (default: $NN_DATA_DIR, else ./datasets).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// Threads for matrix products (default: $NN_NUM_THREADS, else every core).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
 }
 
 #[derive(Args, Clone)]
@@ -427,6 +430,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let data = match &cli.command {
+        None => &cli.infer.data,
+        Some(Command::Infer(args)) => &args.data,
+        Some(Command::Train(args)) => &args.data,
+        Some(Command::Eval(args)) => &args.data,
+    };
+    if let Some(n) = data.threads {
+        nn_core::kernels::set_num_threads(usize::try_from(n).unwrap_or(1));
+    }
     let result = match &cli.command {
         None => infer(&cli.infer),
         Some(Command::Infer(args)) => infer(args),

@@ -137,6 +137,8 @@ fn one_epoch_of_fashion_mnist_then_eval_reads_the_checkpoint_back() {
             "fashion-mnist",
             "--epochs",
             "1",
+            "--threads",
+            "2",
             "--out-dir",
             dir,
         ],
@@ -264,6 +266,8 @@ fn an_unknown_option_is_a_one_line_error() {
     assert_one_line_error(&o, 2, "unexpected argument '--optimiser'");
     let o = nn_mnist(&["train", "--arch", "cnn"], dir.path());
     assert_one_line_error(&o, 2, "invalid value 'cnn'");
+    let o = nn_mnist(&["eval", "--threads", "0"], dir.path());
+    assert_one_line_error(&o, 2, "invalid value '0' for '--threads <THREADS>'");
     let o = nn_mnist(&["train", "--dropout", "0.5"], dir.path());
     assert_one_line_error(
         &o,
@@ -288,6 +292,7 @@ fn help_is_plain_and_exits_zero() {
         "--init",
         "--dataset",
         "--checkpoint",
+        "--threads",
     ] {
         assert!(out.contains(option), "{option} not in --help:\n{out}");
     }
