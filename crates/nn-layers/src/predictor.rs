@@ -297,6 +297,15 @@ impl<T: Float> Predictor<T> {
             self.inputs,
             x.shape()
         );
+        if rows == 1 {
+            // One row: the vector–matrix kernel beats a matrix product, which packs W first.
+            let row = x.row(0);
+            let y = match row.as_slice() {
+                Some(v) => self.predict_one(v),
+                None => self.predict_one(&row.to_vec()),
+            };
+            return view(y, 1, y.len());
+        }
         let need = rows * self.width;
         for buf in &mut self.batch {
             if buf.len() < need {
