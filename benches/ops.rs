@@ -18,7 +18,8 @@ fn matrix(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
 
 /// `(m, k, n)` of the products in a 784-100-10 / 784-256-256-10 training step at batch 100,
 /// and the machine's large-matrix reference.
-const SHAPES: [(&str, usize, usize, usize); 6] = [
+const SHAPES: [(&str, usize, usize, usize); 7] = [
+    ("x_w1_100x784x56", 100, 784, 56),
     ("x_w1_100x784x100", 100, 784, 100),
     ("xt_g_784x100x100", 784, 100, 100),
     ("x_w1_100x784x256", 100, 784, 256),
@@ -48,6 +49,20 @@ fn matmul(c: &mut Criterion) {
                     black_box(&out);
                 })
             });
+        }
+        if n % 8 == 0 {
+            let packed = kernels::PackedMatrix::pack(&b.view());
+            for threads in [1, 2] {
+                let id = BenchmarkId::new(format!("{name}_packed"), threads);
+                group.bench_with_input(id, &threads, |bench, &t| {
+                    kernels::set_num_threads(t);
+                    bench.iter(|| {
+                        out.fill(0.0);
+                        kernels::gemm_packed(&a.view(), &packed, &mut out.view_mut());
+                        black_box(&out);
+                    })
+                });
+            }
         }
         // The crate's default backend, called directly: the baseline for the rows above.
         group.bench_function(BenchmarkId::new(name, "ndarray_dot"), |bench| {

@@ -60,11 +60,13 @@ pub(crate) mod sealed {
         fn vecmat_add_impl(x: &[Self], w: &[Self], out: &mut [Self]);
         /// [`crate::kernels::sigmoid_inplace`] for this type.
         fn sigmoid_impl(v: &mut [Self]);
+        /// [`crate::kernels::gemm_packed`] for this type, on raw row-major slices.
+        fn gemm_packed_impl(x: &[Self], m: usize, k: usize, w: &[Self], n: usize, out: &mut [Self]);
     }
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:path, $key:ident, $vecmat:path, $sigmoid:path) => {
+    ($t:ty, $erf:path, $key:ident, $vecmat:path, $sigmoid:path, $packed:path) => {
         thread_local! {
             static $key: RefCell<Tape<$t>> = RefCell::new(Tape::new());
         }
@@ -78,6 +80,16 @@ macro_rules! impl_float {
             }
             fn sigmoid_impl(v: &mut [Self]) {
                 $sigmoid(v)
+            }
+            fn gemm_packed_impl(
+                x: &[Self],
+                m: usize,
+                k: usize,
+                w: &[Self],
+                n: usize,
+                out: &mut [Self],
+            ) {
+                $packed(x, m, k, w, n, out)
             }
         }
 
@@ -108,12 +120,14 @@ impl_float!(
     libm::erff,
     TAPE_F32,
     dispatch::vecmat_f32,
-    dispatch::sigmoid_f32
+    dispatch::sigmoid_f32,
+    dispatch::gemm_packed_f32
 );
 impl_float!(
     f64,
     libm::erf,
     TAPE_F64,
     dispatch::vecmat_f64,
-    imp::sigmoid_generic
+    imp::sigmoid_generic,
+    dispatch::gemm_packed_f64
 );

@@ -19,8 +19,9 @@
 //! assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
 //! ```
 
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, s};
-use nn_core::{Float, kernels};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, s};
+use nn_core::Float;
+use nn_core::kernels::{self, PackedMatrix};
 
 use crate::module::Module;
 
@@ -90,8 +91,10 @@ pub enum PredictorError {
 #[derive(Debug, Clone)]
 enum Compiled<T: Float> {
     Affine {
-        /// `(k_padded, n_padded)`, row-major; row `k` of the input is the first layer's width.
+        /// `(k_padded, n_padded)`, row-major, for one example at a time.
         w: Array2<T>,
+        /// The same, in panels for batches.
+        packed: PackedMatrix<T>,
         bias: Vec<T>,
     },
     ScaleShift {
@@ -109,6 +112,9 @@ enum Compiled<T: Float> {
         n: usize,
     },
 }
+
+/// Batches with fewer multiply-adds in their first layer than this stay on one thread.
+const PAR_MIN_MACS: usize = 1 << 19;
 
 /// Output widths are rounded up to this many lanes (one AVX register of `f32`).
 const LANES: usize = 8;
@@ -131,6 +137,8 @@ pub struct Predictor<T: Float = f32> {
     width: usize,
     one: [Vec<T>; 2],
     batch: [Vec<T>; 2],
+    /// A batch's outputs gathered from the halves that two threads computed.
+    out: Vec<T>,
 }
 
 impl<T: Float> Predictor<T> {
@@ -186,7 +194,8 @@ impl<T: Float> Predictor<T> {
                     if let Some(bias) = bias {
                         b[..n].copy_from_slice(&bias.to_vec());
                     }
-                    compiled.push(Compiled::Affine { w, bias: b });
+                    let packed = PackedMatrix::pack(&w.view());
+                    compiled.push(Compiled::Affine { w, packed, bias: b });
                     cur = Some((n, n_pad));
                     width = width.max(n_pad);
                 }
@@ -242,6 +251,7 @@ impl<T: Float> Predictor<T> {
             width,
             one: [vec![T::zero(); width], vec![T::zero(); width]],
             batch: [Vec::new(), Vec::new()],
+            out: Vec::new(),
         })
     }
 
@@ -271,7 +281,7 @@ impl<T: Float> Predictor<T> {
         let (mut src, mut dst) = (a, b);
         let mut len = x.len();
         for step in &self.steps {
-            if let Compiled::Affine { w, bias } = step {
+            if let Compiled::Affine { w, bias, .. } = step {
                 let out = &mut dst[..bias.len()];
                 out.copy_from_slice(bias);
                 kernels::vecmat_add(&src[..len], standard(w), out);
@@ -313,40 +323,88 @@ impl<T: Float> Predictor<T> {
             }
         }
         let [a, b] = &mut self.batch;
-        let (mut src, mut dst) = (a, b);
-        let mut len = cols;
-        let mut first = true;
-        for step in &self.steps {
-            if let Compiled::Affine { w, bias } = step {
-                let n = bias.len();
-                let mut out = view_mut(&mut dst[..rows * n], rows, n);
-                for mut row in out.rows_mut() {
-                    row.as_slice_mut()
-                        .unwrap_or_else(|| unreachable!("rows of a standard array are contiguous"))
-                        .copy_from_slice(bias);
-                }
-                if first {
-                    kernels::gemm(T::one(), &x, &w.view(), T::one(), &mut out);
-                } else {
-                    let input = view(&src[..rows * len], rows, len);
-                    kernels::gemm(T::one(), &input, &w.view(), T::one(), &mut out);
-                }
-                first = false;
-                len = n;
-                std::mem::swap(&mut src, &mut dst);
-            } else {
-                if first {
-                    // An elementwise step before the first product works on a copy of `x`.
-                    view_mut(&mut src[..rows * len], rows, len).assign(&x);
-                    first = false;
-                }
-                for row in src[..rows * len].chunks_exact_mut(len) {
-                    apply_rowwise(step, row);
-                }
+        let first_n = self.steps.iter().find_map(|s| match s {
+            Compiled::Affine { bias, .. } => Some(bias.len()),
+            _ => None,
+        });
+        let macs = rows * cols * first_n.unwrap_or(0);
+        if kernels::num_threads() < 2 || rows < 24 || macs < PAR_MIN_MACS {
+            let (in_a, len) = run_rows(&self.steps, x, a, b);
+            let src: &[T] = if in_a { a } else { b };
+            return view(&src[..rows * len], rows, len).slice_move(s![.., ..self.outputs]);
+        }
+        // Two halves of the batch through every layer, one per thread: one hand-off per
+        // batch instead of one per layer.
+        let mid = (rows / 2).div_ceil(6) * 6;
+        let (x0, x1) = x.split_at(Axis(0), mid);
+        let (a0, a1) = a.split_at_mut(mid * self.width);
+        let (b0, b1) = b.split_at_mut(mid * self.width);
+        let steps = &self.steps;
+        let (r0, r1) = rayon::join(
+            || run_rows(steps, x0, a0, b0),
+            || run_rows(steps, x1, a1, b1),
+        );
+        let outputs = self.outputs;
+        self.out.resize(rows * outputs, T::zero());
+        let halves = [
+            (r0, &a0[..], &b0[..], mid),
+            (r1, &a1[..], &b1[..], rows - mid),
+        ];
+        let mut at = 0;
+        for ((in_a, len), a, b, n) in halves {
+            let src = if in_a { a } else { b };
+            for row in src[..n * len].chunks_exact(len) {
+                self.out[at..at + outputs].copy_from_slice(&row[..outputs]);
+                at += outputs;
             }
         }
-        view(&src[..rows * len], rows, len).slice_move(s![.., ..self.outputs])
+        view(&self.out[..rows * outputs], rows, outputs)
     }
+}
+
+/// Runs every step on the rows of `x` with `a` and `b` as work buffers (each at least
+/// `rows × widest layer`); returns whether the result is in `a`, and its padded width.
+fn run_rows<T: Float>(
+    steps: &[Compiled<T>],
+    x: ArrayView2<'_, T>,
+    a: &mut [T],
+    b: &mut [T],
+) -> (bool, usize) {
+    let rows = x.nrows();
+    let (mut src, mut dst) = (a, b);
+    let mut in_a = true;
+    let mut len = x.ncols();
+    let mut first = true;
+    for step in steps {
+        if let Compiled::Affine { packed, bias, .. } = step {
+            let n = bias.len();
+            let mut out = view_mut(&mut dst[..rows * n], rows, n);
+            for mut row in out.rows_mut() {
+                row.as_slice_mut()
+                    .unwrap_or_else(|| unreachable!("rows of a standard array are contiguous"))
+                    .copy_from_slice(bias);
+            }
+            if first {
+                kernels::gemm_packed_serial(&x, packed, &mut out);
+            } else {
+                kernels::gemm_packed_serial(&view(&src[..rows * len], rows, len), packed, &mut out);
+            }
+            first = false;
+            len = n;
+            std::mem::swap(&mut src, &mut dst);
+            in_a = !in_a;
+        } else {
+            if first {
+                // An elementwise step before the first product works on a copy of `x`.
+                view_mut(&mut src[..rows * len], rows, len).assign(&x);
+                first = false;
+            }
+            for row in src[..rows * len].chunks_exact_mut(len) {
+                apply_rowwise(step, row);
+            }
+        }
+    }
+    (in_a, len)
 }
 
 /// The weights as one row-major slice (they were built in standard layout).

@@ -148,3 +148,29 @@ fn a_wrong_input_width_panics_with_both_sizes() {
     let mut p = Predictor::new(&model::<f32>()).expect("supported");
     p.predict_one(&[0.0; 36]);
 }
+
+#[test]
+fn a_batch_split_over_two_threads_gives_the_same_outputs() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut net = Sequential::<f32>::new()
+        .add(Linear::new(784, 64, &mut rng))
+        .add(Sigmoid)
+        .add(Linear::new(64, 10, &mut rng))
+        .add(Softmax { axis: 1 });
+    net.eval();
+    let mut p = Predictor::new(&net).expect("supported");
+    for rows in [100, 37, 24] {
+        let x = input::<f32>(rows, 784, 5);
+        nn_core::kernels::set_num_threads(1);
+        let serial = p.predict_batch(x.view()).to_owned();
+        nn_core::kernels::set_num_threads(2);
+        let split = p.predict_batch(x.view()).to_owned();
+        assert_eq!(serial, split, "batch of {rows}");
+        let expect: Array2<f32> = net
+            .forward(&Tensor::from_array(x.clone()))
+            .to_array()
+            .into_dimensionality()
+            .expect("2-D");
+        assert!(max_diff(&split, &expect) < 1e-5, "batch of {rows}");
+    }
+}
