@@ -60,8 +60,19 @@ pub(crate) mod sealed {
         fn vecmat_add_impl(x: &[Self], w: &[Self], out: &mut [Self]);
         /// [`crate::kernels::sigmoid_inplace`] for this type.
         fn sigmoid_impl(v: &mut [Self]);
-        /// [`crate::kernels::gemm_packed`] for this type, on raw row-major slices.
-        fn gemm_packed_impl(x: &[Self], m: usize, k: usize, w: &[Self], n: usize, out: &mut [Self]);
+        /// [`crate::kernels::gemm_packed`] for this type, on raw slices: A's element
+        /// `(r, kk)` is `a[kk · ld + r]` if `cols`, else `a[r · ld + kk]`.
+        #[allow(clippy::too_many_arguments)]
+        fn gemm_packed_impl(
+            a: &[Self],
+            ld: usize,
+            cols: bool,
+            m: usize,
+            k: usize,
+            w: &[Self],
+            n: usize,
+            out: &mut [Self],
+        );
     }
 }
 
@@ -82,14 +93,16 @@ macro_rules! impl_float {
                 $sigmoid(v)
             }
             fn gemm_packed_impl(
-                x: &[Self],
+                a: &[Self],
+                ld: usize,
+                cols: bool,
                 m: usize,
                 k: usize,
                 w: &[Self],
                 n: usize,
                 out: &mut [Self],
             ) {
-                $packed(x, m, k, w, n, out)
+                $packed(a, ld, cols, m, k, w, n, out)
             }
         }
 

@@ -30,6 +30,10 @@ static THREADS: AtomicUsize = AtomicUsize::new(0);
 /// work to another core costs more than it saves (measured with `cargo bench --bench ops`).
 const PAR_MIN_MACS: usize = 1 << 19;
 
+/// Products from this many multiply-adds on go through the packed-panel kernel (when the output
+/// is row-major and A's rows or columns are contiguous); smaller ones through matrixmultiply.
+const PACK_MIN_MACS: usize = 1 << 14;
+
 /// Sets how many threads matrix products may use (at least 1). The default is the environment
 /// variable `NN_NUM_THREADS` if it holds a positive number, else the number of cores
 /// ([`std::thread::available_parallelism`]), as in PyTorch.
@@ -73,7 +77,25 @@ pub fn gemm<T: Float>(
         c.shape()
     );
     let threads = num_threads();
-    if threads <= 1 || m * n * k < PAR_MIN_MACS {
+    let serial = threads <= 1 || m * n * k < PAR_MIN_MACS;
+    // Packing B on every call pays off on one thread; split over threads, the serial packing
+    // and the extra wake-ups cost more than matrixmultiply's own split (see benches/ops.rs).
+    if serial && m * n * k >= PACK_MIN_MACS && n >= 8 && c.is_standard_layout() {
+        if let Some(layout) = a_layout(a) {
+            if beta == T::zero() {
+                c.fill(T::zero());
+            } else if beta != T::one() {
+                c.map_inplace(|v| *v *= beta);
+            }
+            let w = PackedMatrix::pack_scaled(b, alpha);
+            let out = c
+                .as_slice_mut()
+                .unwrap_or_else(|| unreachable!("checked to be standard layout"));
+            T::gemm_packed_impl(layout.0, layout.1, layout.2, m, k, &w.data, n, out);
+            return;
+        }
+    }
+    if serial {
         general_mat_mul(alpha, a, b, beta, c);
     } else {
         split(threads, alpha, a.view(), b.view(), beta, c.view_mut());
@@ -169,18 +191,18 @@ pub fn sigmoid_inplace<T: Float>(v: &mut [T]) {
     T::sigmoid_impl(v);
 }
 
-/// A weight matrix `W (k, n)` laid out for [`gemm_packed`]: columns in panels of 16 (one
-/// panel of 8 at the end if `n` is not a multiple of 16), each panel contiguous, row by row.
+/// A weight matrix `W (k, n)` laid out for [`gemm_packed`]: columns in panels of 16 (the last
+/// one 8 wide if at most 8 columns remain), zero-padded, each panel contiguous row by row.
 /// Packing once and multiplying many batches saves the copy a general product makes on every
 /// call.
 ///
 /// ```
 /// use nn_core::kernels::{PackedMatrix, gemm_packed};
 /// use nn_core::ndarray::{Array2, array};
-/// let w = array![[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]; 3]; // 3 × 8
-/// let x = array![[1.0f32, 1.0, 1.0], [0.0, 2.0, 0.0]];
+/// let w = array![[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]]; // 2 × 3
+/// let x = array![[1.0f32, 1.0], [0.0, 2.0]];
 /// let packed = PackedMatrix::pack(&w.view());
-/// let mut out = Array2::zeros((2, 8));
+/// let mut out = Array2::zeros((2, 3));
 /// gemm_packed(&x.view(), &packed, &mut out.view_mut());
 /// assert_eq!(out, x.dot(&w));
 /// ```
@@ -191,29 +213,42 @@ pub struct PackedMatrix<T: Float> {
     n: usize,
 }
 
-/// Panel width of a [`PackedMatrix`].
-const NR: usize = 16;
-
 impl<T: Float> PackedMatrix<T> {
-    /// Packs `w (k, n)`; `n` must be a multiple of 8 (pad with zero columns).
-    ///
-    /// # Panics
-    /// If `n` is not a multiple of 8.
+    /// Packs `w (k, n)`.
     pub fn pack(w: &ArrayView2<'_, T>) -> Self {
+        Self::pack_scaled(w, T::one())
+    }
+
+    /// Packs `alpha · w`.
+    pub fn pack_scaled(w: &ArrayView2<'_, T>, alpha: T) -> Self {
         let (k, n) = w.dim();
-        assert!(
-            n % 8 == 0,
-            "PackedMatrix::pack: the width must be a multiple of 8, got {:?}",
-            w.shape()
-        );
-        let mut data = Vec::with_capacity(k * n);
-        let mut j = 0;
-        while j < n {
-            let width = if n - j >= NR { NR } else { 8 };
-            for row in w.rows() {
-                data.extend(row.iter().skip(j).take(width));
+        let padded = if n % 16 > 8 || n % 16 == 0 {
+            n.div_ceil(16) * 16
+        } else {
+            n / 16 * 16 + 8
+        };
+        let mut data = vec![T::zero(); k * padded];
+        // Panels start at multiples of 16; the last is 8 wide if at most 8 columns remain.
+        let width = |j0: usize| if n - j0 > 8 { 16 } else { 8 };
+        if let Some(ws) = w.as_slice() {
+            for (i, row) in ws.chunks_exact(n.max(1)).enumerate().take(k) {
+                for j0 in (0..n).step_by(16) {
+                    let (nb, valid) = (width(j0), (n - j0).min(16));
+                    let dst = &mut data[j0 * k + i * nb..j0 * k + i * nb + valid];
+                    for (d, &v) in dst.iter_mut().zip(&row[j0..j0 + valid]) {
+                        *d = alpha * v;
+                    }
+                }
             }
-            j += width;
+        } else {
+            // Column by column, which walks a transposed (column-major) `w` in memory order.
+            for (j, col) in w.columns().into_iter().enumerate() {
+                let j0 = j / 16 * 16;
+                let (nb, base) = (width(j0), j0 * k + (j - j0));
+                for (i, &v) in col.iter().enumerate() {
+                    data[base + i * nb] = alpha * v;
+                }
+            }
         }
         PackedMatrix { data, k, n }
     }
@@ -222,6 +257,44 @@ impl<T: Float> PackedMatrix<T> {
     pub fn dim(&self) -> (usize, usize) {
         (self.k, self.n)
     }
+}
+
+/// A's memory and how to walk it: `(slice, leading dimension, column-major)`, if its rows or
+/// its columns are contiguous.
+fn a_layout<'a, T: Float>(a: &'a ArrayView2<'_, T>) -> Option<(&'a [T], usize, bool)> {
+    let (m, k) = a.dim();
+    if a.is_standard_layout() {
+        a.as_slice_memory_order().map(|s| (s, k, false))
+    } else if a.t().is_standard_layout() {
+        a.as_slice_memory_order().map(|s| (s, m, true))
+    } else {
+        None
+    }
+}
+
+/// Splits the rows of the product over `parts` threads, on multiples of the 6-row tile.
+#[allow(clippy::too_many_arguments)]
+fn run_packed<T: Float>(
+    (a, ld, cols): (&[T], usize, bool),
+    m: usize,
+    k: usize,
+    w: &PackedMatrix<T>,
+    out: &mut [T],
+    parts: usize,
+) {
+    let n = w.n;
+    if parts <= 1 || m < 12 || m * n * k < PAR_MIN_MACS {
+        T::gemm_packed_impl(a, ld, cols, m, k, &w.data, n, out);
+        return;
+    }
+    let left = parts / 2;
+    let mid = ((m * left / parts).div_ceil(6) * 6).min(m);
+    let a1 = if cols { &a[mid..] } else { &a[mid * ld..] };
+    let (o0, o1) = out.split_at_mut(mid * n);
+    rayon::join(
+        || run_packed((a, ld, cols), mid, k, w, o0, left),
+        || run_packed((a1, ld, cols), m - mid, k, w, o1, parts - left),
+    );
 }
 
 /// `out += x W` for `x (m, k)` and a packed `W (k, n)`, split over up to [`num_threads`]
@@ -235,25 +308,7 @@ pub fn gemm_packed<T: Float>(
     w: &PackedMatrix<T>,
     out: &mut ArrayViewMut2<'_, T>,
 ) {
-    let (m, k) = x.dim();
-    assert!(
-        k == w.k && out.dim() == (m, w.n) && out.is_standard_layout(),
-        "gemm_packed: x {:?} @ W ({}, {}) does not fit out {:?} (standard layout needed)",
-        x.shape(),
-        w.k,
-        w.n,
-        out.shape()
-    );
-    let threads = num_threads();
-    if threads <= 1 || m * k * w.n < PAR_MIN_MACS || m < 12 {
-        packed_rows(x.view(), w, out.view_mut());
-        return;
-    }
-    // Cut on a multiple of the 6-row micro-tile.
-    let mid = (m / 2).div_ceil(6) * 6;
-    let (x0, x1) = x.view().split_at(Axis(0), mid);
-    let (o0, o1) = out.view_mut().split_at(Axis(0), mid);
-    rayon::join(|| packed_rows(x0, w, o0), || packed_rows(x1, w, o1));
+    packed_product(x, w, out, num_threads());
 }
 
 /// [`gemm_packed`] on the calling thread alone (for callers that split the work themselves).
@@ -265,6 +320,15 @@ pub fn gemm_packed_serial<T: Float>(
     w: &PackedMatrix<T>,
     out: &mut ArrayViewMut2<'_, T>,
 ) {
+    packed_product(x, w, out, 1);
+}
+
+fn packed_product<T: Float>(
+    x: &ArrayView2<'_, T>,
+    w: &PackedMatrix<T>,
+    out: &mut ArrayViewMut2<'_, T>,
+    parts: usize,
+) {
     let (m, k) = x.dim();
     assert!(
         k == w.k && out.dim() == (m, w.n) && out.is_standard_layout(),
@@ -274,27 +338,19 @@ pub fn gemm_packed_serial<T: Float>(
         w.n,
         out.shape()
     );
-    packed_rows(x.view(), w, out.view_mut());
-}
-
-fn packed_rows<T: Float>(x: ArrayView2<'_, T>, w: &PackedMatrix<T>, mut out: ArrayViewMut2<'_, T>) {
-    let n = w.n;
-    let m = x.nrows();
-    // x's rows must be contiguous for the kernel; batches sliced from a standard array are.
-    let owned;
-    let x = if x.is_standard_layout() {
-        x
-    } else {
-        owned = x.as_standard_layout().into_owned();
-        owned.view()
-    };
-    let xs = x
-        .to_slice()
-        .unwrap_or_else(|| unreachable!("standard layout was just ensured"));
     let os = out
         .as_slice_mut()
         .unwrap_or_else(|| unreachable!("checked to be standard layout"));
-    T::gemm_packed_impl(xs, m, w.k, &w.data, n, os);
+    match a_layout(x) {
+        Some(layout) => run_packed(layout, m, k, w, os, parts),
+        None => {
+            let owned = x.as_standard_layout().into_owned();
+            let xs = owned
+                .as_slice()
+                .unwrap_or_else(|| unreachable!("standard layout was just made"));
+            run_packed((xs, k, false), m, k, w, os, parts);
+        }
+    }
 }
 
 /// The per-type implementations behind [`vecmat_add`] and [`sigmoid_inplace`].
@@ -360,84 +416,132 @@ pub(crate) mod imp {
         }
     }
 
-    /// `out[r, j0..j0+NB] += Σ_kk x[r, kk] · panel[kk, ..]` for `MR` rows at once: `MR × NB`
-    /// accumulators in registers, one panel row and `MR` broadcasts per step of `kk`.
+    /// Depth of a k-block: a 6-row slice of A and a panel block stay in L1/L2 while reused.
+    const KC: usize = 256;
+
+    /// `out[r, j0 .. j0 + valid] += Σ_kk A[r, kk] · panel[kk, ..]` over `kk` in one k-block, for
+    /// `MR` rows at once: `MR × NB` accumulators in registers, one panel row and `MR`
+    /// broadcasts per step. A's element `(r, kk)` is `a[kk · ld + r]` if `COLS`, else
+    /// `a[r · ld + kk]`.
     #[inline(always)]
-    fn tile<T: NumFloat, const MR: usize, const NB: usize, const FMA: bool>(
-        x: &[T],
-        k: usize,
+    #[allow(clippy::too_many_arguments)]
+    fn tile<T: NumFloat, const MR: usize, const NB: usize, const FMA: bool, const COLS: bool>(
+        a: &[T],
+        ld: usize,
+        r0: usize,
+        (kb, ke): (usize, usize),
         panel: &[T],
         out: &mut [T],
         n: usize,
-        j0: usize,
+        (j0, valid): (usize, usize),
     ) {
+        // Accumulators start at zero and are only indexed by constants, so they stay in
+        // registers; the partial last panel is handled when adding them to `out`.
         let mut acc = [[T::zero(); NB]; MR];
-        for (r, a) in acc.iter_mut().enumerate() {
-            a.copy_from_slice(&out[r * n + j0..r * n + j0 + NB]);
-        }
-        let rows: [&[T]; MR] = std::array::from_fn(|r| &x[r * k..(r + 1) * k]);
-        for kk in 0..k {
-            let b = &panel[kk * NB..kk * NB + NB];
-            for r in 0..MR {
-                let a = rows[r][kk];
-                for j in 0..NB {
-                    acc[r][j] = if FMA {
-                        a.mul_add(b[j], acc[r][j])
-                    } else {
-                        acc[r][j] + a * b[j]
-                    };
+        if COLS {
+            for kk in kb..ke {
+                let b = &panel[(kk - kb) * NB..(kk - kb) * NB + NB];
+                let col = &a[kk * ld + r0..kk * ld + r0 + MR];
+                for r in 0..MR {
+                    for j in 0..NB {
+                        acc[r][j] = if FMA {
+                            col[r].mul_add(b[j], acc[r][j])
+                        } else {
+                            acc[r][j] + col[r] * b[j]
+                        };
+                    }
+                }
+            }
+        } else {
+            let rows: [&[T]; MR] =
+                std::array::from_fn(|r| &a[(r0 + r) * ld + kb..(r0 + r) * ld + ke]);
+            for kk in 0..ke - kb {
+                let b = &panel[kk * NB..kk * NB + NB];
+                for r in 0..MR {
+                    let av = rows[r][kk];
+                    for j in 0..NB {
+                        acc[r][j] = if FMA {
+                            av.mul_add(b[j], acc[r][j])
+                        } else {
+                            acc[r][j] + av * b[j]
+                        };
+                    }
                 }
             }
         }
-        for (r, a) in acc.iter().enumerate() {
-            out[r * n + j0..r * n + j0 + NB].copy_from_slice(a);
+        for (r, row) in acc.iter().enumerate() {
+            let o = (r0 + r) * n + j0;
+            if valid == NB {
+                let dst = &mut out[o..o + NB];
+                for j in 0..NB {
+                    dst[j] = dst[j] + row[j];
+                }
+            } else {
+                // A copy, so that only it (not `acc`) is indexed by a run-time bound.
+                let part: [T; NB] = *row;
+                for (d, &v) in out[o..o + valid].iter_mut().zip(&part) {
+                    *d = *d + v;
+                }
+            }
         }
     }
 
     #[inline(always)]
-    fn tiles<T: NumFloat, const MR: usize, const FMA: bool>(
-        x: &[T],
+    #[allow(clippy::too_many_arguments)]
+    fn tiles<T: NumFloat, const MR: usize, const FMA: bool, const COLS: bool>(
+        a: &[T],
+        ld: usize,
+        r0: usize,
+        (kb, ke): (usize, usize),
         k: usize,
         w: &[T],
-        n: usize,
         out: &mut [T],
+        n: usize,
     ) {
         let mut j = 0;
         while j < n {
-            let nb = if n - j >= 16 { 16 } else { 8 };
-            let panel = &w[j * k..(j + nb) * k];
+            let nb = if n - j > 8 { 16 } else { 8 };
+            let valid = nb.min(n - j);
+            let panel = &w[j * k + kb * nb..j * k + ke * nb];
             if nb == 16 {
-                tile::<T, MR, 16, FMA>(x, k, panel, out, n, j);
+                tile::<T, MR, 16, FMA, COLS>(a, ld, r0, (kb, ke), panel, out, n, (j, valid));
             } else {
-                tile::<T, MR, 8, FMA>(x, k, panel, out, n, j);
+                tile::<T, MR, 8, FMA, COLS>(a, ld, r0, (kb, ke), panel, out, n, (j, valid));
             }
             j += nb;
         }
     }
 
-    /// `out (m, n) += x (m, k) · W` with `W` packed in panels (see `PackedMatrix`).
+    /// `out (m, n) += A (m, k) · W`, `W` packed in panels (see `PackedMatrix`; `n` may stop
+    /// short of the last panel's width), `out` row-major with `n` columns.
     #[inline(always)]
-    pub(crate) fn gemm_packed<T: NumFloat, const FMA: bool>(
-        x: &[T],
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn gemm_packed<T: NumFloat, const FMA: bool, const COLS: bool>(
+        a: &[T],
+        ld: usize,
         m: usize,
         k: usize,
         w: &[T],
         n: usize,
         out: &mut [T],
     ) {
-        let mut r = 0;
-        while m - r >= 6 {
-            tiles::<T, 6, FMA>(&x[r * k..], k, w, n, &mut out[r * n..]);
-            r += 6;
-        }
-        let (xr, or) = (&x[r * k..], &mut out[r * n..]);
-        match m - r {
-            0 => {}
-            1 => tiles::<T, 1, FMA>(xr, k, w, n, or),
-            2 => tiles::<T, 2, FMA>(xr, k, w, n, or),
-            3 => tiles::<T, 3, FMA>(xr, k, w, n, or),
-            4 => tiles::<T, 4, FMA>(xr, k, w, n, or),
-            _ => tiles::<T, 5, FMA>(xr, k, w, n, or),
+        let mut kb = 0;
+        while kb < k {
+            let ke = (kb + KC).min(k);
+            let mut r = 0;
+            while m - r >= 6 {
+                tiles::<T, 6, FMA, COLS>(a, ld, r, (kb, ke), k, w, out, n);
+                r += 6;
+            }
+            match m - r {
+                0 => {}
+                1 => tiles::<T, 1, FMA, COLS>(a, ld, r, (kb, ke), k, w, out, n),
+                2 => tiles::<T, 2, FMA, COLS>(a, ld, r, (kb, ke), k, w, out, n),
+                3 => tiles::<T, 3, FMA, COLS>(a, ld, r, (kb, ke), k, w, out, n),
+                4 => tiles::<T, 4, FMA, COLS>(a, ld, r, (kb, ke), k, w, out, n),
+                _ => tiles::<T, 5, FMA, COLS>(a, ld, r, (kb, ke), k, w, out, n),
+            }
+            kb = ke;
         }
     }
 
@@ -536,49 +640,54 @@ pub(crate) mod dispatch {
         imp::vecmat::<f64, 16, false>(x, w, out)
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn gemm_packed_f32_avx2(x: &[f32], m: usize, k: usize, w: &[f32], n: usize, out: &mut [f32]) {
-        imp::gemm_packed::<f32, true>(x, m, k, w, n, out)
-    }
+    macro_rules! packed_clone {
+        ($avx:ident, $public:ident, $t:ty) => {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            fn $avx(
+                a: &[$t],
+                ld: usize,
+                cols: bool,
+                m: usize,
+                k: usize,
+                w: &[$t],
+                n: usize,
+                out: &mut [$t],
+            ) {
+                if cols {
+                    imp::gemm_packed::<$t, true, true>(a, ld, m, k, w, n, out)
+                } else {
+                    imp::gemm_packed::<$t, true, false>(a, ld, m, k, w, n, out)
+                }
+            }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn gemm_packed_f64_avx2(x: &[f64], m: usize, k: usize, w: &[f64], n: usize, out: &mut [f64]) {
-        imp::gemm_packed::<f64, true>(x, m, k, w, n, out)
+            #[allow(clippy::too_many_arguments)]
+            pub(crate) fn $public(
+                a: &[$t],
+                ld: usize,
+                cols: bool,
+                m: usize,
+                k: usize,
+                w: &[$t],
+                n: usize,
+                out: &mut [$t],
+            ) {
+                #[cfg(target_arch = "x86_64")]
+                if has_avx2_fma() {
+                    // SAFETY: the CPU was just checked to have AVX2 and FMA.
+                    return unsafe { $avx(a, ld, cols, m, k, w, n, out) };
+                }
+                if cols {
+                    imp::gemm_packed::<$t, false, true>(a, ld, m, k, w, n, out)
+                } else {
+                    imp::gemm_packed::<$t, false, false>(a, ld, m, k, w, n, out)
+                }
+            }
+        };
     }
-
-    pub(crate) fn gemm_packed_f32(
-        x: &[f32],
-        m: usize,
-        k: usize,
-        w: &[f32],
-        n: usize,
-        out: &mut [f32],
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            // SAFETY: the CPU was just checked to have AVX2 and FMA.
-            return unsafe { gemm_packed_f32_avx2(x, m, k, w, n, out) };
-        }
-        imp::gemm_packed::<f32, false>(x, m, k, w, n, out)
-    }
-
-    pub(crate) fn gemm_packed_f64(
-        x: &[f64],
-        m: usize,
-        k: usize,
-        w: &[f64],
-        n: usize,
-        out: &mut [f64],
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            // SAFETY: the CPU was just checked to have AVX2 and FMA.
-            return unsafe { gemm_packed_f64_avx2(x, m, k, w, n, out) };
-        }
-        imp::gemm_packed::<f64, false>(x, m, k, w, n, out)
-    }
+    packed_clone!(gemm_packed_f32_avx2, gemm_packed_f32, f32);
+    packed_clone!(gemm_packed_f64_avx2, gemm_packed_f64, f64);
 
     pub(crate) fn sigmoid_f32(v: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
@@ -605,13 +714,28 @@ mod tests {
     fn gemm_matches_ndarray_at_every_split() {
         for threads in [1, 2, 3, 4] {
             set_num_threads(threads);
-            for (m, k, n) in [(100, 784, 100), (3, 5, 7), (784, 100, 100), (20, 600, 900)] {
+            for (m, k, n) in [
+                (100, 784, 100),
+                (3, 5, 7),
+                (784, 100, 100),
+                (20, 600, 900),
+                (100, 100, 10),
+                (7, 300, 13),
+            ] {
                 let (a, b) = (arr(m, k, 1), arr(k, n, 2));
                 let mut c = arr(m, n, 3);
                 let expect = a.dot(&b) * 0.5 + &c * 2.0;
                 gemm(0.5, &a.view(), &b.view(), 2.0, &mut c.view_mut());
                 let err = (&c - &expect).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
                 assert!(err < 1e-9, "threads {threads}, ({m},{k},{n}): error {err}");
+                // A column-major (a transposed array, as in Xᵀ G) and B transposed.
+                let (at, bt) = (a.t().to_owned(), b.t().to_owned());
+                let mut c2 = Array2::zeros((m, n));
+                gemm(1.0, &at.t(), &bt.t(), 0.0, &mut c2.view_mut());
+                let err = (&c2 - &a.dot(&b))
+                    .mapv(f64::abs)
+                    .fold(0.0f64, |m, &v| m.max(v));
+                assert!(err < 1e-9, "transposed, ({m},{k},{n}): error {err}");
             }
         }
     }
@@ -621,7 +745,7 @@ mod tests {
         for threads in [1, 2] {
             set_num_threads(threads);
             for m in [1, 2, 5, 6, 7, 13, 100] {
-                for n in [8, 16, 24, 56, 104] {
+                for n in [1, 8, 10, 16, 17, 24, 56, 100, 104] {
                     let k = if m == 100 { 784 } else { 37 };
                     let (x, w) = (arr(m, k, 7), arr(k, n, 8));
                     let start = arr(m, n, 9);
@@ -652,12 +776,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    #[should_panic(expected = "PackedMatrix::pack: the width must be a multiple of 8, got [3, 5]")]
-    fn packing_needs_whole_lanes() {
-        PackedMatrix::pack(&Array2::<f32>::zeros((3, 5)).view());
     }
 
     #[test]
