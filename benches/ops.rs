@@ -64,6 +64,20 @@ fn matmul(c: &mut Criterion) {
                 });
             }
         }
+        if name.starts_with("xt_") {
+            // As the backward pass calls it: A is a transposed (column-major) view.
+            let x = a.t().to_owned();
+            for threads in [1, 2] {
+                let id = BenchmarkId::new(format!("{name}_view"), threads);
+                group.bench_with_input(id, &threads, |bench, &t| {
+                    kernels::set_num_threads(t);
+                    bench.iter(|| {
+                        kernels::gemm(1.0, &x.t(), &b.view(), 0.0, &mut out.view_mut());
+                        black_box(&out);
+                    })
+                });
+            }
+        }
         // The crate's default backend, called directly: the baseline for the rows above.
         group.bench_function(BenchmarkId::new(name, "ndarray_dot"), |bench| {
             bench.iter(|| black_box(a.dot(&b)))

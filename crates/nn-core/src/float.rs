@@ -73,13 +73,17 @@ pub(crate) mod sealed {
             n: usize,
             out: &mut [Self],
         );
+        /// A per-thread scratch buffer for packing the right operand of [`crate::kernels::gemm`]
+        /// (reused so that large products do not map fresh pages on every call).
+        fn pack_buffer() -> &'static LocalKey<RefCell<Vec<Self>>>;
     }
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:path, $key:ident, $vecmat:path, $sigmoid:path, $packed:path) => {
+    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path, $packed:path) => {
         thread_local! {
             static $key: RefCell<Tape<$t>> = RefCell::new(Tape::new());
+            static $buf: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
         }
 
         impl sealed::Sealed for $t {
@@ -103,6 +107,9 @@ macro_rules! impl_float {
                 out: &mut [Self],
             ) {
                 $packed(a, ld, cols, m, k, w, n, out)
+            }
+            fn pack_buffer() -> &'static LocalKey<RefCell<Vec<Self>>> {
+                &$buf
             }
         }
 
@@ -132,6 +139,7 @@ impl_float!(
     f32,
     libm::erff,
     TAPE_F32,
+    PACK_F32,
     dispatch::vecmat_f32,
     dispatch::sigmoid_f32,
     dispatch::gemm_packed_f32
@@ -140,6 +148,7 @@ impl_float!(
     f64,
     libm::erf,
     TAPE_F64,
+    PACK_F64,
     dispatch::vecmat_f64,
     imp::sigmoid_generic,
     dispatch::gemm_packed_f64

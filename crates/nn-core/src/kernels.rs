@@ -33,6 +33,8 @@ const PAR_MIN_MACS: usize = 1 << 19;
 /// Products from this many multiply-adds on go through the packed-panel kernel (when the output
 /// is row-major and A's rows or columns are contiguous); smaller ones through matrixmultiply.
 const PACK_MIN_MACS: usize = 1 << 14;
+/// The largest packing buffer (in elements) a thread keeps between calls.
+const PACK_KEEP_MAX: usize = 1 << 22;
 
 /// Sets how many threads matrix products may use (at least 1). The default is the environment
 /// variable `NN_NUM_THREADS` if it holds a positive number, else the number of cores
@@ -81,17 +83,26 @@ pub fn gemm<T: Float>(
     // Packing B on every call pays off on one thread; split over threads, the serial packing
     // and the extra wake-ups cost more than matrixmultiply's own split (see benches/ops.rs).
     if serial && m * n * k >= PACK_MIN_MACS && n >= 8 && c.is_standard_layout() {
-        if let Some(layout) = a_layout(a) {
+        // Column-major A (Xᵀ G in the backward pass) stays on matrixmultiply: as fast in
+        // isolation, it made a whole training epoch 1.5x slower here (benches/compare, W3).
+        if let Some(layout) = a_layout(a).filter(|&(_, _, cols)| !cols) {
             if beta == T::zero() {
                 c.fill(T::zero());
             } else if beta != T::one() {
                 c.map_inplace(|v| *v *= beta);
             }
-            let w = PackedMatrix::pack_scaled(b, alpha);
             let out = c
                 .as_slice_mut()
                 .unwrap_or_else(|| unreachable!("checked to be standard layout"));
-            T::gemm_packed_impl(layout.0, layout.1, layout.2, m, k, &w.data, n, out);
+            T::pack_buffer().with(|cell| {
+                // Taken out of the cell, so a nested call would simply use a fresh buffer.
+                let mut buf = cell.take();
+                pack_panels(b, alpha, &mut buf);
+                T::gemm_packed_impl(layout.0, layout.1, layout.2, m, k, &buf, n, out);
+                if buf.capacity() <= PACK_KEEP_MAX {
+                    cell.replace(buf);
+                }
+            });
             return;
         }
     }
@@ -221,41 +232,49 @@ impl<T: Float> PackedMatrix<T> {
 
     /// Packs `alpha · w`.
     pub fn pack_scaled(w: &ArrayView2<'_, T>, alpha: T) -> Self {
+        let mut data = Vec::new();
+        pack_panels(w, alpha, &mut data);
         let (k, n) = w.dim();
-        let padded = if n % 16 > 8 || n % 16 == 0 {
-            n.div_ceil(16) * 16
-        } else {
-            n / 16 * 16 + 8
-        };
-        let mut data = vec![T::zero(); k * padded];
-        // Panels start at multiples of 16; the last is 8 wide if at most 8 columns remain.
-        let width = |j0: usize| if n - j0 > 8 { 16 } else { 8 };
-        if let Some(ws) = w.as_slice() {
-            for (i, row) in ws.chunks_exact(n.max(1)).enumerate().take(k) {
-                for j0 in (0..n).step_by(16) {
-                    let (nb, valid) = (width(j0), (n - j0).min(16));
-                    let dst = &mut data[j0 * k + i * nb..j0 * k + i * nb + valid];
-                    for (d, &v) in dst.iter_mut().zip(&row[j0..j0 + valid]) {
-                        *d = alpha * v;
-                    }
-                }
-            }
-        } else {
-            // Column by column, which walks a transposed (column-major) `w` in memory order.
-            for (j, col) in w.columns().into_iter().enumerate() {
-                let j0 = j / 16 * 16;
-                let (nb, base) = (width(j0), j0 * k + (j - j0));
-                for (i, &v) in col.iter().enumerate() {
-                    data[base + i * nb] = alpha * v;
-                }
-            }
-        }
         PackedMatrix { data, k, n }
     }
 
     /// `(k, n)`.
     pub fn dim(&self) -> (usize, usize) {
         (self.k, self.n)
+    }
+}
+
+/// Fills `data` with `alpha · w` in panels (the layout of [`PackedMatrix`]), reusing its memory.
+fn pack_panels<T: Float>(w: &ArrayView2<'_, T>, alpha: T, data: &mut Vec<T>) {
+    let (k, n) = w.dim();
+    let padded = if n % 16 > 8 || n % 16 == 0 {
+        n.div_ceil(16) * 16
+    } else {
+        n / 16 * 16 + 8
+    };
+    data.clear();
+    data.resize(k * padded, T::zero());
+    // Panels start at multiples of 16; the last is 8 wide if at most 8 columns remain.
+    let width = |j0: usize| if n - j0 > 8 { 16 } else { 8 };
+    if let Some(ws) = w.as_slice() {
+        for (i, row) in ws.chunks_exact(n.max(1)).enumerate().take(k) {
+            for j0 in (0..n).step_by(16) {
+                let (nb, valid) = (width(j0), (n - j0).min(16));
+                let dst = &mut data[j0 * k + i * nb..j0 * k + i * nb + valid];
+                for (d, &v) in dst.iter_mut().zip(&row[j0..j0 + valid]) {
+                    *d = alpha * v;
+                }
+            }
+        }
+    } else {
+        // Column by column, which walks a transposed (column-major) `w` in memory order.
+        for (j, col) in w.columns().into_iter().enumerate() {
+            let j0 = j / 16 * 16;
+            let (nb, base) = (width(j0), j0 * k + (j - j0));
+            for (i, &v) in col.iter().enumerate() {
+                data[base + i * nb] = alpha * v;
+            }
+        }
     }
 }
 
