@@ -252,7 +252,7 @@ fn pack_panels<T: Float>(w: &ArrayView2<'_, T>, alpha: T, data: &mut Vec<T>) {
     } else {
         n / 16 * 16 + 8
     };
-    data.clear();
+    // Every element is written below, so a reused buffer needs no clearing.
     data.resize(k * padded, T::zero());
     // Panels start at multiples of 16; the last is 8 wide if at most 8 columns remain.
     let width = |j0: usize| if n - j0 > 8 { 16 } else { 8 };
@@ -260,10 +260,11 @@ fn pack_panels<T: Float>(w: &ArrayView2<'_, T>, alpha: T, data: &mut Vec<T>) {
         for (i, row) in ws.chunks_exact(n.max(1)).enumerate().take(k) {
             for j0 in (0..n).step_by(16) {
                 let (nb, valid) = (width(j0), (n - j0).min(16));
-                let dst = &mut data[j0 * k + i * nb..j0 * k + i * nb + valid];
+                let dst = &mut data[j0 * k + i * nb..j0 * k + (i + 1) * nb];
                 for (d, &v) in dst.iter_mut().zip(&row[j0..j0 + valid]) {
                     *d = alpha * v;
                 }
+                dst[valid..].fill(T::zero());
             }
         }
     } else {
@@ -273,6 +274,13 @@ fn pack_panels<T: Float>(w: &ArrayView2<'_, T>, alpha: T, data: &mut Vec<T>) {
             let (nb, base) = (width(j0), j0 * k + (j - j0));
             for (i, &v) in col.iter().enumerate() {
                 data[base + i * nb] = alpha * v;
+            }
+        }
+        let j0 = n / 16 * 16;
+        if j0 < n && n - j0 != width(j0) {
+            let nb = width(j0);
+            for i in 0..k {
+                data[j0 * k + i * nb + (n - j0)..j0 * k + (i + 1) * nb].fill(T::zero());
             }
         }
     }

@@ -362,6 +362,9 @@ impl<T: Float> Optimizer for Adam<T> {
                 self.weight_decay
             },
         );
+        // lr·m̂ / (√v̂ + ε) with the bias corrections folded into two constants, so that each
+        // element costs one division and one square root (as PyTorch computes it).
+        let (step, inv_sqrt_c2) = (lr / c1, T::one() / c2.sqrt());
         let (ms, vs) = (&mut self.m, &mut self.v);
         each_with_grad(&self.params, l2, |i, mut w, g| {
             if decoupled {
@@ -376,7 +379,7 @@ impl<T: Float> Optimizer for Adam<T> {
                 .for_each(|w, m, v, &g| {
                     *m = b1 * *m + (T::one() - b1) * g;
                     *v = b2 * *v + (T::one() - b2) * g * g;
-                    *w -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+                    *w -= step * *m / (v.sqrt() * inv_sqrt_c2 + eps);
                 });
         });
     }
