@@ -78,6 +78,12 @@ pub fn gemm<T: Float>(
         b.shape(),
         c.shape()
     );
+    if cfg!(feature = "blas") {
+        // OpenBLAS threads itself (OPENBLAS_NUM_THREADS); ndarray hands it every product whose
+        // layout BLAS accepts.
+        general_mat_mul(alpha, a, b, beta, c);
+        return;
+    }
     let threads = num_threads();
     let serial = threads <= 1 || m * n * k < PAR_MIN_MACS;
     // Packing B on every call pays off on one thread; split over threads, the serial packing

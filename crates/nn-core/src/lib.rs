@@ -27,6 +27,10 @@
 // Tests build gradcheck inputs as `&[x.clone()]`, which reads better than `from_ref`.
 #![cfg_attr(test, allow(clippy::cloned_ref_to_slice_refs))]
 
+// Links the BLAS implementation that ndarray's `blas` feature calls.
+#[cfg(feature = "blas")]
+extern crate blas_src;
+
 mod error;
 mod float;
 pub mod gradcheck;
