@@ -3,7 +3,7 @@
 //! The foundation of zero-nn, the Rust companion to *ゼロから作るDeep Learning*. Book 1 ch.5
 //! (誤差逆伝播法) derives backpropagation with computational graphs; here every operation on a
 //! tensor that needs a gradient is written to a tape, and [`Tensor::backward`] replays the tape
-//! in reverse. Ch.4's numerical differentiation survives as [`gradcheck`], which every
+//! in reverse. Ch.4's numerical differentiation survives as [`gradcheck()`], which every
 //! operation is tested with.
 //!
 //! ```

@@ -1,4 +1,4 @@
-//! The IDX file format of MNIST (http://yann.lecun.com/exdb/mnist/, "FILE FORMATS"): a
+//! The IDX file format of MNIST (<http://yann.lecun.com/exdb/mnist/>, "FILE FORMATS"): a
 //! big-endian header — two zero bytes, a dtype byte (0x08 = unsigned byte), the number of
 //! dimensions, then each dimension as a u32 — followed by the payload in row-major order.
 //!
