@@ -60,19 +60,6 @@ pub(crate) mod sealed {
         fn vecmat_add_impl(x: &[Self], w: &[Self], out: &mut [Self]);
         /// [`crate::kernels::sigmoid_inplace`] for this type.
         fn sigmoid_impl(v: &mut [Self]);
-        /// [`crate::kernels::gemm_packed`] for this type, on raw slices: A's element
-        /// `(r, kk)` is `a[kk · ld + r]` if `cols`, else `a[r · ld + kk]`.
-        #[allow(clippy::too_many_arguments)]
-        fn gemm_packed_impl(
-            a: &[Self],
-            ld: usize,
-            cols: bool,
-            m: usize,
-            k: usize,
-            w: &[Self],
-            n: usize,
-            out: &mut [Self],
-        );
         /// A per-thread scratch buffer for packing the right operand of [`crate::kernels::gemm`]
         /// (reused so that large products do not map fresh pages on every call).
         fn pack_buffer() -> &'static LocalKey<RefCell<Vec<Self>>>;
@@ -80,7 +67,7 @@ pub(crate) mod sealed {
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path, $packed:path) => {
+    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path) => {
         thread_local! {
             static $key: RefCell<Tape<$t>> = RefCell::new(Tape::new());
             static $buf: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
@@ -95,18 +82,6 @@ macro_rules! impl_float {
             }
             fn sigmoid_impl(v: &mut [Self]) {
                 $sigmoid(v)
-            }
-            fn gemm_packed_impl(
-                a: &[Self],
-                ld: usize,
-                cols: bool,
-                m: usize,
-                k: usize,
-                w: &[Self],
-                n: usize,
-                out: &mut [Self],
-            ) {
-                $packed(a, ld, cols, m, k, w, n, out)
             }
             fn pack_buffer() -> &'static LocalKey<RefCell<Vec<Self>>> {
                 &$buf
@@ -141,8 +116,7 @@ impl_float!(
     TAPE_F32,
     PACK_F32,
     dispatch::vecmat_f32,
-    dispatch::sigmoid_f32,
-    dispatch::gemm_packed_f32
+    dispatch::sigmoid_f32
 );
 impl_float!(
     f64,
@@ -150,6 +124,5 @@ impl_float!(
     TAPE_F64,
     PACK_F64,
     dispatch::vecmat_f64,
-    imp::sigmoid_generic,
-    dispatch::gemm_packed_f64
+    imp::sigmoid_generic
 );

@@ -104,7 +104,7 @@ pub fn gemm<T: Float>(
                 // Taken out of the cell, so a nested call would simply use a fresh buffer.
                 let mut buf = cell.take();
                 pack_panels(b, alpha, &mut buf);
-                T::gemm_packed_impl(layout.0, layout.1, layout.2, m, k, &buf, n, out);
+                dispatch::gemm_packed(layout, (m, k), &buf, n, out);
                 if buf.capacity() <= PACK_KEEP_MAX {
                     cell.replace(buf);
                 }
@@ -250,18 +250,24 @@ impl<T: Float> PackedMatrix<T> {
     }
 }
 
+/// Width of the panel that starts with `remaining` columns left: 16, or 8 for a last panel of
+/// at most 8 columns. Panels start at multiples of 16. The packer and the kernel both use it.
+fn panel_width(remaining: usize) -> usize {
+    if remaining > 8 { 16 } else { 8 }
+}
+
 /// Fills `data` with `alpha · w` in panels (the layout of [`PackedMatrix`]), reusing its memory.
 fn pack_panels<T: Float>(w: &ArrayView2<'_, T>, alpha: T, data: &mut Vec<T>) {
     let (k, n) = w.dim();
-    let padded = if n % 16 > 8 || n % 16 == 0 {
-        n.div_ceil(16) * 16
+    let last = n / 16 * 16;
+    let padded = if last == n {
+        n
     } else {
-        n / 16 * 16 + 8
+        last + panel_width(n - last)
     };
     // Every element is written below, so a reused buffer needs no clearing.
     data.resize(k * padded, T::zero());
-    // Panels start at multiples of 16; the last is 8 wide if at most 8 columns remain.
-    let width = |j0: usize| if n - j0 > 8 { 16 } else { 8 };
+    let width = |j0: usize| panel_width(n - j0);
     if let Some(ws) = w.as_slice() {
         for (i, row) in ws.chunks_exact(n.max(1)).enumerate().take(k) {
             for j0 in (0..n).step_by(16) {
@@ -282,11 +288,10 @@ fn pack_panels<T: Float>(w: &ArrayView2<'_, T>, alpha: T, data: &mut Vec<T>) {
                 data[base + i * nb] = alpha * v;
             }
         }
-        let j0 = n / 16 * 16;
-        if j0 < n && n - j0 != width(j0) {
-            let nb = width(j0);
+        if last < n {
+            let nb = width(last);
             for i in 0..k {
-                data[j0 * k + i * nb + (n - j0)..j0 * k + (i + 1) * nb].fill(T::zero());
+                data[last * k + i * nb + (n - last)..last * k + (i + 1) * nb].fill(T::zero());
             }
         }
     }
@@ -306,7 +311,6 @@ fn a_layout<'a, T: Float>(a: &'a ArrayView2<'_, T>) -> Option<(&'a [T], usize, b
 }
 
 /// Splits the rows of the product over `parts` threads, on multiples of the 6-row tile.
-#[allow(clippy::too_many_arguments)]
 fn run_packed<T: Float>(
     (a, ld, cols): (&[T], usize, bool),
     m: usize,
@@ -317,7 +321,7 @@ fn run_packed<T: Float>(
 ) {
     let n = w.n;
     if parts <= 1 || m < 12 || m * n * k < PAR_MIN_MACS {
-        T::gemm_packed_impl(a, ld, cols, m, k, &w.data, n, out);
+        dispatch::gemm_packed((a, ld, cols), (m, k), &w.data, n, out);
         return;
     }
     let left = parts / 2;
@@ -533,7 +537,7 @@ pub(crate) mod imp {
     ) {
         let mut j = 0;
         while j < n {
-            let nb = if n - j > 8 { 16 } else { 8 };
+            let nb = super::panel_width(n - j);
             let valid = nb.min(n - j);
             let panel = &w[j * k + kb * nb..j * k + ke * nb];
             if nb == 16 {
@@ -673,54 +677,50 @@ pub(crate) mod dispatch {
         imp::vecmat::<f64, 16, false>(x, w, out)
     }
 
-    macro_rules! packed_clone {
-        ($avx:ident, $public:ident, $t:ty) => {
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2,fma")]
-            #[allow(clippy::too_many_arguments)]
-            fn $avx(
-                a: &[$t],
-                ld: usize,
-                cols: bool,
-                m: usize,
-                k: usize,
-                w: &[$t],
-                n: usize,
-                out: &mut [$t],
-            ) {
-                if cols {
-                    imp::gemm_packed::<$t, true, true>(a, ld, m, k, w, n, out)
-                } else {
-                    imp::gemm_packed::<$t, true, false>(a, ld, m, k, w, n, out)
-                }
-            }
-
-            #[allow(clippy::too_many_arguments)]
-            pub(crate) fn $public(
-                a: &[$t],
-                ld: usize,
-                cols: bool,
-                m: usize,
-                k: usize,
-                w: &[$t],
-                n: usize,
-                out: &mut [$t],
-            ) {
-                #[cfg(target_arch = "x86_64")]
-                if has_avx2_fma() {
-                    // SAFETY: the CPU was just checked to have AVX2 and FMA.
-                    return unsafe { $avx(a, ld, cols, m, k, w, n, out) };
-                }
-                if cols {
-                    imp::gemm_packed::<$t, false, true>(a, ld, m, k, w, n, out)
-                } else {
-                    imp::gemm_packed::<$t, false, false>(a, ld, m, k, w, n, out)
-                }
-            }
-        };
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn gemm_packed_avx2<T: num_traits::Float, const COLS: bool>(
+        a: &[T],
+        ld: usize,
+        (m, k): (usize, usize),
+        w: &[T],
+        n: usize,
+        out: &mut [T],
+    ) {
+        imp::gemm_packed::<T, true, COLS>(a, ld, m, k, w, n, out)
     }
-    packed_clone!(gemm_packed_f32_avx2, gemm_packed_f32, f32);
-    packed_clone!(gemm_packed_f64_avx2, gemm_packed_f64, f64);
+
+    fn gemm_packed_layout<T: num_traits::Float, const COLS: bool>(
+        a: &[T],
+        ld: usize,
+        (m, k): (usize, usize),
+        w: &[T],
+        n: usize,
+        out: &mut [T],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2_fma() {
+            // SAFETY: the CPU was just checked to have AVX2 and FMA.
+            return unsafe { gemm_packed_avx2::<T, COLS>(a, ld, (m, k), w, n, out) };
+        }
+        imp::gemm_packed::<T, false, COLS>(a, ld, m, k, w, n, out)
+    }
+
+    /// The packed kernel on raw slices: A's element `(r, kk)` is `a[kk · ld + r]` if `cols`,
+    /// else `a[r · ld + kk]`; `w` packed as in `PackedMatrix`, `out` row-major with `n` columns.
+    pub(crate) fn gemm_packed<T: num_traits::Float>(
+        (a, ld, cols): (&[T], usize, bool),
+        (m, k): (usize, usize),
+        w: &[T],
+        n: usize,
+        out: &mut [T],
+    ) {
+        if cols {
+            gemm_packed_layout::<T, true>(a, ld, (m, k), w, n, out)
+        } else {
+            gemm_packed_layout::<T, false>(a, ld, (m, k), w, n, out)
+        }
+    }
 
     pub(crate) fn sigmoid_f32(v: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
