@@ -1,0 +1,264 @@
+//! What every example shares: the command line (`--quick`, `--out`, `--dataset`), the output
+//! folder, atomic SVG writing, line charts, and MNIST loading.
+// Each example uses a part of this module.
+#![allow(dead_code)]
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use plotters::prelude::*;
+use zero_nn::data::{DatasetKind, FashionMnist, FetchOptions, LoadOptions, Mnist, TrainTest};
+
+/// The result type of the examples: any error, printed as one line by [`main`].
+pub type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+/// The options every example takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// Small sizes and few epochs: a run of a few seconds that still draws every figure
+    /// (also set by the environment variable ZERO_NN_QUICK=1).
+    #[arg(long)]
+    pub quick: bool,
+    /// Where to write the figures [default: figures/<example>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+impl Common {
+    /// `--quick` or `ZERO_NN_QUICK=1`.
+    pub fn quick(&self) -> bool {
+        self.quick || std::env::var("ZERO_NN_QUICK").is_ok_and(|v| v == "1")
+    }
+
+    /// The output folder, created if missing.
+    pub fn out_dir(&self, example: &str) -> Result<PathBuf> {
+        let dir = self
+            .out
+            .clone()
+            .unwrap_or_else(|| Path::new("figures").join(example));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create the output folder {}: {e}", dir.display()))?;
+        Ok(dir)
+    }
+
+    /// `full` normally, `quick` with `--quick`.
+    pub fn pick<T>(&self, full: T, quick: T) -> T {
+        if self.quick() { quick } else { full }
+    }
+}
+
+/// Which 28×28 data set the MNIST experiments use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatasetArg {
+    /// Handwritten digits, as in the book.
+    Mnist,
+    /// Zalando's clothing images (same format, harder).
+    FashionMnist,
+}
+
+impl DatasetArg {
+    /// The name used in printed lines and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetArg::Mnist => "MNIST",
+            DatasetArg::FashionMnist => "Fashion-MNIST",
+        }
+    }
+
+    /// Both splits, flattened and normalised (the book's `load_mnist(normalize=True)`).
+    pub fn load(self) -> Result<TrainTest> {
+        let fetch = FetchOptions::from_env()?;
+        let opts = LoadOptions::default();
+        let data = match self {
+            DatasetArg::Mnist => Mnist::load(&fetch, opts),
+            DatasetArg::FashionMnist => FashionMnist::load(&fetch, opts),
+        };
+        data.map_err(|e| {
+            let kind = match self {
+                DatasetArg::Mnist => DatasetKind::Mnist,
+                DatasetArg::FashionMnist => DatasetKind::FashionMnist,
+            };
+            format!("{kind:?}: {e}").into()
+        })
+    }
+}
+
+/// Runs an example's body and turns an error into one line on stderr and exit code 1.
+pub fn main(example: &str, run: impl FnOnce() -> Result<()>) -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{example}: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Draws into an SVG in memory, then writes it atomically (temporary file + rename) and says so.
+pub fn write_svg(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<()>,
+) -> Result<()> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        draw(root.clone())?;
+        root.present()?;
+    }
+    let tmp = path.with_extension(format!("svg.tmp-{}", std::process::id()));
+    let written = std::fs::write(&tmp, svg.as_bytes()).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("cannot write {}: {e}", path.display()).into());
+    }
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// One named curve of a line chart.
+pub struct Curve {
+    /// The legend entry.
+    pub label: String,
+    /// The points, in x order.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Curve {
+    /// A curve from its label and points.
+    pub fn new(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Curve {
+            label: label.into(),
+            points,
+        }
+    }
+}
+
+/// The colour of the `i`-th curve.
+pub fn colour(i: usize) -> RGBColor {
+    const PALETTE: [RGBColor; 8] = [
+        RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+    ];
+    PALETTE[i % PALETTE.len()]
+}
+
+/// The range of the finite values, padded by 5% (and never empty).
+pub fn padded_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f64> {
+    let (lo, hi) = values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return 0.0..1.0;
+    }
+    // A flat curve still gets a readable axis.
+    let pad = if hi - lo < 1e-12 {
+        lo.abs().max(1.0) * 0.5
+    } else {
+        (hi - lo) * 0.05
+    };
+    lo - pad..hi + pad
+}
+
+/// A line chart of `curves` on `area`, with a legend; `log_y` plots log10 of y.
+pub fn line_chart<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    (x_desc, y_desc): (&str, &str),
+    curves: &[Curve],
+    log_y: bool,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let map = |y: f64| if log_y { y.max(1e-300).log10() } else { y };
+    let xs = padded_range(curves.iter().flat_map(|c| c.points.iter().map(|p| p.0)));
+    let ys = padded_range(
+        curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|p| map(p.1))),
+    );
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(55)
+        .build_cartesian_2d(xs, ys)?;
+    let y_desc = if log_y {
+        format!("log10 {y_desc}")
+    } else {
+        y_desc.to_string()
+    };
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (i, c) in curves.iter().enumerate() {
+        let col = colour(i);
+        chart
+            .draw_series(LineSeries::new(
+                c.points.iter().map(|&(x, y)| (x, map(y))),
+                col.stroke_width(2),
+            ))
+            .map_err(|e| e.to_string())?
+            .label(c.label.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
+    }
+    if curves.len() < 2 {
+        return Ok(());
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The moving average over `window` points (the book smooths its loss curves the same way).
+pub fn smooth(values: &[f64], window: usize) -> Vec<f64> {
+    let window = window.max(1);
+    let mut out = Vec::with_capacity(values.len());
+    let mut sum = 0.0;
+    for (i, v) in values.iter().enumerate() {
+        sum += v;
+        if i >= window {
+            sum -= values[i - window];
+        }
+        out.push(sum / (i + 1).min(window) as f64);
+    }
+    out
+}
+
+/// The share of rows whose largest score is at the label.
+pub fn accuracy(scores: &ndarray::ArrayD<f32>, labels: &[usize]) -> f64 {
+    let correct = scores
+        .outer_iter()
+        .zip(labels)
+        .filter(|(row, label)| {
+            let best = row
+                .iter()
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+                    if v > best.1 { (i, v) } else { best }
+                })
+                .0;
+            best == **label
+        })
+        .count();
+    correct as f64 / labels.len().max(1) as f64
+}
