@@ -262,3 +262,81 @@ pub fn accuracy(scores: &ndarray::ArrayD<f32>, labels: &[usize]) -> f64 {
         .count();
     correct as f64 / labels.len().max(1) as f64
 }
+
+/// Images as `(N, 784)` and labels as class indices.
+pub fn xy(data: &zero_nn::data::Dataset) -> Result<(ndarray::Array2<f32>, Vec<usize>)> {
+    let images = data
+        .images
+        .clone()
+        .into_dimensionality::<ndarray::Ix2>()
+        .map_err(|e| format!("images are not (N, 784): {e}"))?;
+    let labels = match &data.labels {
+        zero_nn::data::Labels::Classes(c) => c.to_vec(),
+        zero_nn::data::Labels::OneHot(o) => o
+            .outer_iter()
+            .map(|r| r.iter().position(|&v| v == 1.0).unwrap_or(0))
+            .collect(),
+    };
+    Ok((images, labels))
+}
+
+/// What goes between the affine layers of [`mlp`].
+#[derive(Debug, Clone, Copy)]
+pub struct MlpOptions {
+    /// ReLU (else sigmoid).
+    pub relu: bool,
+    /// The weights' initialiser.
+    pub init: zero_nn::layers::Init,
+    /// BatchNorm after each hidden affine layer (book 1 ch.6.3).
+    pub batch_norm: bool,
+    /// Dropout after each hidden activation, with this probability (book 1 ch.6.4.3).
+    pub dropout: Option<f64>,
+}
+
+/// The book's `MultiLayerNet(Extend)`: affine layers of `sizes`, each hidden one followed by
+/// (BatchNorm), the activation and (Dropout); biases start at zero as in the book.
+pub fn mlp(sizes: &[usize], opts: MlpOptions, seed: u64) -> zero_nn::layers::Sequential<f32> {
+    use rand::SeedableRng;
+    use zero_nn::layers::{BatchNorm1d, Dropout, Linear, Relu, Sequential, Sigmoid};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut net = Sequential::new();
+    for (i, pair) in sizes.windows(2).enumerate() {
+        net = net.add(Linear::with_init(
+            pair[0], pair[1], opts.init, true, &mut rng,
+        ));
+        if i + 2 == sizes.len() {
+            break;
+        }
+        if opts.batch_norm {
+            net = net.add(BatchNorm1d::new(pair[1]));
+        }
+        net = if opts.relu {
+            net.add(Relu)
+        } else {
+            net.add(Sigmoid)
+        };
+        if let Some(p) = opts.dropout {
+            net = net.add(Dropout::new(p, seed.wrapping_add(1000 + i as u64)));
+        }
+    }
+    net
+}
+
+/// The accuracy of `net` (in evaluation mode, without the tape) on `x`, in batches of 1000.
+pub fn evaluate(
+    net: &mut zero_nn::layers::Sequential<f32>,
+    x: &ndarray::Array2<f32>,
+    labels: &[usize],
+) -> f64 {
+    use zero_nn::layers::Module;
+    net.eval();
+    let mut correct = 0.0;
+    for start in (0..x.nrows()).step_by(1000) {
+        let end = (start + 1000).min(x.nrows());
+        let xb = zero_nn::Tensor::from_array(x.slice(ndarray::s![start..end, ..]).to_owned());
+        let scores = zero_nn::core::no_grad(|| net.forward(&xb)).to_array();
+        correct += accuracy(&scores, &labels[start..end]) * (end - start) as f64;
+    }
+    net.train();
+    correct / x.nrows().max(1) as f64
+}
