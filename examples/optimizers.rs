@@ -110,13 +110,10 @@ fn function(out: &std::path::Path) -> Result<()> {
                 .build_cartesian_2d(-10.0f64..10.0, -5.0f64..5.0)?;
             chart.configure_mesh().disable_mesh().draw()?;
             // Level sets x²/20 + y² = c are ellipses with semi-axes √(20c) and √c.
-            for c in [0.1, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0] {
+            for c in [0.1f64, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0] {
                 let ellipse = (0..=120).map(|k| {
                     let a = k as f64 / 120.0 * std::f64::consts::TAU;
-                    (
-                        (20.0 * c as f64).sqrt() * a.cos(),
-                        (c as f64).sqrt() * a.sin(),
-                    )
+                    ((20.0 * c).sqrt() * a.cos(), c.sqrt() * a.sin())
                 });
                 chart.draw_series(LineSeries::new(ellipse, RGBColor(180, 180, 180)))?;
             }
