@@ -1,0 +1,224 @@
+//! Every example of `examples/` in its quick mode: it succeeds, prints its figures, and writes
+//! non-empty SVG files. `cargo test` builds the examples before it runs the tests; these find
+//! them beside the test binary (`target/<profile>/examples/`).
+//!
+//! The examples that need MNIST or Fashion-MNIST run in CI (`CI=true`, with `NN_DATA_MIRROR`
+//! set by `.ci/run`); elsewhere they say they were skipped.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "{test}: SKIPPED — {why}");
+}
+
+/// The example's binary, if `cargo test` (or `cargo build --examples`) built it.
+fn binary(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let profile_dir = exe.parent()?.parent()?;
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    path.is_file().then_some(path)
+}
+
+/// Runs `name` with `args` and `--out` in a fresh folder; returns its stdout and the folder.
+fn run(name: &str, args: &[&str], needs_data: bool) -> Option<(String, tempfile::TempDir)> {
+    if needs_data && std::env::var_os("NN_DATA_MIRROR").is_none() {
+        assert!(!in_ci(), "{name}: CI=true but NN_DATA_MIRROR is not set");
+        skip(
+            name,
+            "NN_DATA_MIRROR is not set (point it at ../shared/datasets,../shared,/usr/share/datasets)",
+        );
+        return None;
+    }
+    let Some(exe) = binary(name) else {
+        let why = "its binary is not built: run `cargo test` without a target filter, or `cargo build --examples` first";
+        assert!(!in_ci(), "{name}: {why}");
+        skip(name, why);
+        return None;
+    };
+    let out = tempfile::tempdir().expect("tempdir");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let o = Command::new(&exe)
+        .args(args)
+        .arg("--out")
+        .arg(out.path())
+        .env("NN_DATA_DIR", cache.path())
+        .output()
+        .expect("run the example");
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success(),
+        "{name} {args:?} failed ({}):\n{stderr}\n{stdout}",
+        o.status
+    );
+    Some((stdout, out))
+}
+
+fn assert_figures(dir: &Path, files: &[&str]) {
+    for file in files {
+        let path = dir.join(file);
+        let meta = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{} was not written: {e}", path.display()));
+        assert!(meta.len() > 1000, "{} is nearly empty", path.display());
+        let text = std::fs::read_to_string(&path).expect("read the SVG");
+        assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+    }
+}
+
+/// The number right after `label` on the first line that has it.
+fn number_after(text: &str, label: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.contains(label))
+        .unwrap_or_else(|| panic!("no {label:?} in:\n{text}"));
+    let rest = &line[line.find(label).unwrap_or(0) + label.len()..];
+    let token: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-' || *c == 'e')
+        .collect();
+    token
+        .parse()
+        .unwrap_or_else(|e| panic!("{label:?} then {token:?}: {e}"))
+}
+
+#[test]
+fn activations_plots_the_functions_and_the_tapes_derivatives() {
+    let Some((out, dir)) = run("activations", &["--quick"], false) else {
+        return;
+    };
+    assert_figures(dir.path(), &["activations.svg", "derivatives.svg"]);
+    // The book's sigmoid(np.array([-1.0, 1.0, 2.0])).
+    assert!(out.contains("[0.26894, 0.73106, 0.88080]"), "{out}");
+    // Every derivative agrees with central differences away from the kinks.
+    for line in out.lines().skip(2).take(9) {
+        let worst: f64 = line
+            .split_whitespace()
+            .last()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no error column in {line:?}"));
+        assert!(worst < 1e-8, "{line}");
+    }
+}
+
+#[test]
+fn sin_regression_quick_mode_draws_the_fits() {
+    let Some((out, dir)) = run("sin_regression", &["--quick"], false) else {
+        return;
+    };
+    assert_figures(dir.path(), &["fits.svg", "loss.svg"]);
+    assert!(out.contains("200 epochs"), "{out}");
+}
+
+/// The bar for the full run: Adam's final loss at least 10× lower than GD's.
+#[test]
+fn sin_regression_full_run_adam_ends_ten_times_lower_than_gd() {
+    let Some((out, _dir)) = run("sin_regression", &[], false) else {
+        return;
+    };
+    let gd = number_after(&out, "sigmoid, N(0,1), GD lr 0.01");
+    let adam = number_after(&out, "sigmoid, N(0,1), Adam lr 0.05");
+    assert!(gd > 0.0 && adam > 0.0, "{out}");
+    let ratio = number_after(&out, "Adam's final loss is");
+    assert!(ratio >= 10.0, "Adam only {ratio}x lower than GD:\n{out}");
+}
+
+#[test]
+fn layered_net_prints_the_worked_gradients_and_fits_the_plane() {
+    let Some((out, dir)) = run("layered_net", &["--quick"], false) else {
+        return;
+    };
+    assert_figures(dir.path(), &["loss.svg", "plane.svg"]);
+    // Derived by hand in tests/worked_examples.rs.
+    assert!(out.contains("L = ½Σ(y − t)² = 0.6280989774"), "{out}");
+    assert!(
+        out.contains("∂L/∂b2 = [1.0959059671, 0.2349214041]"),
+        "{out}"
+    );
+    let first = number_after(&out, "epoch   0: train loss");
+    let last = number_after(&out, "epoch  10: train loss");
+    assert!(last < first / 10.0, "{out}");
+}
+
+#[test]
+fn spiral_learns_the_three_arms() {
+    let Some((out, dir)) = run("spiral", &["--quick"], false) else {
+        return;
+    };
+    assert_figures(dir.path(), &["loss.svg", "boundary.svg"]);
+    assert!(out.contains("| epoch 30 |  iter 10 / 10 | loss"), "{out}");
+    assert!(number_after(&out, "training accuracy:") > 0.4, "{out}");
+}
+
+#[test]
+fn weight_init_draws_the_histograms() {
+    let Some((out, dir)) = run("weight_init", &["--quick"], false) else {
+        return;
+    };
+    assert_figures(dir.path(), &["sigmoid.svg", "relu.svg"]);
+    assert_eq!(out.matches("layer 5:").count(), 6, "{out}");
+}
+
+#[test]
+fn optimizers_function_and_network() {
+    let Some((out, dir)) = run(
+        "optimizers",
+        &["--quick", "--dataset", "fashion-mnist"],
+        true,
+    ) else {
+        return;
+    };
+    assert_figures(dir.path(), &["trajectories.svg", "mnist_loss.svg"]);
+    for name in ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"] {
+        assert!(out.contains(&format!("{name}:")), "{name} missing:\n{out}");
+        // Every optimizer ends nearer the minimum of x²/20 + y² than the start, f(-7, 2) = 6.45.
+        let prefix = format!("{name:<9} lr");
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line:\n{out}"));
+        assert!(number_after(line, "f = ") < 0.5, "{line}");
+    }
+    assert!(out.contains("test accuracy after 100 iterations"), "{out}");
+}
+
+#[test]
+fn batch_norm_compares_with_and_without() {
+    let Some((out, dir)) = run(
+        "batch_norm",
+        &["--quick", "--dataset", "fashion-mnist"],
+        true,
+    ) else {
+        return;
+    };
+    assert_figures(dir.path(), &["accuracy.svg"]);
+    assert_eq!(out.matches("weight scale").count(), 4, "{out}");
+}
+
+#[test]
+fn overfit_trains_three_networks_on_300_images() {
+    let Some((out, dir)) = run("overfit", &["--quick", "--dataset", "fashion-mnist"], true) else {
+        return;
+    };
+    assert_figures(dir.path(), &["accuracy.svg"]);
+    assert_eq!(out.matches("final: train acc").count(), 3, "{out}");
+}
+
+#[test]
+fn gradient_check_backprop_matches_numerical() {
+    let Some((out, dir)) = run("gradient_check", &["--quick"], true) else {
+        return;
+    };
+    assert_figures(dir.path(), &["differences.svg"]);
+    // The second layer has no kink between it and the loss: the two methods agree closely.
+    assert!(number_after(&out, "W2:") < 1e-9, "{out}");
+    assert!(number_after(&out, "b2:") < 1e-9, "{out}");
+}
