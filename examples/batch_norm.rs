@@ -8,7 +8,7 @@
 mod common;
 
 use clap::Parser;
-use common::{Common, DatasetArg, MlpOptions, Result};
+use common::{Common, MlpOptions, Result};
 use ndarray::{Array2, Axis};
 use plotters::prelude::*;
 use rand::rngs::StdRng;
@@ -22,9 +22,8 @@ use zero_nn::optim::{Optimizer, Sgd};
 struct Args {
     #[command(flatten)]
     common: Common,
-    /// The data set.
-    #[arg(long, value_enum, default_value = "mnist")]
-    dataset: DatasetArg,
+    #[command(flatten)]
+    data: common::DataChoice,
     /// Epochs of 10 mini-batches of 100 [default: 20, as the book; 4 with --quick].
     #[arg(long)]
     epochs: Option<usize>,
@@ -42,13 +41,13 @@ fn run(args: Args) -> Result<()> {
         .filter(|i| !args.common.quick() || i % 5 == 0)
         .map(|i| 10f64.powf(-4.0 * i as f64 / 15.0))
         .collect();
-    let data = args.dataset.load()?;
+    let data = args.data.dataset.load()?;
     let (x, t) = common::xy(&data.train)?;
     let x = x.slice(ndarray::s![..1000, ..]).to_owned();
     let t = t[..1000].to_vec();
     println!(
         "{}: the first 1000 training images; 784-100-100-100-100-100-10 ReLU, SGD lr 0.01, batches of 100, {epochs} epochs",
-        args.dataset.name()
+        args.data.dataset.name()
     );
     println!("training accuracy after each epoch, without and with BatchNorm");
 
@@ -86,7 +85,7 @@ fn run(args: Args) -> Result<()> {
             let root = root.titled(
                 &format!(
                     "{}: training accuracy, BatchNorm (solid) vs normal (dashed)",
-                    args.dataset.name()
+                    args.data.dataset.name()
                 ),
                 ("sans-serif", 18),
             )?;

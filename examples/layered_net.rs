@@ -164,11 +164,7 @@ fn plane_regression(args: &Args, out: &std::path::Path) -> Result<()> {
     })?;
 
     let cells = 60;
-    let grid: Array2<f64> = Array2::from_shape_fn((cells * cells, 2), |(i, k)| {
-        let (row, col) = (i / cells, i % cells);
-        let v = if k == 0 { col } else { row };
-        -6.0 + 12.0 * (v as f64 + 0.5) / cells as f64
-    });
+    let grid = common::square_grid(cells, 6.0);
     let pred = no_grad(|| net.forward(&Tensor::from_array(grid.clone()))).to_array();
     common::write_svg(&out.join("plane.svg"), (640, 640), |root| {
         let mut chart = ChartBuilder::on(&root)

@@ -8,7 +8,7 @@
 mod common;
 
 use clap::Parser;
-use common::{Common, Curve, DatasetArg, MlpOptions, Result};
+use common::{Common, Curve, MlpOptions, Result};
 use ndarray::Axis;
 use plotters::prelude::*;
 use rand::rngs::StdRng;
@@ -22,9 +22,8 @@ use zero_nn::optim::{AdaGrad, Adam, Momentum, Nesterov, Optimizer, RmsProp, Sgd}
 struct Args {
     #[command(flatten)]
     common: Common,
-    /// The data set of the network comparison.
-    #[arg(long, value_enum, default_value = "mnist")]
-    dataset: DatasetArg,
+    #[command(flatten)]
+    data: common::DataChoice,
     /// Mini-batch iterations per optimizer [default: 2000, as the book; 100 with --quick].
     #[arg(long)]
     iterations: Option<usize>,
@@ -129,12 +128,12 @@ fn function(out: &std::path::Path) -> Result<()> {
 /// by each optimizer on the same random mini-batches of 128 from the same initial weights.
 fn network(args: &Args, out: &std::path::Path) -> Result<()> {
     let iterations = args.iterations.unwrap_or(args.common.pick(2000, 100));
-    let data = args.dataset.load()?;
+    let data = args.data.dataset.load()?;
     let (x_train, t_train) = common::xy(&data.train)?;
     let (x_test, t_test) = common::xy(&data.test)?;
     println!(
         "== {}: 784-100-100-100-100-10 ReLU network, He initialisation, batches of 128, {iterations} iterations",
-        args.dataset.name()
+        args.data.dataset.name()
     );
     let opts = MlpOptions {
         relu: true,
@@ -203,7 +202,7 @@ fn network(args: &Args, out: &std::path::Path) -> Result<()> {
             &root,
             &format!(
                 "{}: training loss per optimizer (moving average of 11)",
-                args.dataset.name()
+                args.data.dataset.name()
             ),
             ("iterations", "loss"),
             &curves,

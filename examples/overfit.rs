@@ -8,7 +8,7 @@
 mod common;
 
 use clap::Parser;
-use common::{Common, Curve, DatasetArg, MlpOptions, Result};
+use common::{Common, Curve, MlpOptions, Result};
 use ndarray::{Array2, Axis};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -21,9 +21,8 @@ use zero_nn::optim::{Optimizer, Sgd};
 struct Args {
     #[command(flatten)]
     common: Common,
-    /// The data set.
-    #[arg(long, value_enum, default_value = "mnist")]
-    dataset: DatasetArg,
+    #[command(flatten)]
+    data: common::DataChoice,
     /// Epochs of 3 mini-batches of 100 [default: 200; 10 with --quick]. The book's
     /// `max_epochs = 201` counts its evaluation before training too.
     #[arg(long)]
@@ -43,7 +42,7 @@ fn main() -> std::process::ExitCode {
 fn run(args: Args) -> Result<()> {
     let out = args.common.out_dir("overfit")?;
     let epochs = args.epochs.unwrap_or(args.common.pick(200, 10));
-    let data = args.dataset.load()?;
+    let data = args.data.dataset.load()?;
     let (x, t) = common::xy(&data.train)?;
     let (x_train, t_train) = (
         x.slice(ndarray::s![..300, ..]).to_owned(),
@@ -56,7 +55,7 @@ fn run(args: Args) -> Result<()> {
     }
     println!(
         "{}: 300 training images, {} test images; 784-100×6-10 ReLU, He initialisation, SGD lr 0.01, batches of 100, {epochs} epochs",
-        args.dataset.name(),
+        args.data.dataset.name(),
         x_test.nrows()
     );
 
@@ -104,7 +103,7 @@ fn run(args: Args) -> Result<()> {
         let root = root.titled(
             &format!(
                 "{}: 300 training images — train vs test accuracy",
-                args.dataset.name()
+                args.data.dataset.name()
             ),
             ("sans-serif", 18),
         )?;

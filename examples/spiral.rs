@@ -7,7 +7,7 @@ mod common;
 
 use clap::Parser;
 use common::{Common, Curve, Result};
-use ndarray::{Array2, Axis};
+use ndarray::Axis;
 use plotters::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -127,10 +127,7 @@ fn run(args: Args) -> Result<()> {
     let cells = 120;
     let span = 1.2;
     let step = 2.0 * span / cells as f64;
-    let grid = Array2::from_shape_fn((cells * cells, 2), |(i, k)| {
-        let v = if k == 0 { i % cells } else { i / cells };
-        -span + step * (v as f64 + 0.5)
-    });
+    let grid = common::square_grid(cells, span);
     let regions = no_grad(|| net.forward(&Tensor::from_array(grid.clone()))).to_array();
     common::write_svg(&out.join("boundary.svg"), (640, 640), |root| {
         let mut chart = ChartBuilder::on(&root)

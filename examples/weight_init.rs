@@ -49,7 +49,7 @@ fn run(args: Args) -> Result<()> {
     let mut histograms = Vec::new();
     for (activation, label, std) in configs {
         let layers = activations(rows_in, activation == "ReLU", std);
-        println!("{activation:<7} {label:<12}");
+        println!("{activation}, {label}");
         for (i, a) in layers.iter().enumerate() {
             let mean = a.iter().sum::<f64>() / a.len() as f64;
             let sd = (a.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / a.len() as f64).sqrt();

@@ -48,6 +48,14 @@ impl Common {
     }
 }
 
+/// The data-set option of the MNIST experiments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataChoice {
+    /// The data set: MNIST as the book, or Fashion-MNIST.
+    #[arg(long, value_enum, default_value = "mnist")]
+    pub dataset: DatasetArg,
+}
+
 /// Which 28×28 data set the MNIST experiments use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DatasetArg {
@@ -335,4 +343,14 @@ pub fn evaluate(
     }
     net.train();
     correct / x.nrows().max(1) as f64
+}
+
+/// The centres of a `cells × cells` grid over the square [-half, half]², one row per cell, x
+/// varying fastest: the inputs at which a decision map or heat map is drawn.
+pub fn square_grid(cells: usize, half: f64) -> ndarray::Array2<f64> {
+    let step = 2.0 * half / cells as f64;
+    ndarray::Array2::from_shape_fn((cells * cells, 2), |(i, k)| {
+        let v = if k == 0 { i % cells } else { i / cells };
+        -half + step * (v as f64 + 0.5)
+    })
 }

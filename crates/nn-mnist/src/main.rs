@@ -25,9 +25,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Classify the MNIST test set with the book's pretrained network (the default command).
+    /// Classify the MNIST test set with the book's pretrained network, as in book 1 ch.3.6
+    /// (the default command).
     Infer(InferArgs),
-    /// Train a network and save it.
+    /// Train a network and save it (the training loop of book 1 ch.4.5).
     Train(TrainArgs),
     /// Evaluate a saved network on a test set.
     Eval(EvalArgs),
@@ -108,22 +109,22 @@ struct TrainArgs {
     /// Network architecture.
     #[arg(long, value_enum, default_value = "mlp")]
     arch: ArchName,
-    /// Add BatchNorm after each hidden layer (mlp-deep).
+    /// Add BatchNorm after each hidden layer (mlp-deep; book 1 ch.6.3).
     #[arg(long)]
     batch_norm: bool,
-    /// Dropout probability after each hidden layer (mlp-deep).
+    /// Dropout probability after each hidden layer (mlp-deep; book 1 ch.6.4.3).
     #[arg(long, default_value_t = 0.0)]
     dropout: f64,
     /// Data set to train on.
     #[arg(long, value_enum, default_value = "mnist")]
     dataset: DatasetName,
-    /// Optimizer.
+    /// Optimizer (book 1 ch.6.1).
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptimizerKind,
     /// Learning rate (default: 0.1 for sgd, 0.01 momentum/nesterov/adagrad, 0.001 rmsprop/adam/adamw).
     #[arg(long)]
     lr: Option<f64>,
-    /// L2 weight decay λ (decoupled for adamw).
+    /// L2 weight decay λ (book 1 ch.6.4.2; decoupled for adamw).
     #[arg(long, default_value_t = 0.0)]
     weight_decay: f64,
     /// Clip gradients to this global norm.
@@ -138,7 +139,7 @@ struct TrainArgs {
     /// Seed for initial weights, shuffling and dropout.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Weight initialisation.
+    /// Weight initialisation (book 1 ch.6.2).
     #[arg(long, value_enum, default_value = "auto")]
     init: InitChoice,
     /// Skip measuring accuracy on the training set each epoch (saves time).
