@@ -8,13 +8,10 @@
 mod common;
 
 use clap::Parser;
-use common::{Common, Curve, MlpOptions, Result};
-use ndarray::Axis;
+use common::{Common, Contender, MlpOptions, Result};
 use plotters::prelude::*;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use zero_nn::Tensor;
-use zero_nn::layers::{Init, Module, Reduction, Target, cross_entropy};
+use zero_nn::layers::{Init, Module};
 use zero_nn::optim::{AdaGrad, Adam, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
 
 /// Compares the book's optimizers on a function and on a five-layer network.
@@ -141,62 +138,28 @@ fn network(args: &Args, out: &std::path::Path) -> Result<()> {
         batch_norm: false,
         dropout: None,
     };
-    let mut nets = Vec::new();
-    let mut opts_list = Vec::new();
-    for (name, _, lr) in OPTIMIZERS {
-        let net = common::mlp(&[784, 100, 100, 100, 100, 10], opts, 0);
-        opts_list.push(make(name, net.parameter_tensors(), lr));
-        nets.push(net);
-    }
-    let mut losses = vec![Vec::with_capacity(iterations); OPTIMIZERS.len()];
-    let mut rng = StdRng::seed_from_u64(1);
-    for i in 0..iterations {
-        // As np.random.choice(train_size, batch_size): with replacement.
-        let idx: Vec<usize> = (0..128)
-            .map(|_| rng.random_range(0..x_train.nrows()))
-            .collect();
-        let xb = Tensor::from_array(x_train.select(Axis(0), &idx));
-        let tb: Vec<usize> = idx.iter().map(|&j| t_train[j]).collect();
-        for ((net, opt), curve) in nets.iter_mut().zip(&mut opts_list).zip(&mut losses) {
-            opt.zero_grad();
-            let loss = cross_entropy(&net.forward(&xb), Target::Classes(&tb), Reduction::Mean);
-            let value = f64::from(loss.item());
-            if !value.is_finite() {
-                return Err(format!("iteration {i}: a loss became {value}").into());
-            }
-            loss.backward()?;
-            opt.step();
-            curve.push(value);
-        }
-        if i % 100 == 0 {
-            println!("===========iteration:{i}===========");
-            for ((name, _, _), curve) in OPTIMIZERS.iter().zip(&losses) {
-                println!("{name}:{:.6}", curve[i]);
-            }
-        }
-    }
-    println!("test accuracy after {iterations} iterations:");
-    for ((name, _, lr), net) in OPTIMIZERS.iter().zip(&mut nets) {
-        println!(
-            "  {name:<9} (lr {lr}): {:.4}",
-            common::evaluate(net, &x_test, &t_test)
-        );
-    }
-    let curves: Vec<Curve> = OPTIMIZERS
+    let mut contenders: Vec<Contender> = OPTIMIZERS
         .iter()
-        .zip(&losses)
-        .map(|((name, _, _), curve)| {
-            let smoothed = common::smooth(curve, 11);
-            Curve::new(
-                *name,
-                smoothed
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, v)| (i as f64, v))
-                    .collect(),
-            )
+        .map(|&(name, _, lr)| {
+            let net = common::mlp(&[784, 100, 100, 100, 100, 10], opts, 0);
+            let opt = make(name, net.parameter_tensors(), lr);
+            Contender {
+                name: name.to_string(),
+                net,
+                opt,
+            }
         })
         .collect();
+    let losses =
+        common::train_side_by_side(&mut contenders, (&x_train, &t_train), iterations, 128)?;
+    println!("test accuracy after {iterations} iterations:");
+    for ((name, _, lr), c) in OPTIMIZERS.iter().zip(&mut contenders) {
+        println!(
+            "  {name:<9} (lr {lr}): {:.4}",
+            common::evaluate(&mut c.net, &x_test, &t_test)
+        );
+    }
+    let curves = common::smoothed_curves(&contenders, &losses);
     common::write_svg(&out.join("mnist_loss.svg"), (900, 550), |root| {
         common::line_chart(
             &root,

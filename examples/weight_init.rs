@@ -1,25 +1,38 @@
 //! Book 1 ch.6.2 「重みの初期値」: histograms of the activations of five 100-unit layers for
 //! weights drawn with std 1, 0.01, Xavier (`1/√n`) and He (`√(2/n)`)
-//! (`ch06/weight_init_activation_histogram.py`).
+//! (`ch06/weight_init_activation_histogram.py`); then the three initialisations on MNIST
+//! (6.2.4, `ch06/weight_init_compare.py`).
 //!
-//! `cargo run --release --example weight_init` → `figures/weight_init/{sigmoid,relu}.svg`
+//! `cargo run --release --example weight_init` →
+//! `figures/weight_init/{sigmoid,relu,mnist_loss}.svg` (`-- --dataset fashion-mnist` for the
+//! clothing images; `-- --skip-mnist` for the histograms alone)
 
 mod common;
 
 use clap::Parser;
-use common::{Common, Result};
+use common::{Common, Contender, MlpOptions, Result};
 use plotters::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zero_nn::Tensor;
 use zero_nn::core::no_grad;
-use zero_nn::layers::Init;
+use zero_nn::layers::{Init, Module};
+use zero_nn::optim::Sgd;
 
-/// Draws the book's activation histograms for four weight scales.
+/// Draws the book's activation histograms for four weight scales, then trains a five-layer
+/// network from three initialisations.
 #[derive(Parser)]
 struct Args {
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    data: common::DataChoice,
+    /// Mini-batch iterations per initialisation [default: 2000, as the book; 100 with --quick].
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// Only the histograms; no data needed.
+    #[arg(long)]
+    skip_mnist: bool,
 }
 
 const LAYERS: usize = 5;
@@ -115,7 +128,64 @@ fn run(args: Args) -> Result<()> {
             },
         )?;
     }
-    Ok(())
+    if args.skip_mnist {
+        return Ok(());
+    }
+    println!();
+    network(&args, &out)
+}
+
+/// The book's 784-100-100-100-100-10 ReLU network from std 0.01, Xavier and He weights, SGD
+/// lr 0.01, the same mini-batches of 128 for each.
+fn network(args: &Args, out: &std::path::Path) -> Result<()> {
+    let iterations = args.iterations.unwrap_or(args.common.pick(2000, 100));
+    let data = args.data.dataset.load()?;
+    let (x_train, t_train) = common::xy(&data.train)?;
+    let (x_test, t_test) = common::xy(&data.test)?;
+    let name = args.data.dataset.name();
+    println!(
+        "== {name}: 784-100-100-100-100-10 ReLU network, SGD lr 0.01, batches of 128, {iterations} iterations"
+    );
+    let inits = [
+        ("std=0.01", Init::Normal { std: 0.01 }),
+        ("Xavier", Init::LeCunNormal),
+        ("He", Init::HeNormal),
+    ];
+    let mut contenders: Vec<Contender> = inits
+        .iter()
+        .map(|&(label, init)| {
+            let opts = MlpOptions {
+                relu: true,
+                init,
+                batch_norm: false,
+                dropout: None,
+            };
+            let net = common::mlp(&[784, 100, 100, 100, 100, 10], opts, 0);
+            let opt = Box::new(Sgd::new(net.parameter_tensors(), 0.01));
+            Contender {
+                name: label.to_string(),
+                net,
+                opt,
+            }
+        })
+        .collect();
+    let losses =
+        common::train_side_by_side(&mut contenders, (&x_train, &t_train), iterations, 128)?;
+    println!("test accuracy after {iterations} iterations:");
+    for c in &mut contenders {
+        let accuracy = common::evaluate(&mut c.net, &x_test, &t_test);
+        println!("  {:<9}: {accuracy:.4}", c.name);
+    }
+    let curves = common::smoothed_curves(&contenders, &losses);
+    common::write_svg(&out.join("mnist_loss.svg"), (900, 550), |root| {
+        common::line_chart(
+            &root,
+            &format!("{name}: training loss per initialisation (moving average of 11)"),
+            ("iterations", "loss"),
+            &curves,
+            false,
+        )
+    })
 }
 
 /// The activations of each of the five layers for a standard-normal input.

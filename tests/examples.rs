@@ -160,11 +160,28 @@ fn spiral_learns_the_three_arms() {
 
 #[test]
 fn weight_init_draws_the_histograms() {
-    let Some((out, dir)) = run("weight_init", &["--quick"], false) else {
+    let Some((out, dir)) = run("weight_init", &["--quick", "--skip-mnist"], false) else {
         return;
     };
     assert_figures(dir.path(), &["sigmoid.svg", "relu.svg"]);
     assert_eq!(out.matches("layer 5:").count(), 6, "{out}");
+}
+
+#[test]
+fn weight_init_compares_three_initialisations_on_a_network() {
+    let Some((out, dir)) = run(
+        "weight_init",
+        &["--quick", "--dataset", "fashion-mnist"],
+        true,
+    ) else {
+        return;
+    };
+    assert_figures(dir.path(), &["sigmoid.svg", "relu.svg", "mnist_loss.svg"]);
+    // With std 0.01 the signal vanishes in five ReLU layers and nothing is learnt (6.2.4).
+    assert!(out.contains("test accuracy after 100 iterations"), "{out}");
+    let small = number_after(&out, "std=0.01 :");
+    let he = number_after(&out, "He       :");
+    assert!(small < 0.2 && he > small + 0.3, "{out}");
 }
 
 #[test]

@@ -354,3 +354,68 @@ pub fn square_grid(cells: usize, half: f64) -> ndarray::Array2<f64> {
         -half + step * (v as f64 + 0.5)
     })
 }
+
+/// One network of a side-by-side comparison, with its optimizer.
+pub struct Contender {
+    /// Its name in printed lines and legends.
+    pub name: String,
+    /// The network.
+    pub net: zero_nn::layers::Sequential<f32>,
+    /// What updates it.
+    pub opt: Box<dyn zero_nn::optim::Optimizer>,
+}
+
+/// Trains every contender on the same random mini-batches (drawn with replacement, as
+/// `np.random.choice(train_size, batch_size)`), printing the losses every 100 iterations as the
+/// book's `ch06/*_compare_mnist.py` do; returns each one's loss per iteration.
+pub fn train_side_by_side(
+    contenders: &mut [Contender],
+    (x, t): (&ndarray::Array2<f32>, &[usize]),
+    iterations: usize,
+    batch: usize,
+) -> Result<Vec<Vec<f64>>> {
+    use rand::{Rng, SeedableRng};
+    use zero_nn::layers::{Module, Reduction, Target, cross_entropy};
+    let mut losses = vec![Vec::with_capacity(iterations); contenders.len()];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    for i in 0..iterations {
+        let idx: Vec<usize> = (0..batch).map(|_| rng.random_range(0..x.nrows())).collect();
+        let xb = zero_nn::Tensor::from_array(x.select(ndarray::Axis(0), &idx));
+        let tb: Vec<usize> = idx.iter().map(|&j| t[j]).collect();
+        for (c, curve) in contenders.iter_mut().zip(&mut losses) {
+            c.opt.zero_grad();
+            let loss = cross_entropy(&c.net.forward(&xb), Target::Classes(&tb), Reduction::Mean);
+            let value = f64::from(loss.item());
+            if !value.is_finite() {
+                return Err(format!("{}, iteration {i}: the loss became {value}", c.name).into());
+            }
+            loss.backward()?;
+            c.opt.step();
+            curve.push(value);
+        }
+        if i % 100 == 0 {
+            println!("===========iteration:{i}===========");
+            for (c, curve) in contenders.iter().zip(&losses) {
+                println!("{}:{:.6}", c.name, curve[i]);
+            }
+        }
+    }
+    Ok(losses)
+}
+
+/// The loss curves of [`train_side_by_side`], smoothed over 11 iterations as the book's
+/// `smooth_curve`, one per contender.
+pub fn smoothed_curves(contenders: &[Contender], losses: &[Vec<f64>]) -> Vec<Curve> {
+    contenders
+        .iter()
+        .zip(losses)
+        .map(|(c, curve)| {
+            let points = smooth(curve, 11)
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (i as f64, v))
+                .collect();
+            Curve::new(c.name.clone(), points)
+        })
+        .collect()
+}

@@ -3,7 +3,7 @@
 //!
 //! The book's ch.6.2 uses `std = 1/√n` under the name "Xavier" and `std = √(2/n)` for He, with
 //! `n` the number of inputs; [`Init::XavierNormal`] here is Glorot's `√(2/(fan_in + fan_out))`
-//! as in PyTorch, and the book's variant is `Init::Normal { std: 1/√n }`.
+//! as in PyTorch, and the book's variant is [`Init::LeCunNormal`].
 
 use ndarray::{ArrayD, IxDyn};
 use nn_core::{Float, Tensor};
@@ -31,6 +31,8 @@ pub enum Init {
     XavierUniform,
     /// He/Kaiming normal for ReLU: N(0, 2/fan_in).
     HeNormal,
+    /// LeCun normal: N(0, 1/fan_in) — what the book's ch.6.2 calls "Xavier" (`1/√n`).
+    LeCunNormal,
     /// He/Kaiming uniform for ReLU: U(±√(6/fan_in)).
     HeUniform,
     /// All zeros.
@@ -84,6 +86,7 @@ impl Init {
                 uniform(-b, b, rng)
             }
             Init::HeNormal => normal((2.0 / fi).sqrt(), rng),
+            Init::LeCunNormal => normal((1.0 / fi).sqrt(), rng),
             Init::HeUniform => {
                 let b = (6.0 / fi).sqrt();
                 uniform(-b, b, rng)

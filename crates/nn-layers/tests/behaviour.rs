@@ -37,6 +37,7 @@ fn initialisers_have_their_statistics() {
             uniform_std((6.0 / (fi + fo)).sqrt()),
         ),
         (Init::HeNormal, 0.0, (2.0 / fi).sqrt()),
+        (Init::LeCunNormal, 0.0, (1.0 / fi).sqrt()),
         (Init::HeUniform, 0.0, uniform_std((6.0 / fi).sqrt())),
     ];
     for (init, want_mean, want_std) in cases {
