@@ -9,12 +9,7 @@ mod common;
 
 use clap::Parser;
 use common::{Common, Curve, MlpOptions, Result};
-use ndarray::{Array2, Axis};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use zero_nn::Tensor;
-use zero_nn::layers::{Init, Module, Reduction, Sequential, Target, cross_entropy};
-use zero_nn::optim::{Optimizer, Sgd};
+use zero_nn::layers::Init;
 
 /// Trains 784-100×6-10 on 300 images: plain, with weight decay, with Dropout.
 #[derive(Parser)]
@@ -82,13 +77,14 @@ fn run(args: Args) -> Result<()> {
             dropout,
         };
         let net = common::mlp(&[784, 100, 100, 100, 100, 100, 100, 10], opts, 0);
-        let (train, test) = train(
-            net,
-            (&x_train, &t_train),
-            (&x_test, &t_test),
+        let schedule = common::TrainerOptions {
             epochs,
-            lambda,
-        )?;
+            lr: 0.01,
+            weight_decay: lambda,
+            verbose: true,
+        };
+        let (train, test) =
+            common::train_epochs(net, (&x_train, &t_train), (&x_test, &t_test), schedule)?;
         let last = train.len() - 1;
         println!(
             "final: train acc {:.4}, test acc {:.4}, gap {:.4}",
@@ -117,54 +113,4 @@ fn run(args: Args) -> Result<()> {
         }
         Ok(())
     })
-}
-
-/// Train and test accuracy before training and after each epoch; `lambda` adds the book's
-/// L2 penalty on the weight matrices (not the biases) to the loss.
-fn train(
-    mut net: Sequential<f32>,
-    (x, t): (&Array2<f32>, &[usize]),
-    (x_test, t_test): (&Array2<f32>, &[usize]),
-    epochs: usize,
-    lambda: f64,
-) -> Result<(Vec<f64>, Vec<f64>)> {
-    let weights: Vec<Tensor<f32>> = net
-        .parameters()
-        .into_iter()
-        .filter(|(name, _)| name.ends_with("weight"))
-        .map(|(_, p)| p)
-        .collect();
-    let mut opt = Sgd::new(net.parameter_tensors(), 0.01);
-    let mut rng = StdRng::seed_from_u64(1);
-    let mut train_acc = vec![common::evaluate(&mut net, x, t)];
-    let mut test_acc = vec![common::evaluate(&mut net, x_test, t_test)];
-    for epoch in 1..=epochs {
-        for _ in 0..x.nrows() / 100 {
-            let idx: Vec<usize> = (0..100).map(|_| rng.random_range(0..x.nrows())).collect();
-            let xb = Tensor::from_array(x.select(Axis(0), &idx));
-            let tb: Vec<usize> = idx.iter().map(|&i| t[i]).collect();
-            opt.zero_grad();
-            let mut loss = cross_entropy(&net.forward(&xb), Target::Classes(&tb), Reduction::Mean);
-            if lambda > 0.0 {
-                for w in &weights {
-                    loss = loss.add(&w.powi(2).sum().mul_scalar(0.5 * lambda as f32));
-                }
-            }
-            let value = loss.item();
-            if !value.is_finite() {
-                return Err(format!("epoch {epoch}: the loss became {value}").into());
-            }
-            loss.backward()?;
-            opt.step();
-        }
-        train_acc.push(common::evaluate(&mut net, x, t));
-        test_acc.push(common::evaluate(&mut net, x_test, t_test));
-        if epoch % 10 == 0 || epoch == epochs {
-            println!(
-                "epoch:{epoch}, train acc:{:.4}, test acc:{:.4}",
-                train_acc[epoch], test_acc[epoch]
-            );
-        }
-    }
-    Ok((train_acc, test_acc))
 }

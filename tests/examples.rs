@@ -239,3 +239,27 @@ fn gradient_check_backprop_matches_numerical() {
     assert!(number_after(&out, "W2:") < 1e-9, "{out}");
     assert!(number_after(&out, "b2:") < 1e-9, "{out}");
 }
+
+#[test]
+fn hyperparameters_random_search_ranks_the_trials() {
+    let Some((out, dir)) = run(
+        "hyperparameters",
+        &["--quick", "--dataset", "fashion-mnist"],
+        true,
+    ) else {
+        return;
+    };
+    assert_figures(dir.path(), &["best.svg"]);
+    assert_eq!(
+        out.matches("val acc:").count(),
+        12,
+        "6 trials, then 6 ranked:\n{out}"
+    );
+    // Ranked best first.
+    let ranked: Vec<f64> = out
+        .lines()
+        .filter(|l| l.starts_with("Best-"))
+        .map(|l| number_after(l, "val acc:"))
+        .collect();
+    assert!(ranked.windows(2).all(|w| w[0] >= w[1]), "{out}");
+}

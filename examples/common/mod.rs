@@ -419,3 +419,70 @@ pub fn smoothed_curves(contenders: &[Contender], losses: &[Vec<f64>]) -> Vec<Cur
         })
         .collect()
 }
+
+/// How [`train_epochs`] trains: the book's `Trainer` with SGD and batches of 100.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainerOptions {
+    /// Epochs of `N / 100` mini-batches.
+    pub epochs: usize,
+    /// SGD's learning rate.
+    pub lr: f64,
+    /// The book's weight decay: `½λΣ‖W‖²` over the weight matrices (not the biases) is added to
+    /// the loss.
+    pub weight_decay: f64,
+    /// Print the accuracies every tenth epoch, as the book's `epoch:…, train acc:…` lines.
+    pub verbose: bool,
+}
+
+/// Trains `net` with SGD on mini-batches of 100 drawn with replacement; returns the accuracy on
+/// the training and the held-out set before training and after each epoch.
+pub fn train_epochs(
+    mut net: zero_nn::layers::Sequential<f32>,
+    (x, t): (&ndarray::Array2<f32>, &[usize]),
+    (x_test, t_test): (&ndarray::Array2<f32>, &[usize]),
+    opts: TrainerOptions,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    use rand::{Rng, SeedableRng};
+    use zero_nn::layers::{Module, Reduction, Target, cross_entropy};
+    use zero_nn::optim::Optimizer;
+    let weights: Vec<zero_nn::Tensor<f32>> = net
+        .parameters()
+        .into_iter()
+        .filter(|(name, _)| name.ends_with("weight"))
+        .map(|(_, p)| p)
+        .collect();
+    let mut opt = zero_nn::optim::Sgd::new(net.parameter_tensors(), opts.lr);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let mut train_acc = vec![evaluate(&mut net, x, t)];
+    let mut test_acc = vec![evaluate(&mut net, x_test, t_test)];
+    let penalty = 0.5 * opts.weight_decay as f32;
+    for epoch in 1..=opts.epochs {
+        for _ in 0..(x.nrows() / 100).max(1) {
+            let idx: Vec<usize> = (0..100).map(|_| rng.random_range(0..x.nrows())).collect();
+            let xb = zero_nn::Tensor::from_array(x.select(ndarray::Axis(0), &idx));
+            let tb: Vec<usize> = idx.iter().map(|&i| t[i]).collect();
+            opt.zero_grad();
+            let mut loss = cross_entropy(&net.forward(&xb), Target::Classes(&tb), Reduction::Mean);
+            if penalty > 0.0 {
+                for w in &weights {
+                    loss = loss.add(&w.powi(2).sum().mul_scalar(penalty));
+                }
+            }
+            let value = loss.item();
+            if !value.is_finite() {
+                return Err(format!("epoch {epoch}: the loss became {value}").into());
+            }
+            loss.backward()?;
+            opt.step();
+        }
+        train_acc.push(evaluate(&mut net, x, t));
+        test_acc.push(evaluate(&mut net, x_test, t_test));
+        if opts.verbose && (epoch % 10 == 0 || epoch == opts.epochs) {
+            println!(
+                "epoch:{epoch}, train acc:{:.4}, test acc:{:.4}",
+                train_acc[epoch], test_acc[epoch]
+            );
+        }
+    }
+    Ok((train_acc, test_acc))
+}
