@@ -9,11 +9,11 @@ mod common;
 
 use clap::Parser;
 use common::{Common, MlpOptions, Result};
-use ndarray::{Array2, Axis};
+use nn_mnist::train::evaluate;
 use plotters::prelude::*;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use zero_nn::Tensor;
+use zero_nn::data::Dataset;
 use zero_nn::layers::{Init, Module, Reduction, Sequential, Target, cross_entropy};
 use zero_nn::optim::{Optimizer, Sgd};
 
@@ -42,9 +42,7 @@ fn run(args: Args) -> Result<()> {
         .map(|i| 10f64.powf(-4.0 * i as f64 / 15.0))
         .collect();
     let data = args.data.dataset.load()?;
-    let (x, t) = common::xy(&data.train)?;
-    let x = x.slice(ndarray::s![..1000, ..]).to_owned();
-    let t = t[..1000].to_vec();
+    let train_set = common::first(&data.train, 1000);
     println!(
         "{}: the first 1000 training images; 784-100-100-100-100-100-10 ReLU, SGD lr 0.01, batches of 100, {epochs} epochs",
         args.data.dataset.name()
@@ -62,7 +60,7 @@ fn run(args: Args) -> Result<()> {
                 dropout: None,
             };
             let net = common::mlp(&[784, 100, 100, 100, 100, 100, 10], opts, k as u64);
-            curves.push(train(net, &x, &t, epochs, k as u64)?);
+            curves.push(train(net, &train_set, epochs, k as u64)?);
         }
         let last = |c: &Vec<f64>| match c.iter().position(|a| a.is_nan()) {
             Some(epoch) => format!("diverged in epoch {epoch}"),
@@ -134,21 +132,14 @@ fn run(args: Args) -> Result<()> {
 }
 
 /// The training accuracy before training and after each epoch.
-fn train(
-    mut net: Sequential<f32>,
-    x: &Array2<f32>,
-    t: &[usize],
-    epochs: usize,
-    seed: u64,
-) -> Result<Vec<f64>> {
+fn train(mut net: Sequential<f32>, data: &Dataset, epochs: usize, seed: u64) -> Result<Vec<f64>> {
+    let classes = nn_mnist::train::classes(&data.labels);
     let mut opt = Sgd::new(net.parameter_tensors(), 0.01);
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut accuracy = vec![common::evaluate(&mut net, x, t)];
+    let mut accuracy = vec![evaluate(&mut net, data)];
     for _ in 0..epochs {
-        for _ in 0..x.nrows() / 100 {
-            let idx: Vec<usize> = (0..100).map(|_| rng.random_range(0..x.nrows())).collect();
-            let xb = Tensor::from_array(x.select(Axis(0), &idx));
-            let tb: Vec<usize> = idx.iter().map(|&i| t[i]).collect();
+        for _ in 0..data.len() / 100 {
+            let (xb, tb) = common::random_batch(&mut rng, &data.images, &classes, 100);
             opt.zero_grad();
             let loss = cross_entropy(&net.forward(&xb), Target::Classes(&tb), Reduction::Mean);
             if !loss.item().is_finite() {
@@ -160,7 +151,7 @@ fn train(
             loss.backward()?;
             opt.step();
         }
-        accuracy.push(common::evaluate(&mut net, x, t));
+        accuracy.push(evaluate(&mut net, data));
     }
     Ok(accuracy)
 }

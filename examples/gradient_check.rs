@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zero_nn::Tensor;
 use zero_nn::core::no_grad;
-use zero_nn::data::{FashionMnist, FetchOptions, LoadOptions, Mnist, Split};
+use zero_nn::data::Split;
 use zero_nn::layers::{Init, Linear, Module, Reduction, Relu, Sequential, Target, cross_entropy};
 
 /// Compares backpropagation with numerical differentiation on the book's two-layer network.
@@ -35,16 +35,10 @@ fn main() -> std::process::ExitCode {
 
 fn run(args: Args) -> Result<()> {
     let out = args.common.out_dir("gradient_check")?;
-    let fetch = FetchOptions::from_env()?;
-    let test = match args.dataset {
-        DatasetArg::Mnist => Mnist::load_split(Split::Test, &fetch, LoadOptions::default())?,
-        DatasetArg::FashionMnist => {
-            FashionMnist::load_split(Split::Test, &fetch, LoadOptions::default())?
-        }
-    };
-    let (x, t) = common::xy(&test.select(&[0, 1, 2]))?;
+    let three = common::first(&args.dataset.load_split(Split::Test)?, 3);
+    let t = nn_mnist::train::classes(&three.labels);
     // The book computes in float64; so does this check.
-    let x = Tensor::from_array(x.mapv(f64::from));
+    let x = Tensor::from_array(three.images.mapv(f64::from));
     println!(
         "{}: TwoLayerNet(784, 50, 10) (Affine, ReLU, Affine, SoftmaxWithLoss), W = 0.01·randn, b = 0; 3 images",
         args.dataset.name()

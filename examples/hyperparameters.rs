@@ -9,7 +9,6 @@ mod common;
 
 use clap::Parser;
 use common::{Common, MlpOptions, Result};
-use ndarray::Axis;
 use plotters::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -51,26 +50,18 @@ fn run(args: Args) -> Result<()> {
     let trials = args.trials.unwrap_or(args.common.pick(100, 6));
     let epochs = args.epochs.unwrap_or(args.common.pick(50, 5));
     let data = args.data.dataset.load()?;
-    let (x, t) = common::xy(&data.train)?;
     // The first 500 training images, shuffled, 20% held out for validation.
     let mut rng = StdRng::seed_from_u64(args.seed);
-    let mut order: Vec<usize> = (0..500.min(x.nrows())).collect();
+    let mut order: Vec<usize> = (0..500.min(data.train.len())).collect();
     order.shuffle(&mut rng);
     let (val_idx, train_idx) = order.split_at(order.len() / 5);
-    let pick = |idx: &[usize]| {
-        (
-            x.select(Axis(0), idx),
-            idx.iter().map(|&i| t[i]).collect::<Vec<_>>(),
-        )
-    };
-    let (x_train, t_train) = pick(train_idx);
-    let (x_val, t_val) = pick(val_idx);
+    let (train_set, val_set) = (data.train.select(train_idx), data.train.select(val_idx));
     println!(
         "{}: {} training and {} validation images (from the first 500 of the training split); \
          784-100×6-10 ReLU, He initialisation, SGD, batches of 100, {epochs} epochs per trial, {trials} trials",
         args.data.dataset.name(),
-        x_train.nrows(),
-        x_val.nrows()
+        train_set.len(),
+        val_set.len()
     );
 
     let mut results = Vec::with_capacity(trials);
@@ -90,8 +81,7 @@ fn run(args: Args) -> Result<()> {
             weight_decay,
             verbose: false,
         };
-        let (train, val) =
-            common::train_epochs(net, (&x_train, &t_train), (&x_val, &t_val), schedule)?;
+        let (train, val) = common::train_epochs(net, &train_set, &val_set, schedule)?;
         println!(
             "val acc:{:.4} | lr:{lr:.3e}, weight decay:{weight_decay:.3e}",
             val[val.len() - 1]

@@ -9,10 +9,10 @@ mod common;
 
 use clap::Parser;
 use common::{Common, Contender, MlpOptions, Result};
+use nn_mnist::train::OptimizerKind;
 use plotters::prelude::*;
 use zero_nn::Tensor;
 use zero_nn::layers::{Init, Module};
-use zero_nn::optim::{AdaGrad, Adam, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
 
 /// Compares the book's optimizers on a function and on a five-layer network.
 #[derive(Parser)]
@@ -31,29 +31,15 @@ struct Args {
 
 /// The optimizers of the comparison, each with the book's learning rate for the function and
 /// for MNIST (Nesterov and RMSprop are not in the book's figure; their rates are ours).
-const OPTIMIZERS: [(&str, f64, f64); 6] = [
-    ("SGD", 0.95, 0.01),
-    ("Momentum", 0.1, 0.01),
-    ("Nesterov", 0.1, 0.01),
-    ("AdaGrad", 1.5, 0.01),
-    ("RMSprop", 0.3, 0.001),
-    ("Adam", 0.3, 0.001),
+/// Momentum and Nesterov use α = 0.9, RMSprop ρ = 0.99, as the book.
+const OPTIMIZERS: [(&str, OptimizerKind, f64, f64); 6] = [
+    ("SGD", OptimizerKind::Sgd, 0.95, 0.01),
+    ("Momentum", OptimizerKind::Momentum, 0.1, 0.01),
+    ("Nesterov", OptimizerKind::Nesterov, 0.1, 0.01),
+    ("AdaGrad", OptimizerKind::Adagrad, 1.5, 0.01),
+    ("RMSprop", OptimizerKind::Rmsprop, 0.3, 0.001),
+    ("Adam", OptimizerKind::Adam, 0.3, 0.001),
 ];
-
-fn make<T: zero_nn::core::Float>(
-    name: &str,
-    params: Vec<Tensor<T>>,
-    lr: f64,
-) -> Box<dyn Optimizer> {
-    match name {
-        "SGD" => Box::new(Sgd::new(params, lr)),
-        "Momentum" => Box::new(Momentum::new(params, lr, 0.9)),
-        "Nesterov" => Box::new(Nesterov::new(params, lr, 0.9)),
-        "AdaGrad" => Box::new(AdaGrad::new(params, lr)),
-        "RMSprop" => Box::new(RmsProp::new(params, lr)),
-        _ => Box::new(Adam::new(params, lr)),
-    }
-}
 
 fn main() -> std::process::ExitCode {
     common::main("optimizers", || run(Args::parse()))
@@ -73,10 +59,10 @@ fn run(args: Args) -> Result<()> {
 fn function(out: &std::path::Path) -> Result<()> {
     println!("== f(x, y) = x²/20 + y², 30 steps from (-7, 2)");
     let mut paths = Vec::new();
-    for (name, lr, _) in OPTIMIZERS {
+    for (name, kind, lr, _) in OPTIMIZERS {
         let x = Tensor::<f64>::scalar(-7.0).requires_grad();
         let y = Tensor::<f64>::scalar(2.0).requires_grad();
-        let mut opt = make(name, vec![x.clone(), y.clone()], lr);
+        let mut opt = kind.build(vec![x.clone(), y.clone()], lr, 0.0);
         let mut path = vec![(x.item(), y.item())];
         for _ in 0..30 {
             opt.zero_grad();
@@ -126,8 +112,6 @@ fn function(out: &std::path::Path) -> Result<()> {
 fn network(args: &Args, out: &std::path::Path) -> Result<()> {
     let iterations = args.iterations.unwrap_or(args.common.pick(2000, 100));
     let data = args.data.dataset.load()?;
-    let (x_train, t_train) = common::xy(&data.train)?;
-    let (x_test, t_test) = common::xy(&data.test)?;
     println!(
         "== {}: 784-100-100-100-100-10 ReLU network, He initialisation, batches of 128, {iterations} iterations",
         args.data.dataset.name()
@@ -140,9 +124,9 @@ fn network(args: &Args, out: &std::path::Path) -> Result<()> {
     };
     let mut contenders: Vec<Contender> = OPTIMIZERS
         .iter()
-        .map(|&(name, _, lr)| {
+        .map(|&(name, kind, _, lr)| {
             let net = common::mlp(&[784, 100, 100, 100, 100, 10], opts, 0);
-            let opt = make(name, net.parameter_tensors(), lr);
+            let opt = kind.build(net.parameter_tensors(), lr, 0.0);
             Contender {
                 name: name.to_string(),
                 net,
@@ -150,26 +134,17 @@ fn network(args: &Args, out: &std::path::Path) -> Result<()> {
             }
         })
         .collect();
-    let losses =
-        common::train_side_by_side(&mut contenders, (&x_train, &t_train), iterations, 128)?;
+    let losses = common::train_side_by_side(&mut contenders, &data.train, iterations, 128)?;
     println!("test accuracy after {iterations} iterations:");
-    for ((name, _, lr), c) in OPTIMIZERS.iter().zip(&mut contenders) {
-        println!(
-            "  {name:<9} (lr {lr}): {:.4}",
-            common::evaluate(&mut c.net, &x_test, &t_test)
-        );
+    for ((name, _, _, lr), c) in OPTIMIZERS.iter().zip(&mut contenders) {
+        let accuracy = nn_mnist::train::evaluate(&mut c.net, &data.test);
+        println!("  {name:<9} (lr {lr}): {accuracy:.4}");
     }
-    let curves = common::smoothed_curves(&contenders, &losses);
-    common::write_svg(&out.join("mnist_loss.svg"), (900, 550), |root| {
-        common::line_chart(
-            &root,
-            &format!(
-                "{}: training loss per optimizer (moving average of 11)",
-                args.data.dataset.name()
-            ),
-            ("iterations", "loss"),
-            &curves,
-            false,
-        )
-    })
+    let name = args.data.dataset.name();
+    common::write_loss_curves(
+        &out.join("mnist_loss.svg"),
+        &format!("{name}: training loss per optimizer (moving average of 11)"),
+        &contenders,
+        &losses,
+    )
 }

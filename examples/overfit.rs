@@ -38,20 +38,12 @@ fn run(args: Args) -> Result<()> {
     let out = args.common.out_dir("overfit")?;
     let epochs = args.epochs.unwrap_or(args.common.pick(200, 10));
     let data = args.data.dataset.load()?;
-    let (x, t) = common::xy(&data.train)?;
-    let (x_train, t_train) = (
-        x.slice(ndarray::s![..300, ..]).to_owned(),
-        t[..300].to_vec(),
-    );
-    let (mut x_test, mut t_test) = common::xy(&data.test)?;
-    if args.common.quick() {
-        x_test = x_test.slice(ndarray::s![..1000, ..]).to_owned();
-        t_test.truncate(1000);
-    }
+    let train_set = common::first(&data.train, 300);
+    let test_set = common::first(&data.test, args.common.pick(data.test.len(), 1000));
     println!(
         "{}: 300 training images, {} test images; 784-100×6-10 ReLU, He initialisation, SGD lr 0.01, batches of 100, {epochs} epochs",
         args.data.dataset.name(),
-        x_test.nrows()
+        test_set.len()
     );
 
     let runs = [
@@ -83,8 +75,7 @@ fn run(args: Args) -> Result<()> {
             weight_decay: lambda,
             verbose: true,
         };
-        let (train, test) =
-            common::train_epochs(net, (&x_train, &t_train), (&x_test, &t_test), schedule)?;
+        let (train, test) = common::train_epochs(net, &train_set, &test_set, schedule)?;
         let last = train.len() - 1;
         println!(
             "final: train acc {:.4}, test acc {:.4}, gap {:.4}",

@@ -8,6 +8,7 @@ mod common;
 use clap::Parser;
 use common::{Common, Curve, Result};
 use ndarray::Axis;
+use nn_mnist::train::argmax;
 use plotters::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -47,7 +48,7 @@ fn run(args: Args) -> Result<()> {
     let (x, t) = spiral(100, 3, 1984);
     let labels: Vec<usize> = t
         .outer_iter()
-        .map(|row| row.iter().position(|&v| v == 1.0).unwrap_or(0))
+        .map(|row| argmax(row.iter().copied()))
         .collect();
 
     // As ch01/two_layer_net.py: W = 0.01·randn, b = 0.
@@ -160,13 +161,4 @@ fn run(args: Args) -> Result<()> {
         Ok(())
     })?;
     Ok(())
-}
-
-fn argmax(values: impl Iterator<Item = f64>) -> usize {
-    values
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |best, (i, v)| {
-            if v > best.1 { (i, v) } else { best }
-        })
-        .0
 }

@@ -140,8 +140,6 @@ fn run(args: Args) -> Result<()> {
 fn network(args: &Args, out: &std::path::Path) -> Result<()> {
     let iterations = args.iterations.unwrap_or(args.common.pick(2000, 100));
     let data = args.data.dataset.load()?;
-    let (x_train, t_train) = common::xy(&data.train)?;
-    let (x_test, t_test) = common::xy(&data.test)?;
     let name = args.data.dataset.name();
     println!(
         "== {name}: 784-100-100-100-100-10 ReLU network, SGD lr 0.01, batches of 128, {iterations} iterations"
@@ -169,23 +167,18 @@ fn network(args: &Args, out: &std::path::Path) -> Result<()> {
             }
         })
         .collect();
-    let losses =
-        common::train_side_by_side(&mut contenders, (&x_train, &t_train), iterations, 128)?;
+    let losses = common::train_side_by_side(&mut contenders, &data.train, iterations, 128)?;
     println!("test accuracy after {iterations} iterations:");
     for c in &mut contenders {
-        let accuracy = common::evaluate(&mut c.net, &x_test, &t_test);
+        let accuracy = nn_mnist::train::evaluate(&mut c.net, &data.test);
         println!("  {:<9}: {accuracy:.4}", c.name);
     }
-    let curves = common::smoothed_curves(&contenders, &losses);
-    common::write_svg(&out.join("mnist_loss.svg"), (900, 550), |root| {
-        common::line_chart(
-            &root,
-            &format!("{name}: training loss per initialisation (moving average of 11)"),
-            ("iterations", "loss"),
-            &curves,
-            false,
-        )
-    })
+    common::write_loss_curves(
+        &out.join("mnist_loss.svg"),
+        &format!("{name}: training loss per initialisation (moving average of 11)"),
+        &contenders,
+        &losses,
+    )
 }
 
 /// The activations of each of the five layers for a standard-normal input.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use plotters::prelude::*;
-use zero_nn::data::{FashionMnist, FetchOptions, LoadOptions, Mnist, TrainTest};
+use zero_nn::data::{Dataset, FashionMnist, FetchOptions, LoadOptions, Mnist, Split, TrainTest};
 
 /// The result type of the examples: any error, printed as one line by [`main`].
 pub type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -66,7 +66,7 @@ pub enum DatasetArg {
 }
 
 impl DatasetArg {
-    /// The name used in printed lines and file names.
+    /// The name used in printed lines and figure titles.
     pub fn name(self) -> &'static str {
         match self {
             DatasetArg::Mnist => "MNIST",
@@ -81,6 +81,17 @@ impl DatasetArg {
         let data = match self {
             DatasetArg::Mnist => Mnist::load(&fetch, opts)?,
             DatasetArg::FashionMnist => FashionMnist::load(&fetch, opts)?,
+        };
+        Ok(data)
+    }
+
+    /// One split, flattened and normalised.
+    pub fn load_split(self, split: Split) -> Result<Dataset> {
+        let fetch = FetchOptions::from_env()?;
+        let opts = LoadOptions::default();
+        let data = match self {
+            DatasetArg::Mnist => Mnist::load_split(split, &fetch, opts)?,
+            DatasetArg::FashionMnist => FashionMnist::load_split(split, &fetch, opts)?,
         };
         Ok(data)
     }
@@ -110,12 +121,7 @@ pub fn write_svg(
         draw(root.clone())?;
         root.present()?;
     }
-    let tmp = path.with_extension(format!("svg.tmp-{}", std::process::id()));
-    let written = std::fs::write(&tmp, svg.as_bytes()).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(format!("cannot write {}: {e}", path.display()).into());
-    }
+    nn_mnist::report::write_atomic(path, svg.as_bytes())?;
     println!("wrote {}", path.display());
     Ok(())
 }
@@ -246,40 +252,25 @@ pub fn smooth(values: &[f64], window: usize) -> Vec<f64> {
     out
 }
 
-/// The share of rows whose largest score is at the label.
-pub fn accuracy(scores: &ndarray::ArrayD<f32>, labels: &[usize]) -> f64 {
-    let correct = scores
-        .outer_iter()
-        .zip(labels)
-        .filter(|(row, label)| {
-            let best = row
-                .iter()
-                .enumerate()
-                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-                    if v > best.1 { (i, v) } else { best }
-                })
-                .0;
-            best == **label
-        })
-        .count();
-    correct as f64 / labels.len().max(1) as f64
+/// The first `n` examples of `data` (all of them if it has fewer).
+pub fn first(data: &Dataset, n: usize) -> Dataset {
+    let idx: Vec<usize> = (0..n.min(data.len())).collect();
+    data.select(&idx)
 }
 
-/// Images as `(N, 784)` and labels as class indices.
-pub fn xy(data: &zero_nn::data::Dataset) -> Result<(ndarray::Array2<f32>, Vec<usize>)> {
-    let images = data
-        .images
-        .clone()
-        .into_dimensionality::<ndarray::Ix2>()
-        .map_err(|e| format!("images are not (N, 784): {e}"))?;
-    let labels = match &data.labels {
-        zero_nn::data::Labels::Classes(c) => c.to_vec(),
-        zero_nn::data::Labels::OneHot(o) => o
-            .outer_iter()
-            .map(|r| r.iter().position(|&v| v == 1.0).unwrap_or(0))
-            .collect(),
-    };
-    Ok((images, labels))
+/// A mini-batch of `size` examples drawn with replacement, as the book's
+/// `np.random.choice(train_size, batch_size)`: the images as a tensor and their classes.
+pub fn random_batch<R: rand::Rng>(
+    rng: &mut R,
+    images: &ndarray::ArrayD<f32>,
+    classes: &[usize],
+    size: usize,
+) -> (zero_nn::Tensor<f32>, Vec<usize>) {
+    let idx: Vec<usize> = (0..size)
+        .map(|_| rng.random_range(0..classes.len()))
+        .collect();
+    let x = zero_nn::Tensor::from_array(images.select(ndarray::Axis(0), &idx));
+    (x, idx.iter().map(|&i| classes[i]).collect())
 }
 
 /// What goes between the affine layers of [`mlp`].
@@ -326,25 +317,6 @@ pub fn mlp(sizes: &[usize], opts: MlpOptions, seed: u64) -> zero_nn::layers::Seq
     net
 }
 
-/// The accuracy of `net` (in evaluation mode, without the tape) on `x`, in batches of 1000.
-pub fn evaluate(
-    net: &mut zero_nn::layers::Sequential<f32>,
-    x: &ndarray::Array2<f32>,
-    labels: &[usize],
-) -> f64 {
-    use zero_nn::layers::Module;
-    net.eval();
-    let mut correct = 0.0;
-    for start in (0..x.nrows()).step_by(1000) {
-        let end = (start + 1000).min(x.nrows());
-        let xb = zero_nn::Tensor::from_array(x.slice(ndarray::s![start..end, ..]).to_owned());
-        let scores = zero_nn::core::no_grad(|| net.forward(&xb)).to_array();
-        correct += accuracy(&scores, &labels[start..end]) * (end - start) as f64;
-    }
-    net.train();
-    correct / x.nrows().max(1) as f64
-}
-
 /// The centres of a `cells × cells` grid over the square [-half, half]², one row per cell, x
 /// varying fastest: the inputs at which a decision map or heat map is drawn.
 pub fn square_grid(cells: usize, half: f64) -> ndarray::Array2<f64> {
@@ -365,23 +337,22 @@ pub struct Contender {
     pub opt: Box<dyn zero_nn::optim::Optimizer>,
 }
 
-/// Trains every contender on the same random mini-batches (drawn with replacement, as
-/// `np.random.choice(train_size, batch_size)`), printing the losses every 100 iterations as the
-/// book's `ch06/*_compare_mnist.py` do; returns each one's loss per iteration.
+/// Trains every contender on the same random mini-batches of `batch` from `train`, printing
+/// the losses every 100 iterations as the book's `ch06/*_compare_mnist.py` do; returns each
+/// one's loss per iteration.
 pub fn train_side_by_side(
     contenders: &mut [Contender],
-    (x, t): (&ndarray::Array2<f32>, &[usize]),
+    train: &Dataset,
     iterations: usize,
     batch: usize,
 ) -> Result<Vec<Vec<f64>>> {
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
     use zero_nn::layers::{Module, Reduction, Target, cross_entropy};
+    let classes = nn_mnist::train::classes(&train.labels);
     let mut losses = vec![Vec::with_capacity(iterations); contenders.len()];
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     for i in 0..iterations {
-        let idx: Vec<usize> = (0..batch).map(|_| rng.random_range(0..x.nrows())).collect();
-        let xb = zero_nn::Tensor::from_array(x.select(ndarray::Axis(0), &idx));
-        let tb: Vec<usize> = idx.iter().map(|&j| t[j]).collect();
+        let (xb, tb) = random_batch(&mut rng, &train.images, &classes, batch);
         for (c, curve) in contenders.iter_mut().zip(&mut losses) {
             c.opt.zero_grad();
             let loss = cross_entropy(&c.net.forward(&xb), Target::Classes(&tb), Reduction::Mean);
@@ -403,10 +374,15 @@ pub fn train_side_by_side(
     Ok(losses)
 }
 
-/// The loss curves of [`train_side_by_side`], smoothed over 11 iterations as the book's
-/// `smooth_curve`, one per contender.
-pub fn smoothed_curves(contenders: &[Contender], losses: &[Vec<f64>]) -> Vec<Curve> {
-    contenders
+/// Draws the loss curves of [`train_side_by_side`] into `path`, each smoothed over 11
+/// iterations as the book's `smooth_curve`.
+pub fn write_loss_curves(
+    path: &Path,
+    title: &str,
+    contenders: &[Contender],
+    losses: &[Vec<f64>],
+) -> Result<()> {
+    let curves: Vec<Curve> = contenders
         .iter()
         .zip(losses)
         .map(|(c, curve)| {
@@ -417,7 +393,10 @@ pub fn smoothed_curves(contenders: &[Contender], losses: &[Vec<f64>]) -> Vec<Cur
                 .collect();
             Curve::new(c.name.clone(), points)
         })
-        .collect()
+        .collect();
+    write_svg(path, (900, 550), |root| {
+        line_chart(&root, title, ("iterations", "loss"), &curves, false)
+    })
 }
 
 /// How [`train_epochs`] trains: the book's `Trainer` with SGD and batches of 100.
@@ -434,15 +413,16 @@ pub struct TrainerOptions {
     pub verbose: bool,
 }
 
-/// Trains `net` with SGD on mini-batches of 100 drawn with replacement; returns the accuracy on
-/// the training and the held-out set before training and after each epoch.
+/// Trains `net` with SGD on mini-batches of 100 drawn with replacement from `train`; returns
+/// the accuracy on `train` and on the held-out `test` before training and after each epoch.
 pub fn train_epochs(
     mut net: zero_nn::layers::Sequential<f32>,
-    (x, t): (&ndarray::Array2<f32>, &[usize]),
-    (x_test, t_test): (&ndarray::Array2<f32>, &[usize]),
+    train: &Dataset,
+    test: &Dataset,
     opts: TrainerOptions,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
-    use rand::{Rng, SeedableRng};
+    use nn_mnist::train::evaluate;
+    use rand::SeedableRng;
     use zero_nn::layers::{Module, Reduction, Target, cross_entropy};
     use zero_nn::optim::Optimizer;
     let weights: Vec<zero_nn::Tensor<f32>> = net
@@ -451,16 +431,15 @@ pub fn train_epochs(
         .filter(|(name, _)| name.ends_with("weight"))
         .map(|(_, p)| p)
         .collect();
+    let classes = nn_mnist::train::classes(&train.labels);
     let mut opt = zero_nn::optim::Sgd::new(net.parameter_tensors(), opts.lr);
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let mut train_acc = vec![evaluate(&mut net, x, t)];
-    let mut test_acc = vec![evaluate(&mut net, x_test, t_test)];
+    let mut train_acc = vec![evaluate(&mut net, train)];
+    let mut test_acc = vec![evaluate(&mut net, test)];
     let penalty = 0.5 * opts.weight_decay as f32;
     for epoch in 1..=opts.epochs {
-        for _ in 0..(x.nrows() / 100).max(1) {
-            let idx: Vec<usize> = (0..100).map(|_| rng.random_range(0..x.nrows())).collect();
-            let xb = zero_nn::Tensor::from_array(x.select(ndarray::Axis(0), &idx));
-            let tb: Vec<usize> = idx.iter().map(|&i| t[i]).collect();
+        for _ in 0..(train.len() / 100).max(1) {
+            let (xb, tb) = random_batch(&mut rng, &train.images, &classes, 100);
             opt.zero_grad();
             let mut loss = cross_entropy(&net.forward(&xb), Target::Classes(&tb), Reduction::Mean);
             if penalty > 0.0 {
@@ -475,8 +454,8 @@ pub fn train_epochs(
             loss.backward()?;
             opt.step();
         }
-        train_acc.push(evaluate(&mut net, x, t));
-        test_acc.push(evaluate(&mut net, x_test, t_test));
+        train_acc.push(evaluate(&mut net, train));
+        test_acc.push(evaluate(&mut net, test));
         if opts.verbose && (epoch % 10 == 0 || epoch == opts.epochs) {
             println!(
                 "epoch:{epoch}, train acc:{:.4}, test acc:{:.4}",

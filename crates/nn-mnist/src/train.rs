@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::time::Instant;
 
 use ndarray::{ArrayD, ArrayView2, Axis, Ix2};
-use nn_core::{Tensor, no_grad};
+use nn_core::{Float, Tensor, no_grad};
 use nn_data::{Batches, Dataset, Labels};
 use nn_layers::{Module, Predictor, Reduction, Target, cross_entropy};
 use nn_optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd, clip_grad_norm};
@@ -43,7 +43,12 @@ impl OptimizerKind {
     }
 
     /// The optimizer over `params`.
-    pub fn build(self, params: Vec<Tensor<f32>>, lr: f64, weight_decay: f64) -> Box<dyn Optimizer> {
+    pub fn build<T: Float>(
+        self,
+        params: Vec<Tensor<T>>,
+        lr: f64,
+        weight_decay: f64,
+    ) -> Box<dyn Optimizer> {
         match self {
             OptimizerKind::Sgd => Box::new(Sgd::new(params, lr).weight_decay(weight_decay)),
             OptimizerKind::Momentum => {
@@ -103,8 +108,8 @@ pub fn classes(labels: &Labels) -> Vec<usize> {
 }
 
 /// The index of the first largest value (NumPy's `argmax`).
-pub fn argmax(values: impl IntoIterator<Item = f32>) -> usize {
-    let mut best = (0, f32::NEG_INFINITY);
+pub fn argmax<T: Float>(values: impl IntoIterator<Item = T>) -> usize {
+    let mut best = (0, T::neg_infinity());
     for (i, v) in values.into_iter().enumerate() {
         if v > best.1 {
             best = (i, v);
