@@ -54,17 +54,15 @@ fn run(args: Args) -> Result<()> {
     for (name, f) in ACTIVATIONS {
         let (y, dy) = value_and_slope(f, &grid);
         let (y3, dy3) = value_and_slope(f, &[-1.0, 1.0, 2.0]);
-        // Away from the kinks at 0 (step, ReLU, Leaky ReLU, abs), where f' has no value.
+        // Central differences over the whole grid at once, compared away from the kinks at 0
+        // (step, ReLU, Leaky ReLU, abs), where f' has no value.
         let h = 1e-5;
-        let worst = grid
-            .iter()
-            .zip(&dy)
-            .filter(|(x, _)| x.abs() > 1e-3)
-            .map(|(&x, &d)| {
-                let (plus, _) = value_and_slope(f, &[x + h]);
-                let (minus, _) = value_and_slope(f, &[x - h]);
-                (d - (plus[0] - minus[0]) / (2.0 * h)).abs()
-            })
+        let shifted =
+            |d: f64| value_and_slope(f, &grid.iter().map(|x| x + d).collect::<Vec<_>>()).0;
+        let (plus, minus) = (shifted(h), shifted(-h));
+        let worst = (0..grid.len())
+            .filter(|&i| grid[i].abs() > 1e-3)
+            .map(|i| (dy[i] - (plus[i] - minus[i]) / (2.0 * h)).abs())
             .fold(0.0f64, f64::max);
         println!(
             "{name:<18} {:>30}   {:>30}   {worst:.1e}",
@@ -90,8 +88,8 @@ fn run(args: Args) -> Result<()> {
             let root = root.titled(title, ("sans-serif", 20))?;
             let panels = root.split_evenly((3, 3));
             for (panel, curve) in panels.iter().zip(curves.iter()) {
-                let one = [Curve::new(curve.label.clone(), curve.points.clone())];
-                common::line_chart(panel, &curve.label, ("x", ""), &one, false)?;
+                let one = std::slice::from_ref(curve);
+                common::line_chart(panel, &curve.label, ("x", ""), one, false)?;
             }
             Ok(())
         })?;

@@ -72,8 +72,7 @@ fn worked_example() -> Result<()> {
         let g = p.grad().ok_or_else(|| format!("{name} has no gradient"))?;
         println!("∂L/∂{name} = {}", show(&g));
     }
-    let mut opt = Sgd::new(net.parameter_tensors(), 0.1);
-    opt.step();
+    Sgd::new(params.clone(), 0.1).step();
     println!("after one step (lr 0.1):");
     for (name, p) in names.iter().zip(&params) {
         println!("  {name} = {}", show(&p.to_array()));
@@ -115,13 +114,17 @@ fn plane_regression(args: &Args, out: &std::path::Path) -> Result<()> {
     let mut opt = Sgd::new(net.parameter_tensors(), 0.02);
     let t_train = t_train.insert_axis(Axis(1));
     let t_test = t_test.insert_axis(Axis(1));
-    let eval = |net: &mut Sequential<f64>, x: &Array2<f64>, t: &Array2<f64>| {
-        let y = no_grad(|| net.forward(&Tensor::from_array(x.clone())));
-        mse(&y, &Tensor::from_array(t.clone()), Reduction::Mean).item()
+    // Whole sets as tensors once, for the per-epoch losses.
+    let whole = |x: &Array2<f64>, t: &Array2<f64>| {
+        (Tensor::from_array(x.clone()), Tensor::from_array(t.clone()))
+    };
+    let (train_set, test_set) = (whole(&x_train, &t_train), whole(&x_test, &t_test));
+    let eval = |net: &mut Sequential<f64>, (x, t): &(Tensor<f64>, Tensor<f64>)| {
+        mse(&no_grad(|| net.forward(x)), t, Reduction::Mean).item()
     };
     let mut batches = Batches::new(x_train.nrows(), 4, Some(0), false);
-    let mut train_curve = vec![(0.0, eval(&mut net, &x_train, &t_train))];
-    let mut test_curve = vec![(0.0, eval(&mut net, &x_test, &t_test))];
+    let mut train_curve = vec![(0.0, eval(&mut net, &train_set))];
+    let mut test_curve = vec![(0.0, eval(&mut net, &test_set))];
     println!(
         "epoch {:>3}: train loss {:.6}  test loss {:.6}",
         0, train_curve[0].1, test_curve[0].1
@@ -135,10 +138,7 @@ fn plane_regression(args: &Args, out: &std::path::Path) -> Result<()> {
             loss.backward()?;
             opt.step();
         }
-        let (train, test) = (
-            eval(&mut net, &x_train, &t_train),
-            eval(&mut net, &x_test, &t_test),
-        );
+        let (train, test) = (eval(&mut net, &train_set), eval(&mut net, &test_set));
         if !train.is_finite() {
             return Err(format!("epoch {epoch}: the loss became {train}").into());
         }
