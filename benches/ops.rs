@@ -1,13 +1,13 @@
 //! Micro-benchmarks (`cargo bench --bench ops`): matrix products at the networks' shapes on one
-//! and two threads, elementwise ops, reductions and softmax, and the tape's cost per op on tiny
-//! tensors. docs/performance.md records the measured figures.
+//! and two threads, elementwise ops, reductions and softmax, the tape's cost per op on tiny
+//! tensors, and convolution and pooling at the book's CNN shapes. docs/performance.md records the measured figures.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::Array2;
-use zero_nn::core::{Tensor, kernels};
+use zero_nn::core::{Tensor, kernels, no_grad};
 
 fn matrix(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
     Tensor::<f32>::randn(&[rows, cols], seed)
@@ -138,9 +138,56 @@ fn tape_overhead(c: &mut Criterion) {
     group.finish();
 }
 
+/// The book's SimpleConvNet layers at batch 100 (ch.7.5): 1×28×28 images, 30 filters 5×5,
+/// then 2×2 max pooling; and a 3×3 layer of its deep network (ch.8.1) with 16 → 16 channels.
+fn conv(c: &mut Criterion) {
+    let mut group = c.benchmark_group("conv_f32_batch100");
+    group.sample_size(20);
+    kernels::set_num_threads(1);
+    let x = Tensor::<f32>::randn(&[100, 1, 28, 28], 6);
+    let w = Tensor::<f32>::randn(&[30, 1, 5, 5], 7).requires_grad();
+    let b = Tensor::<f32>::zeros(&[30]).requires_grad();
+    group.bench_function("simple_convnet_conv_forward", |bench| {
+        bench.iter(|| black_box(no_grad(|| x.conv2d(&w, Some(&b), 1, 0))))
+    });
+    group.bench_function("simple_convnet_conv_forward_backward", |bench| {
+        bench.iter(|| {
+            x.conv2d(&w, Some(&b), 1, 0)
+                .sum()
+                .backward()
+                .expect("scalar");
+            w.zero_grad();
+            b.zero_grad();
+        })
+    });
+    group.bench_function("simple_convnet_im2col", |bench| {
+        bench.iter(|| black_box(x.im2col(5, 1, 0)))
+    });
+    let h = Tensor::<f32>::randn(&[100, 30, 24, 24], 8).requires_grad();
+    group.bench_function("max_pool_2x2_forward_backward", |bench| {
+        bench.iter(|| {
+            h.max_pool2d(2, 2, 0).sum().backward().expect("scalar");
+            h.zero_grad();
+        })
+    });
+    let x16 = Tensor::<f32>::randn(&[100, 16, 14, 14], 9).requires_grad();
+    let w16 = Tensor::<f32>::randn(&[16, 16, 3, 3], 10).requires_grad();
+    group.bench_function("deep_convnet_conv3x3_16_forward_backward", |bench| {
+        bench.iter(|| {
+            x16.conv2d(&w16, None, 1, 1)
+                .sum()
+                .backward()
+                .expect("scalar");
+            x16.zero_grad();
+            w16.zero_grad();
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = matmul, elementwise, tape_overhead
+    targets = matmul, elementwise, tape_overhead, conv
 }
 criterion_main!(benches);

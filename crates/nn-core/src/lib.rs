@@ -22,7 +22,12 @@
 //! # Ok::<(), nn_core::AutogradError>(())
 //! ```
 //!
-//! See `docs/architecture.md` for the tape's design and memory lifecycle.
+//! Every operation is a struct implementing [`Op`] — its `forward` and its `backward` side by
+//! side, like the book's layer classes — run by [`Tensor::apply`]; code outside this crate adds
+//! differentiable operations the same way (see the [`op`] module). Convolution and pooling
+//! (ch.7) are ops too: [`Tensor::conv2d`], [`Tensor::im2col`], [`Tensor::max_pool2d`].
+//!
+//! See `docs/architecture.md` for the tape's design, its memory lifecycle and how to add an op.
 
 // Tests build gradcheck inputs as `&[x.clone()]`, which reads better than `from_ref`.
 #![cfg_attr(test, allow(clippy::cloned_ref_to_slice_refs))]
@@ -35,6 +40,7 @@ mod error;
 mod float;
 pub mod gradcheck;
 pub mod kernels;
+pub mod op;
 mod ops;
 mod tape;
 mod tensor;
@@ -42,6 +48,8 @@ mod tensor;
 pub use error::AutogradError;
 pub use float::Float;
 pub use gradcheck::{GradcheckError, GradcheckOptions, GradcheckReport, gradcheck, gradcheck_with};
+pub use op::{Grads, Op};
+pub use ops::Size2d;
 pub use tape::{NoGradGuard, TapeStats, is_grad_enabled, no_grad, tape_stats};
 pub use tensor::Tensor;
 

@@ -10,10 +10,11 @@ use std::marker::PhantomData;
 use std::rc::{Rc, Weak};
 
 use ndarray::{ArcArray, ArrayD, IxDyn};
+use smallvec::SmallVec;
 
 use crate::error::AutogradError;
 use crate::float::Float;
-use crate::ops::Op;
+use crate::op::{Grads, NO_NODE, Op};
 
 /// A parameter's storage: its value, its accumulated gradient, and where it sits on the tape.
 pub(crate) struct Leaf<T: Float> {
@@ -76,9 +77,24 @@ pub(crate) enum InputRef<'a, T: Float> {
     Node(&'a NodeHandle<T>),
 }
 
-/// One entry of the tape: a backward rule with exactly the data it needs.
+/// The node ids of an op's inputs ([`NO_NODE`] for a constant); most ops have at most three.
+pub(crate) type InputIds = SmallVec<[usize; 3]>;
+
+/// One entry of the tape: the shape of the value it stands for, and what backward does there.
 pub(crate) struct Node<T: Float> {
-    pub(crate) op: Op<T>,
+    /// Checked against every gradient delivered to this node.
+    pub(crate) shape: IxDyn,
+    kind: NodeKind<T>,
+}
+
+enum NodeKind<T: Float> {
+    /// A parameter: its gradient is added to the leaf's storage.
+    Leaf(Rc<Leaf<T>>),
+    /// An op with what its forward kept for backward.
+    Op {
+        op: Box<dyn Op<T>>,
+        inputs: InputIds,
+    },
 }
 
 /// The per-thread, per-float-type list of recorded operations.
@@ -132,7 +148,8 @@ impl<T: Float> Tape<T> {
                 }
                 let id = self.nodes.len();
                 self.nodes.push(Node {
-                    op: Op::Leaf(Rc::clone(leaf)),
+                    shape: leaf.value.borrow().raw_dim(),
+                    kind: NodeKind::Leaf(Rc::clone(leaf)),
                 });
                 leaf.slot.set(Some((self.epoch, id)));
                 Some(id)
@@ -149,31 +166,24 @@ impl<T: Float> Tape<T> {
     }
 }
 
-/// Records one operation whose output needs a gradient. `make` receives the node ids of the
-/// inputs (`None` for constants) and builds the backward rule.
-pub(crate) fn record<T: Float>(
-    op: &str,
-    inputs: &[InputRef<'_, T>],
-    make: impl FnOnce(&[Option<usize>]) -> Op<T>,
+/// Records `op`, whose output of shape `shape` needs a gradient, as the newest node.
+pub(crate) fn record<'a, T: Float>(
+    op: Box<dyn Op<T>>,
+    inputs: impl Iterator<Item = InputRef<'a, T>>,
+    shape: IxDyn,
 ) -> NodeHandle<T> {
     T::tape_key().with(|tape| {
         let mut tape = tape.borrow_mut();
         let guard = tape.current_guard();
-        // Most ops have one or two inputs: keep their ids off the heap.
-        let mut small = [None; 4];
-        let mut many = Vec::new();
-        let ids: &[Option<usize>] = if inputs.len() <= small.len() {
-            for (slot, input) in small.iter_mut().zip(inputs) {
-                *slot = tape.input_id(op, input);
-            }
-            &small[..inputs.len()]
-        } else {
-            many.extend(inputs.iter().map(|i| tape.input_id(op, i)));
-            &many
-        };
-        let node_op = make(ids);
+        let name = op.name();
+        let ids: InputIds = inputs
+            .map(|i| tape.input_id(name, &i).unwrap_or(NO_NODE))
+            .collect();
         let id = tape.nodes.len();
-        tape.nodes.push(Node { op: node_op });
+        tape.nodes.push(Node {
+            shape,
+            kind: NodeKind::Op { op, inputs: ids },
+        });
         NodeHandle { id, guard }
     })
 }
@@ -199,9 +209,21 @@ pub(crate) fn backward<T: Float>(
     grads[root.id] = Some(seed);
     while let Some(node) = nodes.pop() {
         if let Some(g) = grads[nodes.len()].take() {
-            node.op.backward(g, &mut GradSink { grads: &mut grads });
+            match node.kind {
+                NodeKind::Leaf(leaf) => leaf.accumulate_grad(g),
+                NodeKind::Op { op, inputs } => {
+                    let name = op.name();
+                    let mut sink = Grads {
+                        op: name,
+                        inputs: &inputs,
+                        nodes: &nodes,
+                        grads: &mut grads,
+                    };
+                    op.backward(g, &mut sink);
+                }
+            }
         }
-        // `node` drops here: saved arrays are freed as the walk goes.
+        // The node drops here: what its op kept is freed as the walk goes.
     }
     // Hand the allocation back so the next step does not regrow it.
     T::tape_key().with(|tape| {
@@ -211,21 +233,6 @@ pub(crate) fn backward<T: Float>(
         }
     });
     Ok(())
-}
-
-/// Where backward rules deliver the gradients of their inputs.
-pub(crate) struct GradSink<'a, T: Float> {
-    grads: &'a mut [Option<ArrayD<T>>],
-}
-
-impl<T: Float> GradSink<'_, T> {
-    /// Adds `g` to the gradient of node `id` (gradients of a reused tensor sum up).
-    pub(crate) fn add(&mut self, id: usize, g: ArrayD<T>) {
-        match &mut self.grads[id] {
-            Some(acc) => *acc += &g,
-            slot @ None => *slot = Some(g),
-        }
-    }
 }
 
 /// What the tape of one float type holds on this thread, for tests and diagnostics.

@@ -1,5 +1,6 @@
 //! The [`Tensor`] type: an n-dimensional array that can record how it was computed.
 
+use std::cell::Ref;
 use std::fmt;
 use std::rc::Rc;
 
@@ -8,9 +9,11 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Uniform};
 
+use smallvec::SmallVec;
+
 use crate::error::AutogradError;
 use crate::float::Float;
-use crate::ops::Op;
+use crate::op::Op;
 use crate::tape::{self, InputRef, Leaf, NodeHandle};
 
 /// An n-dimensional array of `T` (`f32` by default) with reverse-mode autodiff.
@@ -371,33 +374,103 @@ impl<T: Float> Tensor<T> {
             Repr::Leaf(leaf) => InputRef::Leaf(leaf),
         }
     }
+}
 
-    /// Wraps an operation's output: recorded with the rule `make` builds if recording is on and
-    /// some input is tracked, a constant otherwise (then `make` never runs).
-    pub(crate) fn from_op(
-        value: ArcArray<T, IxDyn>,
-        op: &str,
+/// Running operations.
+impl<T: Float> Tensor<T> {
+    /// Runs `op` on `inputs` and records it on the tape if recording is on and an input is
+    /// tracked; otherwise the result is a constant and the op is dropped. Every built-in op
+    /// goes through here, and so does an op written outside nn-core (see [`Op`]).
+    ///
+    /// ```
+    /// use nn_core::ndarray::{ArcArray, ArrayD, IxDyn};
+    /// use nn_core::{Float, Grads, Op, Tensor};
+    ///
+    /// /// `x³`, keeping its input for the derivative `3x²`.
+    /// struct Cube<T: Float>(Option<ArcArray<T, IxDyn>>);
+    ///
+    /// impl<T: Float> Op<T> for Cube<T> {
+    ///     fn name(&self) -> &'static str {
+    ///         "cube"
+    ///     }
+    ///     fn forward(&mut self, x: &[&ArcArray<T, IxDyn>], needs: &[bool]) -> ArcArray<T, IxDyn> {
+    ///         if needs[0] {
+    ///             self.0 = Some(x[0].clone());
+    ///         }
+    ///         x[0].mapv(|v| v * v * v).into_shared()
+    ///     }
+    ///     fn backward(self: Box<Self>, mut g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+    ///         let x = self.0.expect("kept when a gradient is needed");
+    ///         g.zip_mut_with(&x, |g, &x| *g = *g * T::lit(3.0) * x * x);
+    ///         grads.add(0, g);
+    ///     }
+    /// }
+    ///
+    /// let x = nn_core::ndarray::arr1(&[0.5, -1.5]).into_dyn();
+    /// nn_core::gradcheck(|t| Tensor::apply(Cube(None), &[&t[0]]), &[x]).unwrap();
+    /// ```
+    pub fn apply<O: Op<T>>(op: O, inputs: &[&Tensor<T>]) -> Tensor<T> {
+        // Fixed-size arrays for the usual arities keep the bookkeeping off the heap.
+        match inputs {
+            [a] => Self::apply_n(op, [*a]),
+            [a, b] => Self::apply_n(op, [*a, *b]),
+            [a, b, c] => Self::apply_n(op, [*a, *b, *c]),
+            _ => {
+                let guards: Vec<_> = inputs.iter().map(|t| t.leaf_value()).collect();
+                let values: Vec<_> = inputs
+                    .iter()
+                    .zip(&guards)
+                    .map(|(t, g)| t.value_ref(g))
+                    .collect();
+                Self::run(op, inputs, &values)
+            }
+        }
+    }
+
+    #[inline]
+    fn apply_n<O: Op<T>, const N: usize>(op: O, inputs: [&Tensor<T>; N]) -> Tensor<T> {
+        let guards: [_; N] = std::array::from_fn(|i| inputs[i].leaf_value());
+        let values: [_; N] = std::array::from_fn(|i| inputs[i].value_ref(&guards[i]));
+        Self::run(op, &inputs, &values)
+    }
+
+    /// The forward pass, then the node if the result is recorded.
+    #[inline]
+    fn run<O: Op<T>>(
+        mut op: O,
         inputs: &[&Tensor<T>],
-        make: impl FnOnce(&[Option<usize>]) -> Op<T>,
-    ) -> Self {
-        let node = if inputs.iter().any(|t| t.is_tracked()) && tape::is_grad_enabled() {
-            let many: Vec<InputRef<'_, T>>;
-            let mut pair = [InputRef::Const, InputRef::Const];
-            let refs = if inputs.len() <= 2 {
-                for (slot, t) in pair.iter_mut().zip(inputs) {
-                    *slot = t.input_ref();
-                }
-                &pair[..inputs.len()]
-            } else {
-                many = inputs.iter().map(|t| t.input_ref()).collect();
-                &many[..]
-            };
-            Some(tape::record(op, refs, make))
-        } else {
-            None
-        };
+        values: &[&ArcArray<T, IxDyn>],
+    ) -> Tensor<T> {
+        let recording = inputs.iter().any(|t| t.is_tracked()) && tape::is_grad_enabled();
+        let needs: SmallVec<[bool; 4]> =
+            inputs.iter().map(|t| recording && t.is_tracked()).collect();
+        let value = op.forward(values, &needs);
+        let node = recording.then(|| {
+            let refs = inputs.iter().map(|t| t.input_ref());
+            tape::record(Box::new(op), refs, value.raw_dim())
+        });
         Tensor {
             repr: Repr::Value { value, node },
+        }
+    }
+
+    /// A borrow of a leaf's value (which lives in a `RefCell`); `None` for other tensors.
+    fn leaf_value(&self) -> Option<Ref<'_, ArcArray<T, IxDyn>>> {
+        match &self.repr {
+            Repr::Leaf(leaf) => Some(leaf.value.borrow()),
+            Repr::Value { .. } => None,
+        }
+    }
+
+    /// The value, given what [`leaf_value`](Self::leaf_value) returned for this tensor.
+    fn value_ref<'a>(
+        &'a self,
+        guard: &'a Option<Ref<'a, ArcArray<T, IxDyn>>>,
+    ) -> &'a ArcArray<T, IxDyn> {
+        match (&self.repr, guard) {
+            (Repr::Value { value, .. }, _) => value,
+            (Repr::Leaf(_), Some(value)) => value,
+            (Repr::Leaf(_), None) => unreachable!("a leaf's value is borrowed by leaf_value"),
         }
     }
 }

@@ -1,43 +1,15 @@
 //! Activation functions (book 1 ch.3.2 「活性化関数」, ch.5.5 「活性化関数レイヤの実装」) and
-//! softmax / log-softmax along an axis (ch.3.5). Each saves what its derivative needs: sigmoid,
-//! tanh and ReLU their output (`y(1-y)`, `1-y²`, `y>0`), the others their input.
+//! softmax / log-softmax along an axis (ch.3.5). Each pointwise activation is a [`Pointwise`]
+//! rule: sigmoid, tanh and ReLU keep their output (`y(1-y)`, `1-y²`, `y>0`), the others their
+//! input.
 
 use ndarray::{ArcArray, ArrayD, Axis, IxDyn, Zip};
 
-use super::{Op, check_axis};
+use super::check_axis;
+use super::unary::{Keep, Pointwise, PointwiseOp, pointwise};
 use crate::float::Float;
-use crate::tape::GradSink;
+use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
-
-pub(crate) enum Backward<T: Float> {
-    Pointwise {
-        x: usize,
-        rule: Pointwise<T>,
-    },
-    /// Saved: the output `y`; `dx = y (g - Σ g y)` along the axis.
-    Softmax {
-        x: usize,
-        axis: Axis,
-        y: ArcArray<T, IxDyn>,
-    },
-    /// Saved: the output `log y`; `dx = g - y Σ g` along the axis.
-    LogSoftmax {
-        x: usize,
-        axis: Axis,
-        y: ArcArray<T, IxDyn>,
-    },
-}
-
-pub(crate) enum Pointwise<T: Float> {
-    Sigmoid(ArcArray<T, IxDyn>),
-    Tanh(ArcArray<T, IxDyn>),
-    Relu(ArcArray<T, IxDyn>),
-    LeakyRelu(T, ArcArray<T, IxDyn>),
-    GeluTanh(ArcArray<T, IxDyn>),
-    GeluErf(ArcArray<T, IxDyn>),
-    Elu(T, ArcArray<T, IxDyn>),
-    Softplus(ArcArray<T, IxDyn>),
-}
 
 const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 const GELU_COEF: f64 = 0.044_715;
@@ -81,158 +53,162 @@ fn softplus<T: Float>(x: T) -> T {
     x.max(T::zero()) + (-x.abs()).exp().ln_1p()
 }
 
-impl<T: Float> Pointwise<T> {
-    /// `dy/dx` from the saved value `s`.
-    fn derivative(&self, s: T) -> T {
-        match self {
-            Pointwise::Sigmoid(_) => s * (T::one() - s),
-            Pointwise::Tanh(_) => T::one() - s * s,
-            Pointwise::Relu(_) => {
-                if s > T::zero() {
-                    T::one()
-                } else {
-                    T::zero()
-                }
-            }
-            Pointwise::LeakyRelu(slope, _) => {
-                if s > T::zero() {
-                    T::one()
-                } else {
-                    *slope
-                }
-            }
-            Pointwise::GeluTanh(_) => gelu_tanh_grad(s),
-            Pointwise::GeluErf(_) => gelu_erf_grad(s),
-            Pointwise::Elu(alpha, _) => {
-                if s > T::zero() {
-                    T::one()
-                } else {
-                    *alpha * s.exp()
-                }
-            }
-            Pointwise::Softplus(_) => sigmoid(s),
+pointwise!(
+    /// The logistic sigmoid (the book's Sigmoid layer): `dy/dx = y(1 - y)`.
+    Sigmoid, "sigmoid", Output, |x| sigmoid(x), |y| y * (T::one() - y)
+);
+pointwise!(
+    /// `tanh x`: `dy/dx = 1 - y²`.
+    Tanh, "tanh", Output, |x| x.tanh(), |y| T::one() - y * y
+);
+pointwise!(
+    /// `max(x, 0)` (the book's Relu layer): the gradient passes where the output is positive.
+    Relu, "relu", Output, |x| x.max(T::zero()), |y| if y > T::zero() { T::one() } else { T::zero() }
+);
+pointwise!(
+    /// GELU, tanh approximation.
+    GeluTanh, "gelu", Input, |x| gelu_tanh(x), |x| gelu_tanh_grad(x)
+);
+pointwise!(
+    /// Exact GELU `x Φ(x)`.
+    GeluErf, "gelu_erf", Input, |x| gelu_erf(x), |x| gelu_erf_grad(x)
+);
+pointwise!(
+    /// `log(1 + eˣ)`: `dy/dx = sigmoid(x)`.
+    Softplus, "softplus", Input, |x| softplus(x), |x| sigmoid(x)
+);
+
+/// `x` for `x > 0`, `slope · x` otherwise.
+pub(crate) struct LeakyRelu<T>(T);
+impl<T: Float> Pointwise<T> for LeakyRelu<T> {
+    const NAME: &'static str = "leaky_relu";
+    const KEEP: Keep = Keep::Input;
+    fn f(&self, x: T) -> T {
+        if x > T::zero() { x } else { self.0 * x }
+    }
+    fn df(&self, x: T) -> T {
+        if x > T::zero() { T::one() } else { self.0 }
+    }
+}
+
+/// `x` for `x > 0`, `α(eˣ - 1)` otherwise.
+pub(crate) struct Elu<T>(T);
+impl<T: Float> Pointwise<T> for Elu<T> {
+    const NAME: &'static str = "elu";
+    const KEEP: Keep = Keep::Input;
+    fn f(&self, x: T) -> T {
+        if x > T::zero() {
+            x
+        } else {
+            self.0 * x.exp_m1()
         }
     }
-
-    fn saved(&self) -> &ArcArray<T, IxDyn> {
-        match self {
-            Pointwise::Sigmoid(s)
-            | Pointwise::Tanh(s)
-            | Pointwise::Relu(s)
-            | Pointwise::LeakyRelu(_, s)
-            | Pointwise::GeluTanh(s)
-            | Pointwise::GeluErf(s)
-            | Pointwise::Elu(_, s)
-            | Pointwise::Softplus(s) => s,
+    fn df(&self, x: T) -> T {
+        if x > T::zero() {
+            T::one()
+        } else {
+            self.0 * x.exp()
         }
     }
 }
 
-impl<T: Float> Backward<T> {
-    pub(crate) fn backward(self, mut g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
-        match self {
-            Backward::Pointwise { x, rule } => {
-                Zip::from(&mut g)
-                    .and(rule.saved())
-                    .for_each(|g, &s| *g *= rule.derivative(s));
-                sink.add(x, g);
-            }
-            Backward::Softmax { x, axis, y } => {
-                Zip::from(g.lanes_mut(axis))
-                    .and(y.lanes(axis))
-                    .for_each(|mut g, y| {
-                        let dot = g
-                            .iter()
-                            .zip(y.iter())
-                            .fold(T::zero(), |acc, (&g, &y)| acc + g * y);
-                        Zip::from(&mut g)
-                            .and(&y)
-                            .for_each(|g, &y| *g = y * (*g - dot));
-                    });
-                sink.add(x, g);
-            }
-            Backward::LogSoftmax { x, axis, y } => {
-                Zip::from(g.lanes_mut(axis))
-                    .and(y.lanes(axis))
-                    .for_each(|mut g, y| {
-                        let total = g.sum();
-                        Zip::from(&mut g)
-                            .and(&y)
-                            .for_each(|g, &y| *g -= y.exp() * total);
-                    });
-                sink.add(x, g);
+/// Softmax (or log-softmax) along an axis, keeping its output:
+/// softmax `dx = y (g - Σ g y)`, log-softmax `dx = g - eʸ Σ g` along the axis.
+pub(crate) struct SoftmaxOp<T: Float> {
+    axis: usize,
+    log: bool,
+    y: Option<ArcArray<T, IxDyn>>,
+}
+
+impl<T: Float> Op<T> for SoftmaxOp<T> {
+    fn name(&self) -> &'static str {
+        if self.log { "log_softmax" } else { "softmax" }
+    }
+    fn forward(&mut self, x: &[&ArcArray<T, IxDyn>], needs: &[bool]) -> ArcArray<T, IxDyn> {
+        let ax = check_axis(Op::<T>::name(self), self.axis, x[0].shape());
+        let mut y = x[0].to_owned();
+        // Subtracting the lane's maximum keeps exp from overflowing (book 1 ch.3.5.2).
+        for mut lane in y.lanes_mut(ax) {
+            let m = lane.fold(T::neg_infinity(), |m, &v| m.max(v));
+            lane.mapv_inplace(|v| v - m);
+            let total = lane.fold(T::zero(), |s, &v| s + v.exp());
+            if self.log {
+                let log_total = total.ln();
+                lane.mapv_inplace(|v| v - log_total);
+            } else {
+                let inv = total.recip();
+                lane.mapv_inplace(|v| v.exp() * inv);
             }
         }
+        let y = y.into_shared();
+        self.y = needs[0].then(|| y.clone());
+        y
+    }
+    fn backward(self: Box<Self>, mut g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let Some(y) = &self.y else { return };
+        let ax = Axis(self.axis);
+        Zip::from(g.lanes_mut(ax))
+            .and(y.lanes(ax))
+            .for_each(|mut g, y| {
+                if self.log {
+                    let total = g.sum();
+                    Zip::from(&mut g)
+                        .and(&y)
+                        .for_each(|g, &y| *g -= y.exp() * total);
+                } else {
+                    let dot = g
+                        .iter()
+                        .zip(y.iter())
+                        .fold(T::zero(), |acc, (&g, &y)| acc + g * y);
+                    Zip::from(&mut g)
+                        .and(&y)
+                        .for_each(|g, &y| *g = y * (*g - dot));
+                }
+            });
+        grads.add(0, g);
     }
 }
 
+/// Activation functions.
 impl<T: Float> Tensor<T> {
-    fn pointwise(
-        &self,
-        op: &str,
-        f: impl Fn(T) -> T,
-        save_output: bool,
-        rule: impl FnOnce(ArcArray<T, IxDyn>) -> Pointwise<T>,
-    ) -> Tensor<T> {
-        let x = self.array();
-        let y = x.map(|&v| f(v)).into_shared();
-        let saved = if save_output { y.clone() } else { x };
-        Tensor::from_op(y, op, &[self], |ids| {
-            Op::Activation(Backward::Pointwise {
-                x: ids[0].unwrap_or_else(|| unreachable!()),
-                rule: rule(saved),
-            })
-        })
-    }
-
     /// The logistic sigmoid `1 / (1 + e^-x)`, computed without overflow.
     pub fn sigmoid(&self) -> Tensor<T> {
-        self.pointwise("sigmoid", sigmoid, true, Pointwise::Sigmoid)
+        PointwiseOp::run(Sigmoid, self)
     }
 
     /// Hyperbolic tangent.
     pub fn tanh(&self) -> Tensor<T> {
-        self.pointwise("tanh", T::tanh, true, Pointwise::Tanh)
+        PointwiseOp::run(Tanh, self)
     }
 
     /// `max(x, 0)`; its gradient at 0 is 0.
     pub fn relu(&self) -> Tensor<T> {
-        self.pointwise("relu", |v| v.max(T::zero()), true, Pointwise::Relu)
+        PointwiseOp::run(Relu, self)
     }
 
     /// `x` for `x > 0`, `slope · x` otherwise.
     pub fn leaky_relu(&self, slope: T) -> Tensor<T> {
-        self.pointwise(
-            "leaky_relu",
-            move |v| if v > T::zero() { v } else { slope * v },
-            false,
-            move |x| Pointwise::LeakyRelu(slope, x),
-        )
+        PointwiseOp::run(LeakyRelu(slope), self)
     }
 
     /// GELU with the tanh approximation `0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))`.
     pub fn gelu(&self) -> Tensor<T> {
-        self.pointwise("gelu", gelu_tanh, false, Pointwise::GeluTanh)
+        PointwiseOp::run(GeluTanh, self)
     }
 
     /// Exact GELU `x Φ(x) = 0.5x(1 + erf(x/√2))`.
     pub fn gelu_erf(&self) -> Tensor<T> {
-        self.pointwise("gelu_erf", gelu_erf, false, Pointwise::GeluErf)
+        PointwiseOp::run(GeluErf, self)
     }
 
     /// ELU: `x` for `x > 0`, `α(eˣ - 1)` otherwise.
     pub fn elu(&self, alpha: T) -> Tensor<T> {
-        self.pointwise(
-            "elu",
-            move |v| if v > T::zero() { v } else { alpha * v.exp_m1() },
-            false,
-            move |x| Pointwise::Elu(alpha, x),
-        )
+        PointwiseOp::run(Elu(alpha), self)
     }
 
     /// Softplus `log(1 + eˣ)`, computed without overflow.
     pub fn softplus(&self) -> Tensor<T> {
-        self.pointwise("softplus", softplus, false, Pointwise::Softplus)
+        PointwiseOp::run(Softplus, self)
     }
 
     /// The step function (1 where `x > 0`, else 0), book 1 ch.3.2.2.
@@ -246,34 +222,6 @@ impl<T: Float> Tensor<T> {
         Tensor::from_array(y)
     }
 
-    fn softmax_impl(&self, op: &str, axis: usize, log: bool) -> Tensor<T> {
-        let x = self.array();
-        let ax = check_axis(op, axis, x.shape());
-        let mut y = x.to_owned();
-        // Subtracting the lane's maximum keeps exp from overflowing (book 1 ch.3.5.2).
-        for mut lane in y.lanes_mut(ax) {
-            let m = lane.fold(T::neg_infinity(), |m, &v| m.max(v));
-            lane.mapv_inplace(|v| v - m);
-            let total = lane.fold(T::zero(), |s, &v| s + v.exp());
-            if log {
-                let log_total = total.ln();
-                lane.mapv_inplace(|v| v - log_total);
-            } else {
-                let inv = total.recip();
-                lane.mapv_inplace(|v| v.exp() * inv);
-            }
-        }
-        let y = y.into_shared();
-        Tensor::from_op(y.clone(), op, &[self], |ids| {
-            let x = ids[0].unwrap_or_else(|| unreachable!());
-            Op::Activation(if log {
-                Backward::LogSoftmax { x, axis: ax, y }
-            } else {
-                Backward::Softmax { x, axis: ax, y }
-            })
-        })
-    }
-
     /// `exp(x) / Σ exp(x)` along `axis`, numerically stable (the maximum is subtracted first).
     ///
     /// ```
@@ -285,7 +233,14 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If `axis` is out of range.
     pub fn softmax(&self, axis: usize) -> Tensor<T> {
-        self.softmax_impl("softmax", axis, false)
+        Tensor::apply(
+            SoftmaxOp {
+                axis,
+                log: false,
+                y: None,
+            },
+            &[self],
+        )
     }
 
     /// `log softmax(x)` along `axis`, computed as `x - max - log Σ exp(x - max)`.
@@ -293,7 +248,14 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If `axis` is out of range.
     pub fn log_softmax(&self, axis: usize) -> Tensor<T> {
-        self.softmax_impl("log_softmax", axis, true)
+        Tensor::apply(
+            SoftmaxOp {
+                axis,
+                log: true,
+                y: None,
+            },
+            &[self],
+        )
     }
 }
 

@@ -1,208 +1,210 @@
-//! Elementwise arithmetic with NumPy broadcasting, and scalar and unary math
-//! (book 1 ch.5.4 「単純なレイヤの実装」: the add and multiply layers).
+//! Elementwise arithmetic with NumPy broadcasting (book 1 ch.5.4 「単純なレイヤの実装」: the
+//! add and multiply layers). Each operand's gradient is summed back to its own shape.
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use ndarray::{ArcArray, ArrayD, Dimension, IxDyn, Zip};
+use ndarray::{ArcArray, ArrayD, IxDyn, Zip};
 
-use super::{Op, broadcast_shape, sum_to_shape, zip_broadcast};
+use super::{broadcast_shape, sum_to_shape, zip_broadcast};
 use crate::float::Float;
-use crate::tape::GradSink;
+use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
 
-/// One operand of a binary op: its node (if it needs a gradient) and its shape.
-pub(crate) struct Operand {
-    id: Option<usize>,
-    shape: IxDyn,
+type Shared<T> = ArcArray<T, IxDyn>;
+
+/// `f(a, b)` over the broadcast of both operands.
+fn broadcast_apply<T: Float>(
+    op: &str,
+    a: &Shared<T>,
+    b: &Shared<T>,
+    f: impl Fn(T, T) -> T,
+) -> Shared<T> {
+    let out = broadcast_shape(op, a.shape(), b.shape());
+    zip_broadcast(&out, a.view(), b.view(), f).into_shared()
 }
 
-impl Operand {
-    fn new(id: Option<usize>, t_shape: &[usize]) -> Self {
-        Operand {
-            id,
-            shape: IxDyn(t_shape),
-        }
+/// The incoming gradient for each operand that needs it, copied only when both do.
+fn split<T: Float>(g: ArrayD<T>, a: bool, b: bool) -> (Option<ArrayD<T>>, Option<ArrayD<T>>) {
+    match (a, b) {
+        (true, true) => (Some(g.clone()), Some(g)),
+        (true, false) => (Some(g), None),
+        (false, true) => (None, Some(g)),
+        (false, false) => (None, None),
     }
+}
 
-    /// Delivers `g` (of the broadcast shape) summed back to this operand's shape.
-    fn deliver<T: Float>(&self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
-        if let Some(id) = self.id {
-            sink.add(id, sum_to_shape(g, self.shape.slice()));
-        }
+/// `g *= f(x, …)` elementwise, with the saved operands broadcast to g's shape.
+fn scale_broadcast<T: Float>(mut g: ArrayD<T>, x: &Shared<T>, f: impl Fn(T, T) -> T) -> ArrayD<T> {
+    if g.shape() == x.shape() {
+        Zip::from(&mut g).and(x).for_each(|g, &x| *g = f(*g, x));
+    } else {
+        Zip::from(&mut g)
+            .and_broadcast(x)
+            .for_each(|g, &x| *g = f(*g, x));
     }
-}
-
-pub(crate) enum Backward<T: Float> {
-    Add(Operand, Operand),
-    Sub(Operand, Operand),
-    /// Saved: each operand's value, kept only when the other operand needs a gradient.
-    Mul(
-        Operand,
-        Operand,
-        Option<ArcArray<T, IxDyn>>,
-        Option<ArcArray<T, IxDyn>>,
-    ),
-    /// Saved: the divisor and the quotient.
-    Div(Operand, Operand, ArcArray<T, IxDyn>, ArcArray<T, IxDyn>),
-    /// `max(a, b)` if `pick_max`, else `min(a, b)`; ties split the gradient evenly.
-    Extremum {
-        a: Operand,
-        b: Operand,
-        a_val: ArcArray<T, IxDyn>,
-        b_val: ArcArray<T, IxDyn>,
-        pick_max: bool,
-    },
-    Unary {
-        x: usize,
-        rule: Unary<T>,
-    },
-}
-
-pub(crate) enum Unary<T: Float> {
-    Identity,
-    Neg,
-    Scale(T),
-    /// Saved: the input.
-    PowI(i32, ArcArray<T, IxDyn>),
-    PowF(T, ArcArray<T, IxDyn>),
-    Log(ArcArray<T, IxDyn>),
-    Abs(ArcArray<T, IxDyn>),
-    Clamp(Option<T>, Option<T>, ArcArray<T, IxDyn>),
-    /// Saved: the output.
-    Sqrt(ArcArray<T, IxDyn>),
-    Exp(ArcArray<T, IxDyn>),
-}
-
-/// The values a binary op may keep for its backward rule.
-pub(crate) struct Saved<T: Float> {
-    a: ArcArray<T, IxDyn>,
-    b: ArcArray<T, IxDyn>,
-    y: ArcArray<T, IxDyn>,
-}
-
-/// `g ∘ f(s)` in place, for the saved array `s` of g's shape.
-fn scale_by<T: Float>(mut g: ArrayD<T>, s: &ArcArray<T, IxDyn>, f: impl Fn(T) -> T) -> ArrayD<T> {
-    Zip::from(&mut g).and(s).for_each(|g, &s| *g *= f(s));
     g
 }
 
-impl<T: Float> Backward<T> {
-    pub(crate) fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
-        match self {
-            Backward::Add(a, b) => {
-                if b.id.is_some() {
-                    if a.id.is_some() {
-                        a.deliver(g.clone(), sink);
-                    }
-                    b.deliver(g, sink);
-                } else {
-                    a.deliver(g, sink);
-                }
-            }
-            Backward::Sub(a, b) => {
-                if b.id.is_some() {
-                    if a.id.is_some() {
-                        a.deliver(g.clone(), sink);
-                    }
-                    b.deliver(g.mapv_into(|x| -x), sink);
-                } else {
-                    a.deliver(g, sink);
-                }
-            }
-            Backward::Mul(a, b, a_val, b_val) => {
-                if let Some(b_val) = b_val {
-                    let mut ga = g.clone();
-                    Zip::from(&mut ga)
-                        .and_broadcast(&b_val)
-                        .for_each(|g, &b| *g *= b);
-                    a.deliver(ga, sink);
-                }
-                if let Some(a_val) = a_val {
-                    let mut gb = g;
-                    Zip::from(&mut gb)
-                        .and_broadcast(&a_val)
-                        .for_each(|g, &a| *g *= a);
-                    b.deliver(gb, sink);
-                }
-            }
-            Backward::Div(a, b, b_val, y) => {
-                if a.id.is_some() {
-                    let mut ga = g.clone();
-                    Zip::from(&mut ga)
-                        .and_broadcast(&b_val)
-                        .for_each(|g, &b| *g /= b);
-                    a.deliver(ga, sink);
-                }
-                if b.id.is_some() {
-                    // ∂(a/b)/∂b = -(a/b)/b
-                    let mut gb = g;
-                    Zip::from(&mut gb)
-                        .and(&y)
-                        .and_broadcast(&b_val)
-                        .for_each(|g, &y, &b| *g = -*g * y / b);
-                    b.deliver(gb, sink);
-                }
-            }
-            Backward::Extremum {
-                a,
-                b,
-                a_val,
-                b_val,
-                pick_max,
-            } => {
-                let half = T::lit(0.5);
-                let share = |mine: T, other: T| {
-                    if mine == other {
-                        half
-                    } else if (mine > other) == pick_max {
-                        T::one()
-                    } else {
-                        T::zero()
-                    }
-                };
-                if a.id.is_some() {
-                    let mut ga = g.clone();
-                    Zip::from(&mut ga)
-                        .and_broadcast(&a_val)
-                        .and_broadcast(&b_val)
-                        .for_each(|g, &x, &y| *g *= share(x, y));
-                    a.deliver(ga, sink);
-                }
-                if b.id.is_some() {
-                    let mut gb = g;
-                    Zip::from(&mut gb)
-                        .and_broadcast(&a_val)
-                        .and_broadcast(&b_val)
-                        .for_each(|g, &x, &y| *g *= share(y, x));
-                    b.deliver(gb, sink);
-                }
-            }
-            Backward::Unary { x, rule } => {
-                let two = T::lit(2.0);
-                let dx = match rule {
-                    Unary::Identity => g,
-                    Unary::Neg => g.mapv_into(|v| -v),
-                    Unary::Scale(c) => g.mapv_into(|v| v * c),
-                    Unary::PowI(n, x) => scale_by(g, &x, |x| T::lit(f64::from(n)) * x.powi(n - 1)),
-                    Unary::PowF(p, x) => scale_by(g, &x, |x| p * x.powf(p - T::one())),
-                    Unary::Log(x) => scale_by(g, &x, |x| x.recip()),
-                    Unary::Abs(x) => scale_by(g, &x, |x| {
-                        if x > T::zero() {
-                            T::one()
-                        } else if x < T::zero() {
-                            -T::one()
-                        } else {
-                            T::zero()
-                        }
-                    }),
-                    Unary::Clamp(lo, hi, x) => scale_by(g, &x, |x| {
-                        let inside = lo.is_none_or(|lo| x >= lo) && hi.is_none_or(|hi| x <= hi);
-                        if inside { T::one() } else { T::zero() }
-                    }),
-                    Unary::Sqrt(y) => scale_by(g, &y, |y| (two * y).recip()),
-                    Unary::Exp(y) => scale_by(g, &y, |y| y),
-                };
-                sink.add(x, dx);
+/// Delivers `g` to input `input`, summed back to that input's shape.
+fn deliver<T: Float>(grads: &mut Grads<'_, T>, input: usize, g: ArrayD<T>) {
+    if let Some(shape) = grads.shape(input) {
+        let g = sum_to_shape(g, shape);
+        grads.add(input, g);
+    }
+}
+
+/// `a + b` (the book's AddLayer): the gradient passes to both operands unchanged.
+pub(crate) struct AddOp;
+
+impl<T: Float> Op<T> for AddOp {
+    fn name(&self) -> &'static str {
+        "add"
+    }
+    fn forward(&mut self, x: &[&Shared<T>], _: &[bool]) -> Shared<T> {
+        broadcast_apply("add", x[0], x[1], |a, b| a + b)
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let (ga, gb) = split(g, grads.needs(0), grads.needs(1));
+        if let Some(ga) = ga {
+            deliver(grads, 0, ga);
+        }
+        if let Some(gb) = gb {
+            deliver(grads, 1, gb);
+        }
+    }
+}
+
+/// `a - b`: `da = g`, `db = -g`.
+pub(crate) struct SubOp;
+
+impl<T: Float> Op<T> for SubOp {
+    fn name(&self) -> &'static str {
+        "sub"
+    }
+    fn forward(&mut self, x: &[&Shared<T>], _: &[bool]) -> Shared<T> {
+        broadcast_apply("sub", x[0], x[1], |a, b| a - b)
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let (ga, gb) = split(g, grads.needs(0), grads.needs(1));
+        if let Some(ga) = ga {
+            deliver(grads, 0, ga);
+        }
+        if let Some(gb) = gb {
+            deliver(grads, 1, gb.mapv_into(|v| -v));
+        }
+    }
+}
+
+/// `a * b` elementwise (the book's MulLayer): `da = g·b`, `db = g·a`, so each operand is kept
+/// only when the other one needs a gradient.
+pub(crate) struct MulOp<T: Float> {
+    a: Option<Shared<T>>,
+    b: Option<Shared<T>>,
+}
+
+impl<T: Float> Op<T> for MulOp<T> {
+    fn name(&self) -> &'static str {
+        "mul"
+    }
+    fn forward(&mut self, x: &[&Shared<T>], needs: &[bool]) -> Shared<T> {
+        self.b = needs[0].then(|| x[1].clone());
+        self.a = needs[1].then(|| x[0].clone());
+        broadcast_apply("mul", x[0], x[1], |a, b| a * b)
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let (ga, gb) = split(g, self.b.is_some(), self.a.is_some());
+        if let (Some(ga), Some(b)) = (ga, &self.b) {
+            deliver(grads, 0, scale_broadcast(ga, b, |g, b| g * b));
+        }
+        if let (Some(gb), Some(a)) = (gb, &self.a) {
+            deliver(grads, 1, scale_broadcast(gb, a, |g, a| g * a));
+        }
+    }
+}
+
+/// `a / b`: `da = g / b`, `db = -g·(a/b)/b`; keeps the divisor, and the quotient if `b` needs a
+/// gradient.
+pub(crate) struct DivOp<T: Float> {
+    b: Option<Shared<T>>,
+    y: Option<Shared<T>>,
+}
+
+impl<T: Float> Op<T> for DivOp<T> {
+    fn name(&self) -> &'static str {
+        "div"
+    }
+    fn forward(&mut self, x: &[&Shared<T>], needs: &[bool]) -> Shared<T> {
+        let y = broadcast_apply("div", x[0], x[1], |a, b| a / b);
+        self.b = (needs[0] || needs[1]).then(|| x[1].clone());
+        self.y = needs[1].then(|| y.clone());
+        y
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let Some(b) = &self.b else { return };
+        let (ga, gb) = split(g, grads.needs(0), self.y.is_some());
+        if let Some(ga) = ga {
+            deliver(grads, 0, scale_broadcast(ga, b, |g, b| g / b));
+        }
+        if let (Some(mut gb), Some(y)) = (gb, &self.y) {
+            Zip::from(&mut gb)
+                .and(y)
+                .and_broadcast(b)
+                .for_each(|g, &y, &b| *g = -*g * y / b);
+            deliver(grads, 1, gb);
+        }
+    }
+}
+
+/// `max(a, b)` (or `min`) elementwise; where both are equal each gets half the gradient.
+pub(crate) struct ExtremumOp<T: Float> {
+    pick_max: bool,
+    /// Both operands, kept if either needs a gradient.
+    values: Option<(Shared<T>, Shared<T>)>,
+}
+
+impl<T: Float> ExtremumOp<T> {
+    fn new(pick_max: bool) -> Self {
+        ExtremumOp {
+            pick_max,
+            values: None,
+        }
+    }
+
+    /// The share of the gradient that goes to `mine`.
+    fn share(&self, mine: T, other: T) -> T {
+        if mine == other {
+            T::lit(0.5)
+        } else if (mine > other) == self.pick_max {
+            T::one()
+        } else {
+            T::zero()
+        }
+    }
+}
+
+impl<T: Float> Op<T> for ExtremumOp<T> {
+    fn name(&self) -> &'static str {
+        if self.pick_max { "maximum" } else { "minimum" }
+    }
+    fn forward(&mut self, x: &[&Shared<T>], needs: &[bool]) -> Shared<T> {
+        self.values = (needs[0] || needs[1]).then(|| (x[0].clone(), x[1].clone()));
+        let pick_max = self.pick_max;
+        let f = move |a: T, b: T| if (a >= b) == pick_max { a } else { b };
+        broadcast_apply(Op::<T>::name(self), x[0], x[1], f)
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let Some((a, b)) = &self.values else { return };
+        let (ga, gb) = split(g, grads.needs(0), grads.needs(1));
+        for (input, g) in [(0, ga), (1, gb)] {
+            if let Some(mut g) = g {
+                Zip::from(&mut g)
+                    .and_broadcast(a)
+                    .and_broadcast(b)
+                    .for_each(|g, &a, &b| {
+                        let (mine, other) = if input == 0 { (a, b) } else { (b, a) };
+                        *g *= self.share(mine, other);
+                    });
+                deliver(grads, input, g);
             }
         }
     }
@@ -211,31 +213,12 @@ impl<T: Float> Backward<T> {
 /// Elementwise arithmetic. Binary ops broadcast both operands as NumPy does; their gradients
 /// are summed back to each operand's shape.
 impl<T: Float> Tensor<T> {
-    fn binary(
-        &self,
-        other: &Tensor<T>,
-        op: &str,
-        f: impl Fn(T, T) -> T,
-        make: impl FnOnce(Operand, Operand, Saved<T>) -> Backward<T>,
-    ) -> Tensor<T> {
-        let (a, b) = (self.array(), other.array());
-        let out = broadcast_shape(op, a.shape(), b.shape());
-        let y = zip_broadcast(&out, a.view(), b.view(), f).into_shared();
-        Tensor::from_op(y.clone(), op, &[self, other], |ids| {
-            let (oa, ob) = (
-                Operand::new(ids[0], a.shape()),
-                Operand::new(ids[1], b.shape()),
-            );
-            Op::Elementwise(make(oa, ob, Saved { a, b, y }))
-        })
-    }
-
     /// `self + other`, broadcasting.
     ///
     /// # Panics
     /// If the shapes cannot be broadcast together.
     pub fn add(&self, other: &Tensor<T>) -> Tensor<T> {
-        self.binary(other, "add", |x, y| x + y, |a, b, _| Backward::Add(a, b))
+        Tensor::apply(AddOp, &[self, other])
     }
 
     /// `self - other`, broadcasting.
@@ -243,7 +226,7 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If the shapes cannot be broadcast together.
     pub fn sub(&self, other: &Tensor<T>) -> Tensor<T> {
-        self.binary(other, "sub", |x, y| x - y, |a, b, _| Backward::Sub(a, b))
+        Tensor::apply(SubOp, &[self, other])
     }
 
     /// `self * other` elementwise, broadcasting.
@@ -251,16 +234,7 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If the shapes cannot be broadcast together.
     pub fn mul(&self, other: &Tensor<T>) -> Tensor<T> {
-        self.binary(
-            other,
-            "mul",
-            |x, y| x * y,
-            |a, b, s| {
-                let keep_a = b.id.is_some().then_some(s.a);
-                let keep_b = a.id.is_some().then_some(s.b);
-                Backward::Mul(a, b, keep_a, keep_b)
-            },
-        )
+        Tensor::apply(MulOp { a: None, b: None }, &[self, other])
     }
 
     /// `self / other` elementwise, broadcasting.
@@ -268,12 +242,7 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If the shapes cannot be broadcast together.
     pub fn div(&self, other: &Tensor<T>) -> Tensor<T> {
-        self.binary(
-            other,
-            "div",
-            |x, y| x / y,
-            |a, b, s| Backward::Div(a, b, s.b, s.y),
-        )
+        Tensor::apply(DivOp { b: None, y: None }, &[self, other])
     }
 
     /// Elementwise maximum, broadcasting; where both are equal each gets half the gradient.
@@ -281,7 +250,7 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If the shapes cannot be broadcast together.
     pub fn maximum(&self, other: &Tensor<T>) -> Tensor<T> {
-        self.extremum(other, "maximum", true)
+        Tensor::apply(ExtremumOp::new(true), &[self, other])
     }
 
     /// Elementwise minimum, broadcasting; where both are equal each gets half the gradient.
@@ -289,106 +258,7 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If the shapes cannot be broadcast together.
     pub fn minimum(&self, other: &Tensor<T>) -> Tensor<T> {
-        self.extremum(other, "minimum", false)
-    }
-
-    fn extremum(&self, other: &Tensor<T>, op: &str, pick_max: bool) -> Tensor<T> {
-        let f = move |x: T, y: T| if (x >= y) == pick_max { x } else { y };
-        self.binary(other, op, f, |a, b, s| Backward::Extremum {
-            a,
-            b,
-            a_val: s.a,
-            b_val: s.b,
-            pick_max,
-        })
-    }
-
-    fn unary(
-        &self,
-        op: &str,
-        f: impl Fn(T) -> T,
-        rule: impl FnOnce(ArcArray<T, IxDyn>, ArcArray<T, IxDyn>) -> Unary<T>,
-    ) -> Tensor<T> {
-        let x = self.array();
-        let y = x.map(|&v| f(v)).into_shared();
-        Tensor::from_op(y.clone(), op, &[self], |ids| {
-            let id =
-                ids[0].unwrap_or_else(|| unreachable!("a recorded unary op has a tracked input"));
-            Op::Elementwise(Backward::Unary {
-                x: id,
-                rule: rule(x, y),
-            })
-        })
-    }
-
-    /// `-self`.
-    pub fn neg(&self) -> Tensor<T> {
-        self.unary("neg", |v| -v, |_, _| Unary::Neg)
-    }
-
-    /// `self + c`.
-    pub fn add_scalar(&self, c: T) -> Tensor<T> {
-        self.unary("add_scalar", |v| v + c, |_, _| Unary::Identity)
-    }
-
-    /// `self - c`.
-    pub fn sub_scalar(&self, c: T) -> Tensor<T> {
-        self.unary("sub_scalar", |v| v - c, |_, _| Unary::Identity)
-    }
-
-    /// `c - self`.
-    pub fn rsub_scalar(&self, c: T) -> Tensor<T> {
-        self.unary("rsub_scalar", |v| c - v, |_, _| Unary::Neg)
-    }
-
-    /// `self * c`.
-    pub fn mul_scalar(&self, c: T) -> Tensor<T> {
-        self.unary("mul_scalar", |v| v * c, |_, _| Unary::Scale(c))
-    }
-
-    /// `self / c` (true division, as NumPy's `x / c`).
-    pub fn div_scalar(&self, c: T) -> Tensor<T> {
-        self.unary("div_scalar", |v| v / c, |_, _| Unary::Scale(c.recip()))
-    }
-
-    /// `self` raised to the integer power `n`.
-    pub fn powi(&self, n: i32) -> Tensor<T> {
-        self.unary("powi", |v| v.powi(n), |x, _| Unary::PowI(n, x))
-    }
-
-    /// `self` raised to the real power `p`.
-    pub fn powf(&self, p: T) -> Tensor<T> {
-        self.unary("powf", |v| v.powf(p), |x, _| Unary::PowF(p, x))
-    }
-
-    /// Square root.
-    pub fn sqrt(&self) -> Tensor<T> {
-        self.unary("sqrt", T::sqrt, |_, y| Unary::Sqrt(y))
-    }
-
-    /// `e^self`.
-    pub fn exp(&self) -> Tensor<T> {
-        self.unary("exp", T::exp, |_, y| Unary::Exp(y))
-    }
-
-    /// Natural logarithm.
-    pub fn log(&self) -> Tensor<T> {
-        self.unary("log", T::ln, |x, _| Unary::Log(x))
-    }
-
-    /// Absolute value; its gradient at 0 is 0.
-    pub fn abs(&self) -> Tensor<T> {
-        self.unary("abs", T::abs, |x, _| Unary::Abs(x))
-    }
-
-    /// Limits values to `[min, max]` (either bound optional); the gradient passes where the
-    /// input lies inside the bounds (inclusive) and is 0 elsewhere.
-    pub fn clamp(&self, min: Option<T>, max: Option<T>) -> Tensor<T> {
-        let f = move |v: T| {
-            let v = min.map_or(v, |lo| if v < lo { lo } else { v });
-            max.map_or(v, |hi| if v > hi { hi } else { v })
-        };
-        self.unary("clamp", f, |x, _| Unary::Clamp(min, max, x))
+        Tensor::apply(ExtremumOp::new(false), &[self, other])
     }
 }
 
@@ -541,31 +411,6 @@ mod tests {
         (&a * &c).sum().backward().unwrap();
         assert_eq!(a.grad().unwrap().as_slice().unwrap(), &[3.0, 4.0]);
         assert!(c.grad().is_none());
-    }
-
-    #[test]
-    fn scalar_and_unary_ops() {
-        let x = rand(&[2, 3], 6);
-        let pos = uniform(&[2, 3], 0.3, 3.0, 7);
-        check(|t| -&t[0], &[x.clone()]);
-        check(|t| &t[0] + 2.5, &[x.clone()]);
-        check(|t| &t[0] - 2.5, &[x.clone()]);
-        check(|t| &t[0] * 2.5, &[x.clone()]);
-        check(|t| &t[0] / 2.5, &[x.clone()]);
-        check(|t| 2.5 - &t[0], &[x.clone()]);
-        check(|t| 2.5 * &t[0], &[x.clone()]);
-        check(|t| 1.0 + &t[0], &[x.clone()]);
-        check(|t| 2.5 / &t[0], &[pos.clone()]);
-        check(|t| t[0].powi(3), &[x.clone()]);
-        check(|t| t[0].powi(-2), &[pos.clone()]);
-        check(|t| t[0].powf(1.7), &[pos.clone()]);
-        check(|t| t[0].sqrt(), &[pos.clone()]);
-        check(|t| t[0].exp(), &[x.clone()]);
-        check(|t| t[0].log(), &[pos]);
-        check(|t| t[0].abs(), &[x.clone()]);
-        // Values drawn from [-2, 2) stay clear of the bounds ±0.5 by more than eps.
-        check(|t| t[0].clamp(Some(-0.5), Some(0.5)), &[x.clone()]);
-        check(|t| t[0].clamp(None, Some(0.5)), &[x]);
     }
 
     #[test]

@@ -1,28 +1,58 @@
 //! Softmax and cross-entropy fused into one op (book 1 ch.5.6.3 「Softmax-with-Lossレイヤ」):
 //! stable in the forward pass (log-sum-exp) and with the book's clean gradient `y - t` per row.
 
-use ndarray::{ArrayD, Zip};
+use ndarray::{ArcArray, ArrayD, IxDyn, Zip};
 
-use super::Op;
 use crate::float::Float;
-use crate::tape::GradSink;
+use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
 
-pub(crate) struct Backward<T: Float> {
-    x: usize,
-    /// Softmax of the logits.
-    probs: ArrayD<T>,
-    /// The targets, and each row's total (1 for distributions).
-    target: ArrayD<T>,
+/// Per-row `Σ_c t_c (logsumexp(z) - z_c)` of logits `z` against targets `t`; keeps the softmax
+/// and the targets: `dz = g · (y Σ t - t)` per row (`y - t` for distributions).
+pub(crate) struct SoftmaxCrossEntropyOp<T: Float> {
+    saved: Option<(ArrayD<T>, ArcArray<T, IxDyn>)>,
 }
 
-impl<T: Float> Backward<T> {
-    pub(crate) fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
-        let Backward {
-            x,
-            mut probs,
-            target,
-        } = self;
+impl<T: Float> Op<T> for SoftmaxCrossEntropyOp<T> {
+    fn name(&self) -> &'static str {
+        "softmax_cross_entropy"
+    }
+    fn forward(&mut self, inputs: &[&ArcArray<T, IxDyn>], needs: &[bool]) -> ArcArray<T, IxDyn> {
+        let (z, t) = (inputs[0], inputs[1]);
+        assert!(
+            z.ndim() == 2 && z.shape() == t.shape(),
+            "softmax_cross_entropy: logits {:?} and target {:?} must both be (N, C)",
+            z.shape(),
+            t.shape()
+        );
+        let mut probs = z.to_owned();
+        let mut losses = ArrayD::zeros(IxDyn(&[z.shape()[0]]));
+        Zip::from(probs.rows_mut())
+            .and(t.rows())
+            .and(&mut losses)
+            .for_each(|mut row, t, loss| {
+                let m = row.fold(T::neg_infinity(), |m, &v| m.max(v));
+                let total = row.fold(T::zero(), |s, &v| s + (v - m).exp());
+                let lse = m + total.ln();
+                *loss = row.iter().zip(t.iter()).fold(T::zero(), |acc, (&z, &t)| {
+                    // A zero target contributes nothing, even where lse - z is infinite.
+                    if t == T::zero() {
+                        acc
+                    } else {
+                        acc + t * (lse - z)
+                    }
+                });
+                row.mapv_inplace(|v| (v - lse).exp());
+            });
+        if needs[0] {
+            self.saved = Some((probs, t.clone()));
+        }
+        losses.into_shared()
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let Some((mut probs, target)) = self.saved else {
+            return;
+        };
         // ∂/∂z_c of Σ_k t_k (lse - z_k) = y_c Σ_k t_k - t_c, times the row's incoming gradient.
         Zip::from(probs.rows_mut())
             .and(target.rows())
@@ -33,7 +63,7 @@ impl<T: Float> Backward<T> {
                     .and(&t)
                     .for_each(|y, &t| *y = g * (*y * total - t));
             });
-        sink.add(x, probs);
+        grads.add(0, probs);
     }
 }
 
@@ -57,44 +87,9 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If the logits are not 2-D or the target's shape differs.
     pub fn softmax_cross_entropy(&self, target: &Tensor<T>) -> Tensor<T> {
-        let (z, t) = (self.array(), target.array());
-        assert!(
-            z.ndim() == 2 && z.shape() == t.shape(),
-            "softmax_cross_entropy: logits {:?} and target {:?} must both be (N, C)",
-            z.shape(),
-            t.shape()
-        );
-        let mut probs = z.to_owned();
-        let mut losses = ArrayD::zeros(ndarray::IxDyn(&[z.shape()[0]]));
-        Zip::from(probs.rows_mut())
-            .and(t.rows())
-            .and(&mut losses)
-            .for_each(|mut row, t, loss| {
-                let m = row.fold(T::neg_infinity(), |m, &v| m.max(v));
-                let total = row.fold(T::zero(), |s, &v| s + (v - m).exp());
-                let lse = m + total.ln();
-                *loss = row.iter().zip(t.iter()).fold(T::zero(), |acc, (&z, &t)| {
-                    // A zero target contributes nothing, even where lse - z is infinite.
-                    if t == T::zero() {
-                        acc
-                    } else {
-                        acc + t * (lse - z)
-                    }
-                });
-                row.mapv_inplace(|v| (v - lse).exp());
-            });
-        Tensor::from_op(
-            losses.into_shared(),
-            "softmax_cross_entropy",
-            &[self],
-            |ids| {
-                Op::Loss(Backward {
-                    x: ids[0].unwrap_or_else(|| unreachable!()),
-                    probs,
-                    target: t.into_owned(),
-                })
-            },
-        )
+        // The target never receives a gradient.
+        let target = target.detach();
+        Tensor::apply(SoftmaxCrossEntropyOp { saved: None }, &[self, &target])
     }
 }
 

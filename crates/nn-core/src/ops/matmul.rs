@@ -5,27 +5,10 @@
 
 use ndarray::{ArcArray, Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Dimension, Ix2, Ix3, IxDyn};
 
-use super::Op;
 use crate::float::Float;
 use crate::kernels::{dot, gemm};
-use crate::tape::GradSink;
+use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
-
-pub(crate) enum Backward<T: Float> {
-    Matmul(MatmulBackward<T>),
-    Affine(AffineBackward<T>),
-}
-
-pub(crate) struct MatmulBackward<T: Float> {
-    a: Option<usize>,
-    b: Option<usize>,
-    a_shape: IxDyn,
-    b_shape: IxDyn,
-    /// Saved only when `b` needs a gradient.
-    a_val: Option<ArcArray<T, IxDyn>>,
-    /// Saved only when `a` needs a gradient.
-    b_val: Option<ArcArray<T, IxDyn>>,
-}
 
 /// A 2-D or 3-D operand seen as 3-D (a 2-D one as a batch of one).
 fn as_batch<'a, T: Float>(x: ArrayViewD<'a, T>) -> ArrayView3<'a, T> {
@@ -115,19 +98,30 @@ fn grad_for<T: Float>(shape: &[usize], x: ArrayView3<'_, T>, y: ArrayView3<'_, T
     }
 }
 
-impl<T: Float> Backward<T> {
-    pub(crate) fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
-        match self {
-            Backward::Matmul(b) => b.backward(g, sink),
-            Backward::Affine(b) => b.backward(g, sink),
-        }
-    }
+/// `a @ b`: `da = g bᵀ`, `db = aᵀ g`, so each operand is kept only when the other one needs a
+/// gradient.
+pub(crate) struct MatmulOp<T: Float> {
+    a_shape: IxDyn,
+    b_shape: IxDyn,
+    a: Option<ArcArray<T, IxDyn>>,
+    b: Option<ArcArray<T, IxDyn>>,
 }
 
-impl<T: Float> MatmulBackward<T> {
-    fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
+impl<T: Float> Op<T> for MatmulOp<T> {
+    fn name(&self) -> &'static str {
+        "matmul"
+    }
+    fn forward(&mut self, x: &[&ArcArray<T, IxDyn>], needs: &[bool]) -> ArcArray<T, IxDyn> {
+        let y = forward(x[0], x[1]).into_shared();
+        self.a_shape = x[0].raw_dim();
+        self.b_shape = x[1].raw_dim();
+        self.b = needs[0].then(|| x[1].clone());
+        self.a = needs[1].then(|| x[0].clone());
+        y
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
         let two_d = g.ndim() == 2;
-        if let (Some(id), Some(b)) = (self.a, &self.b_val) {
+        if let Some(b) = &self.b {
             let da = if two_d {
                 dot2(g.view(), b.view().reversed_axes())
             } else {
@@ -137,9 +131,9 @@ impl<T: Float> MatmulBackward<T> {
                     transpose_last(as_batch(b.view())),
                 )
             };
-            sink.add(id, da);
+            grads.add(0, da);
         }
-        if let (Some(id), Some(a)) = (self.b, &self.a_val) {
+        if let Some(a) = &self.a {
             let db = if two_d {
                 dot2(a.view().reversed_axes(), g.view())
             } else {
@@ -149,7 +143,45 @@ impl<T: Float> MatmulBackward<T> {
                     as_batch(g.view()),
                 )
             };
-            sink.add(id, db);
+            grads.add(1, db);
+        }
+    }
+}
+
+/// The book's Affine layer `x @ w + b` in one op (PyTorch's `addmm`): `db = Σ g` over the
+/// batch, `dw = xᵀ g`, `dx = g wᵀ`; `x` is kept only for `dw` and `w` only for `dx`.
+pub(crate) struct AffineOp<T: Float> {
+    x: Option<ArcArray<T, IxDyn>>,
+    w: Option<ArcArray<T, IxDyn>>,
+}
+
+impl<T: Float> Op<T> for AffineOp<T> {
+    fn name(&self) -> &'static str {
+        "affine"
+    }
+    fn forward(&mut self, v: &[&ArcArray<T, IxDyn>], needs: &[bool]) -> ArcArray<T, IxDyn> {
+        let (x, w, b) = (v[0], v[1], v[2]);
+        let (sx, sw, sb) = (x.shape(), w.shape(), b.shape());
+        let ok = sx.len() == 2 && sw.len() == 2 && sx[1] == sw[0] && sb == [sw[1]];
+        assert!(
+            ok,
+            "affine: x {sx:?} @ w {sw:?} + b {sb:?} needs x (n, in), w (in, out), b (out)"
+        );
+        let mut y = dot2(x.view(), w.view());
+        y += b;
+        self.x = needs[1].then(|| x.clone());
+        self.w = needs[0].then(|| w.clone());
+        y.into_shared()
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        if grads.needs(2) {
+            grads.add(2, g.sum_axis(Axis(0)));
+        }
+        if let Some(x) = &self.x {
+            grads.add(1, dot2(x.view().reversed_axes(), g.view()));
+        }
+        if let Some(w) = &self.w {
+            grads.add(0, dot2(g.view(), w.view().reversed_axes()));
         }
     }
 }
@@ -178,18 +210,13 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If an operand is not 2-D or 3-D, the inner dimensions differ, or batch sizes differ.
     pub fn matmul(&self, other: &Tensor<T>) -> Tensor<T> {
-        let (a, b) = (self.array(), other.array());
-        let y = forward(&a, &b).into_shared();
-        Tensor::from_op(y, "matmul", &[self, other], |ids| {
-            Op::Matmul(Backward::Matmul(MatmulBackward {
-                a: ids[0],
-                b: ids[1],
-                a_shape: a.raw_dim(),
-                b_shape: b.raw_dim(),
-                a_val: ids[1].is_some().then_some(a),
-                b_val: ids[0].is_some().then_some(b),
-            }))
-        })
+        let op = MatmulOp {
+            a_shape: IxDyn(&[]),
+            b_shape: IxDyn(&[]),
+            a: None,
+            b: None,
+        };
+        Tensor::apply(op, &[self, other])
     }
 
     /// The book's Affine layer in one op: `x @ w + b` for `x (n, in)`, `w (in, out)`,
@@ -206,48 +233,7 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If `x` or `w` is not 2-D, the inner dimensions differ, or `b` is not `(out,)`.
     pub fn affine(&self, w: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
-        let (xv, wv, bv) = (self.array(), w.array(), b.array());
-        let (sx, sw, sb) = (xv.shape(), wv.shape(), bv.shape());
-        let ok = sx.len() == 2 && sw.len() == 2 && sx[1] == sw[0] && sb == [sw[1]];
-        assert!(
-            ok,
-            "affine: x {sx:?} @ w {sw:?} + b {sb:?} needs x (n, in), w (in, out), b (out)"
-        );
-        let mut y = dot2(xv.view(), wv.view());
-        y += &bv;
-        Tensor::from_op(y.into_shared(), "affine", &[self, w, b], |ids| {
-            Op::Matmul(Backward::Affine(AffineBackward {
-                x: ids[0],
-                w: ids[1],
-                b: ids[2],
-                x_val: ids[1].is_some().then_some(xv),
-                w_val: ids[0].is_some().then_some(wv),
-            }))
-        })
-    }
-}
-
-pub(crate) struct AffineBackward<T: Float> {
-    x: Option<usize>,
-    w: Option<usize>,
-    b: Option<usize>,
-    /// Saved only when `w` needs a gradient.
-    x_val: Option<ArcArray<T, IxDyn>>,
-    /// Saved only when `x` needs a gradient.
-    w_val: Option<ArcArray<T, IxDyn>>,
-}
-
-impl<T: Float> AffineBackward<T> {
-    fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
-        if let Some(id) = self.b {
-            sink.add(id, g.sum_axis(Axis(0)));
-        }
-        if let (Some(id), Some(x)) = (self.w, &self.x_val) {
-            sink.add(id, dot2(x.view().reversed_axes(), g.view()));
-        }
-        if let (Some(id), Some(w)) = (self.x, &self.w_val) {
-            sink.add(id, dot2(g.view(), w.view().reversed_axes()));
-        }
+        Tensor::apply(AffineOp { x: None, w: None }, &[self, w, b])
     }
 }
 

@@ -1,44 +1,37 @@
-//! The differentiable operations, one file per family; each op's forward and backward sit side
-//! by side. [`Op`] is the tape's backward rule: one variant per family, holding only what the
-//! rule needs (input node ids, shapes, and the few saved arrays).
+//! The built-in differentiable operations, one file per family. Each op is a struct
+//! implementing [`Op`](crate::Op): its `forward` and its `backward` sit side by side, and the
+//! struct holds exactly what `backward` needs. The public `Tensor` methods at the end of each
+//! file run them through [`Tensor::apply`](crate::Tensor::apply).
 
 pub(crate) mod activation;
+pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod loss;
 pub(crate) mod matmul;
+pub(crate) mod pool;
 pub(crate) mod reduce;
 pub(crate) mod shape;
+pub(crate) mod unary;
 
-use std::rc::Rc;
+pub use conv::Size2d;
 
-use ndarray::{ArrayD, ArrayViewD, Axis, Dimension, IxDyn, Zip};
+use ndarray::{ArcArray, ArrayD, ArrayViewD, Axis, Dimension, IxDyn, Zip};
 
 use crate::float::Float;
-use crate::tape::{GradSink, Leaf};
 
-pub(crate) enum Op<T: Float> {
-    /// A parameter: its gradient is added to the leaf's storage.
-    Leaf(Rc<Leaf<T>>),
-    Elementwise(elementwise::Backward<T>),
-    Matmul(matmul::Backward<T>),
-    Reduce(reduce::Backward<T>),
-    Activation(activation::Backward<T>),
-    Loss(loss::Backward<T>),
-    Shape(shape::Backward),
+/// `f` applied to every element, as a new shared array.
+pub(crate) fn map<T: Float>(x: &ArcArray<T, IxDyn>, f: impl Fn(T) -> T) -> ArcArray<T, IxDyn> {
+    x.map(|&v| f(v)).into_shared()
 }
 
-impl<T: Float> Op<T> {
-    pub(crate) fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
-        match self {
-            Op::Leaf(leaf) => leaf.accumulate_grad(g),
-            Op::Elementwise(b) => b.backward(g, sink),
-            Op::Matmul(b) => b.backward(g, sink),
-            Op::Reduce(b) => b.backward(g, sink),
-            Op::Activation(b) => b.backward(g, sink),
-            Op::Loss(b) => b.backward(g, sink),
-            Op::Shape(b) => b.backward(g, sink),
-        }
-    }
+/// `g ∘ f(s)` in place, for the saved array `s` of g's shape: the chain rule of a pointwise op.
+pub(crate) fn chain<T: Float>(
+    mut g: ArrayD<T>,
+    s: &ArcArray<T, IxDyn>,
+    f: impl Fn(T) -> T,
+) -> ArrayD<T> {
+    Zip::from(&mut g).and(s).for_each(|g, &s| *g *= f(s));
+    g
 }
 
 /// The NumPy broadcast of two shapes.

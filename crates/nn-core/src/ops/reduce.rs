@@ -3,71 +3,139 @@
 
 use ndarray::{ArcArray, ArrayD, ArrayViewD, Axis, Dimension, IxDyn, Zip};
 
-use super::{Op, check_axis};
+use super::check_axis;
 use crate::float::Float;
-use crate::tape::GradSink;
+use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
 
-pub(crate) enum Backward<T: Float> {
-    /// `dx = broadcast(g) * scale` (scale 1 for sum, 1/n for mean).
-    Sum {
-        x: usize,
-        in_shape: IxDyn,
-        kept_shape: IxDyn,
-        scale: T,
-    },
-    /// The gradient goes to the maxima, split evenly among ties.
-    Max {
-        x: usize,
-        x_val: ArcArray<T, IxDyn>,
-        /// The maxima with the reduced axes kept (length 1).
-        kept: ArrayD<T>,
-    },
+/// Sum or mean over `axes` (all when `None`): `dx = broadcast(g) · scale`, scale 1 for the sum
+/// and 1/n for the mean. Keeps only shapes.
+pub(crate) struct SumOp<T: Float> {
+    name: &'static str,
+    axes: Option<Vec<usize>>,
+    keepdims: bool,
+    mean: bool,
+    in_shape: IxDyn,
+    kept_shape: IxDyn,
+    scale: T,
 }
 
-impl<T: Float> Backward<T> {
-    pub(crate) fn backward(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
-        match self {
-            Backward::Sum {
-                x,
-                in_shape,
-                kept_shape,
-                scale,
-            } => {
-                let g = reshape_kept(g, &kept_shape);
-                let mut dx = ArrayD::zeros(in_shape);
-                Zip::from(&mut dx)
-                    .and_broadcast(&g)
-                    .for_each(|d, &g| *d = g * scale);
-                sink.add(x, dx);
-            }
-            Backward::Max { x, x_val, kept } => {
-                let g = reshape_kept(g, &kept.raw_dim());
-                let mut mask = ArrayD::zeros(x_val.raw_dim());
-                Zip::from(&mut mask)
-                    .and(&x_val)
-                    .and_broadcast(&kept)
-                    .for_each(|m, &v, &k| {
-                        *m = if v == k || (v.is_nan() && k.is_nan()) {
-                            T::one()
-                        } else {
-                            T::zero()
-                        }
-                    });
-                // Ties share the gradient: divide by the number of maxima in each reduced slice.
-                let mut count = mask.clone();
-                for (axis, (&n, &k)) in x_val.shape().iter().zip(kept.shape()).enumerate() {
-                    if n != k {
-                        count = count.sum_axis(Axis(axis)).insert_axis(Axis(axis));
-                    }
+impl<T: Float> Op<T> for SumOp<T> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn forward(&mut self, inputs: &[&ArcArray<T, IxDyn>], _: &[bool]) -> ArcArray<T, IxDyn> {
+        let x = inputs[0];
+        let all: Vec<usize> = (0..x.ndim()).collect();
+        let axes = normalize_axes(self.name, self.axes.as_deref().unwrap_or(&all), x.shape());
+        let n: usize = axes.iter().map(|&a| x.shape()[a]).product();
+        self.scale = if self.mean {
+            T::lit(n as f64).recip()
+        } else {
+            T::one()
+        };
+        let kept = if axes.len() == x.ndim() && !self.keepdims {
+            // Whole-tensor reduction: one pass, no intermediate arrays.
+            ArrayD::from_elem(IxDyn(&vec![1; x.ndim()]), x.sum())
+        } else {
+            reduce_kept(x, &axes, |a, ax| a.sum_axis(ax))
+        };
+        let kept = if self.mean {
+            kept.mapv_into(|v| v * self.scale)
+        } else {
+            kept
+        };
+        self.in_shape = x.raw_dim();
+        self.kept_shape = kept.raw_dim();
+        let out_shape = if self.keepdims {
+            self.kept_shape.clone()
+        } else {
+            drop_axes(x.shape(), &axes)
+        };
+        match kept.into_shape_with_order(out_shape) {
+            Ok(y) => y.into_shared(),
+            Err(_) => unreachable!("same number of elements"),
+        }
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let g = reshape_kept(g, &self.kept_shape);
+        let mut dx = ArrayD::zeros(self.in_shape);
+        Zip::from(&mut dx)
+            .and_broadcast(&g)
+            .for_each(|d, &g| *d = g * self.scale);
+        grads.add(0, dx);
+    }
+}
+
+/// The largest elements over `axes` (NaN wins, as in NumPy and PyTorch); the gradient goes to
+/// the maxima, split evenly among ties. Keeps the input and the maxima.
+pub(crate) struct MaxOp<T: Float> {
+    name: &'static str,
+    axes: Option<Vec<usize>>,
+    keepdims: bool,
+    /// The input and the maxima with the reduced axes kept (length 1).
+    saved: Option<(ArcArray<T, IxDyn>, ArrayD<T>)>,
+}
+
+impl<T: Float> Op<T> for MaxOp<T> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn forward(&mut self, inputs: &[&ArcArray<T, IxDyn>], needs: &[bool]) -> ArcArray<T, IxDyn> {
+        let x = inputs[0];
+        let op = self.name;
+        assert!(
+            !x.is_empty(),
+            "{op}: the tensor of shape {:?} is empty",
+            x.shape()
+        );
+        let all: Vec<usize> = (0..x.ndim()).collect();
+        let axes = normalize_axes(op, self.axes.as_deref().unwrap_or(&all), x.shape());
+        let kept = reduce_kept(x, &axes, |a, ax| {
+            a.fold_axis(ax, T::neg_infinity(), |&m, &v| {
+                if v > m || v.is_nan() { v } else { m }
+            })
+        });
+        let out_shape = if self.keepdims {
+            kept.raw_dim()
+        } else {
+            drop_axes(x.shape(), &axes)
+        };
+        let y = match kept.to_shape(out_shape) {
+            Ok(y) => y.into_owned().into_shared(),
+            Err(_) => unreachable!("same number of elements"),
+        };
+        if needs[0] {
+            self.saved = Some((x.clone(), kept));
+        }
+        y
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let Some((x, kept)) = self.saved else { return };
+        let g = reshape_kept(g, &kept.raw_dim());
+        let mut mask = ArrayD::zeros(x.raw_dim());
+        Zip::from(&mut mask)
+            .and(&x)
+            .and_broadcast(&kept)
+            .for_each(|m, &v, &k| {
+                *m = if v == k || (v.is_nan() && k.is_nan()) {
+                    T::one()
+                } else {
+                    T::zero()
                 }
-                Zip::from(&mut mask)
-                    .and_broadcast(&g)
-                    .and_broadcast(&count)
-                    .for_each(|m, &g, &c| *m = *m * g / c);
-                sink.add(x, mask);
+            });
+        // Ties share the gradient: divide by the number of maxima in each reduced slice.
+        let mut count = mask.clone();
+        for (axis, (&n, &k)) in x.shape().iter().zip(kept.shape()).enumerate() {
+            if n != k {
+                count = count.sum_axis(Axis(axis)).insert_axis(Axis(axis));
             }
         }
+        Zip::from(&mut mask)
+            .and_broadcast(&g)
+            .and_broadcast(&count)
+            .for_each(|m, &g, &c| *m = *m * g / c);
+        grads.add(0, mask);
     }
 }
 
@@ -122,52 +190,25 @@ fn drop_axes(shape: &[usize], axes: &[usize]) -> IxDyn {
     IxDyn(&s)
 }
 
+/// Reductions.
 impl<T: Float> Tensor<T> {
     fn sum_scaled(
         &self,
-        op: &str,
+        name: &'static str,
         axes: Option<&[usize]>,
         keepdims: bool,
         mean: bool,
     ) -> Tensor<T> {
-        let x = self.array();
-        let all: Vec<usize> = (0..x.ndim()).collect();
-        let axes = normalize_axes(op, axes.unwrap_or(&all), x.shape());
-        let n: usize = axes.iter().map(|&a| x.shape()[a]).product();
-        let scale = if mean {
-            T::lit(n as f64).recip()
-        } else {
-            T::one()
+        let op = SumOp {
+            name,
+            axes: axes.map(<[usize]>::to_vec),
+            keepdims,
+            mean,
+            in_shape: IxDyn(&[]),
+            kept_shape: IxDyn(&[]),
+            scale: T::one(),
         };
-        let kept = if axes.len() == x.ndim() && !keepdims {
-            // Whole-tensor reduction: one pass, no intermediate arrays.
-            ArrayD::from_elem(IxDyn(&vec![1; x.ndim()]), x.sum())
-        } else {
-            reduce_kept(&x, &axes, |a, ax| a.sum_axis(ax))
-        };
-        let kept = if mean {
-            kept.mapv_into(|v| v * scale)
-        } else {
-            kept
-        };
-        let kept_shape = kept.raw_dim();
-        let out_shape = if keepdims {
-            kept_shape.clone()
-        } else {
-            drop_axes(x.shape(), &axes)
-        };
-        let y = match kept.into_shape_with_order(out_shape) {
-            Ok(y) => y.into_shared(),
-            Err(_) => unreachable!("same number of elements"),
-        };
-        Tensor::from_op(y, op, &[self], |ids| {
-            Op::Reduce(Backward::Sum {
-                x: ids[0].unwrap_or_else(|| unreachable!()),
-                in_shape: x.raw_dim(),
-                kept_shape,
-                scale,
-            })
-        })
+        Tensor::apply(op, &[self])
     }
 
     /// Sum of all elements (a 0-dimensional tensor).
@@ -203,37 +244,14 @@ impl<T: Float> Tensor<T> {
         self.sum_scaled("mean_axes", Some(axes), keepdims, true)
     }
 
-    fn max_impl(&self, op: &str, axes: Option<&[usize]>, keepdims: bool) -> Tensor<T> {
-        let x = self.array();
-        assert!(
-            !x.is_empty(),
-            "{op}: the tensor of shape {:?} is empty",
-            x.shape()
-        );
-        let all: Vec<usize> = (0..x.ndim()).collect();
-        let axes = normalize_axes(op, axes.unwrap_or(&all), x.shape());
-        let kept = reduce_kept(&x, &axes, |a, ax| {
-            // NaN wins, as in NumPy and PyTorch.
-            a.fold_axis(ax, T::neg_infinity(), |&m, &v| {
-                if v > m || v.is_nan() { v } else { m }
-            })
-        });
-        let out_shape = if keepdims {
-            kept.raw_dim()
-        } else {
-            drop_axes(x.shape(), &axes)
+    fn max_impl(&self, name: &'static str, axes: Option<&[usize]>, keepdims: bool) -> Tensor<T> {
+        let op = MaxOp {
+            name,
+            axes: axes.map(<[usize]>::to_vec),
+            keepdims,
+            saved: None,
         };
-        let y = match kept.to_shape(out_shape) {
-            Ok(y) => y.into_owned().into_shared(),
-            Err(_) => unreachable!("same number of elements"),
-        };
-        Tensor::from_op(y, op, &[self], |ids| {
-            Op::Reduce(Backward::Max {
-                x: ids[0].unwrap_or_else(|| unreachable!()),
-                x_val: x,
-                kept,
-            })
-        })
+        Tensor::apply(op, &[self])
     }
 
     /// Largest element (a 0-dimensional tensor); tied maxima share the gradient evenly.

@@ -1,40 +1,15 @@
-//! Shape operations: reshape, transpose/permute, broadcast_to, concatenate and index_select
-//! (the pieces im2col and embeddings are built from, book 1 ch.7.4). Reshape and permute of a
-//! contiguous array share its data.
+//! Shape operations: reshape, transpose/permute, broadcast_to, concatenate, index_select,
+//! narrowing/slicing along an axis and constant padding (the pieces im2col and embeddings are
+//! built from, book 1 ch.7.4). Reshape and permute of a contiguous array share its data.
 
 use ndarray::{ArcArray, ArrayD, Axis, Dimension, IxDyn, Slice};
 
-use super::{Op, broadcast_shape, check_axis, sum_to_shape};
+use super::{broadcast_shape, check_axis, sum_to_shape};
 use crate::float::Float;
-use crate::tape::GradSink;
+use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
 
-pub(crate) enum Backward {
-    Reshape {
-        x: usize,
-        in_shape: IxDyn,
-    },
-    /// `axes` is the forward permutation.
-    Permute {
-        x: usize,
-        axes: Vec<usize>,
-    },
-    BroadcastTo {
-        x: usize,
-        in_shape: IxDyn,
-    },
-    /// Each input's node and its length along `axis`.
-    Concatenate {
-        inputs: Vec<(Option<usize>, usize)>,
-        axis: Axis,
-    },
-    IndexSelect {
-        x: usize,
-        in_shape: IxDyn,
-        axis: Axis,
-        indices: Vec<usize>,
-    },
-}
+type Shared<T> = ArcArray<T, IxDyn>;
 
 /// `a` reshaped (row-major), copying only if its layout requires it.
 fn reshape_owned<T: Float>(a: ArrayD<T>, shape: &IxDyn) -> ArrayD<T> {
@@ -45,50 +20,288 @@ fn reshape_owned<T: Float>(a: ArrayD<T>, shape: &IxDyn) -> ArrayD<T> {
     };
     match a.into_shape_with_order(shape.clone()) {
         Ok(r) => r,
-        Err(_) => unreachable!("element counts were checked when recording"),
+        Err(_) => unreachable!("element counts were checked in forward"),
     }
 }
 
-impl Backward {
-    pub(crate) fn backward<T: Float>(self, g: ArrayD<T>, sink: &mut GradSink<'_, T>) {
-        match self {
-            Backward::Reshape { x, in_shape } => sink.add(x, reshape_owned(g, &in_shape)),
-            Backward::Permute { x, axes } => {
-                let mut inverse = vec![0; axes.len()];
-                for (i, &a) in axes.iter().enumerate() {
-                    inverse[a] = i;
-                }
-                sink.add(x, g.permuted_axes(inverse));
+/// The same elements in a new shape; the gradient is reshaped back.
+pub(crate) struct ReshapeOp {
+    shape: Vec<usize>,
+    in_shape: IxDyn,
+}
+
+impl<T: Float> Op<T> for ReshapeOp {
+    fn name(&self) -> &'static str {
+        "reshape"
+    }
+    fn forward(&mut self, x: &[&Shared<T>], _: &[bool]) -> Shared<T> {
+        let (x, shape) = (x[0], &self.shape);
+        let new: usize = shape.iter().product();
+        assert!(
+            new == x.len(),
+            "reshape: cannot reshape shape {:?} ({} elements) into {shape:?} ({new} elements)",
+            x.shape(),
+            x.len()
+        );
+        self.in_shape = x.raw_dim();
+        let target = IxDyn(shape);
+        if x.is_standard_layout() {
+            match x.clone().into_shape_with_order(target) {
+                Ok(y) => y,
+                Err(_) => unreachable!("standard layout reshapes without copying"),
             }
-            Backward::BroadcastTo { x, in_shape } => sink.add(x, sum_to_shape(g, in_shape.slice())),
-            Backward::Concatenate { inputs, axis } => {
-                let mut start = 0;
-                for (id, len) in inputs {
-                    if let Some(id) = id {
-                        let part = g.slice_axis(axis, Slice::from(start..start + len));
-                        sink.add(id, part.to_owned());
-                    }
-                    start += len;
-                }
+        } else {
+            reshape_owned(x.to_owned(), &target).into_shared()
+        }
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        grads.add(0, reshape_owned(g, &self.in_shape));
+    }
+}
+
+/// Output axis `i` is input axis `axes[i]`; the gradient is permuted back by the inverse.
+pub(crate) struct PermuteOp {
+    axes: Vec<usize>,
+}
+
+impl<T: Float> Op<T> for PermuteOp {
+    fn name(&self) -> &'static str {
+        "permute"
+    }
+    fn forward(&mut self, x: &[&Shared<T>], _: &[bool]) -> Shared<T> {
+        let (x, axes) = (x[0], &self.axes);
+        let mut seen = vec![false; x.ndim()];
+        let valid = axes.len() == x.ndim()
+            && axes
+                .iter()
+                .all(|&a| a < seen.len() && !std::mem::replace(&mut seen[a], true));
+        assert!(
+            valid,
+            "permute: {axes:?} is not a permutation of the axes of shape {:?}",
+            x.shape()
+        );
+        x.clone().permuted_axes(axes.clone())
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let mut inverse = vec![0; self.axes.len()];
+        for (i, &a) in self.axes.iter().enumerate() {
+            inverse[a] = i;
+        }
+        grads.add(0, g.permuted_axes(inverse));
+    }
+}
+
+/// Repeats the input to a shape by NumPy broadcasting; the gradient is summed back.
+pub(crate) struct BroadcastToOp {
+    shape: Vec<usize>,
+    in_shape: IxDyn,
+}
+
+impl<T: Float> Op<T> for BroadcastToOp {
+    fn name(&self) -> &'static str {
+        "broadcast_to"
+    }
+    fn forward(&mut self, x: &[&Shared<T>], _: &[bool]) -> Shared<T> {
+        let (x, shape) = (x[0], &self.shape);
+        let target = broadcast_shape("broadcast_to", x.shape(), shape);
+        assert!(
+            target.slice() == shape.as_slice(),
+            "broadcast_to: shape {:?} cannot be broadcast to {shape:?}",
+            x.shape()
+        );
+        self.in_shape = x.raw_dim();
+        match x.broadcast(target) {
+            Some(v) => v.to_owned().into_shared(),
+            None => unreachable!("checked by broadcast_shape"),
+        }
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        grads.add(0, sum_to_shape(g, self.in_shape.slice()));
+    }
+}
+
+/// Joins the inputs along an axis; each input's gradient is its slice of `g`.
+pub(crate) struct ConcatenateOp {
+    axis: usize,
+    /// Each input's length along the axis.
+    lens: Vec<usize>,
+}
+
+impl<T: Float> Op<T> for ConcatenateOp {
+    fn name(&self) -> &'static str {
+        "concatenate"
+    }
+    fn forward(&mut self, values: &[&Shared<T>], _: &[bool]) -> Shared<T> {
+        assert!(!values.is_empty(), "concatenate: no tensors given");
+        let (axis, first) = (self.axis, values[0].shape());
+        let ax = check_axis("concatenate", axis, first);
+        for v in &values[1..] {
+            let s = v.shape();
+            let compatible = s.len() == first.len()
+                && s.iter()
+                    .zip(first)
+                    .enumerate()
+                    .all(|(i, (a, b))| i == axis || a == b);
+            assert!(
+                compatible,
+                "concatenate: shapes {first:?} and {s:?} differ outside axis {axis}"
+            );
+        }
+        let views: Vec<_> = values.iter().map(|v| v.view()).collect();
+        self.lens = values.iter().map(|v| v.len_of(ax)).collect();
+        match ndarray::concatenate(ax, &views) {
+            Ok(y) => y.into_shared(),
+            Err(e) => unreachable!("shapes were checked: {e}"),
+        }
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let mut start = 0;
+        for (input, &len) in self.lens.iter().enumerate() {
+            if grads.needs(input) {
+                let part = g.slice_axis(Axis(self.axis), Slice::from(start..start + len));
+                grads.add(input, part.to_owned());
             }
-            Backward::IndexSelect {
-                x,
-                in_shape,
-                axis,
-                indices,
-            } => {
-                // Scatter-add: an index chosen twice receives both gradients.
-                let mut dx = ArrayD::zeros(in_shape);
-                for (j, &i) in indices.iter().enumerate() {
-                    let mut row = dx.index_axis_mut(axis, i);
-                    row += &g.index_axis(axis, j);
-                }
-                sink.add(x, dx);
-            }
+            start += len;
         }
     }
 }
 
+/// Picks entries along an axis by index (repeats allowed); backward scatter-adds.
+pub(crate) struct IndexSelectOp {
+    axis: usize,
+    indices: Vec<usize>,
+    in_shape: IxDyn,
+}
+
+impl<T: Float> Op<T> for IndexSelectOp {
+    fn name(&self) -> &'static str {
+        "index_select"
+    }
+    fn forward(&mut self, x: &[&Shared<T>], _: &[bool]) -> Shared<T> {
+        let x = x[0];
+        let ax = check_axis("index_select", self.axis, x.shape());
+        let len = x.len_of(ax);
+        if let Some(&bad) = self.indices.iter().find(|&&i| i >= len) {
+            panic!(
+                "index_select: index {bad} is out of range for axis {} of shape {:?}",
+                self.axis,
+                x.shape()
+            );
+        }
+        self.in_shape = x.raw_dim();
+        x.select(ax, &self.indices).into_shared()
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        // An index chosen twice receives both gradients.
+        let axis = Axis(self.axis);
+        let mut dx = ArrayD::zeros(self.in_shape);
+        for (j, &i) in self.indices.iter().enumerate() {
+            let mut row = dx.index_axis_mut(axis, i);
+            row += &g.index_axis(axis, j);
+        }
+        grads.add(0, dx);
+    }
+}
+
+/// Every `step`-th entry of `start..end` along an axis; the gradient lands in those places of a
+/// zero array of the input's shape.
+pub(crate) struct SliceAxisOp {
+    axis: usize,
+    start: usize,
+    end: usize,
+    step: usize,
+    in_shape: IxDyn,
+}
+
+impl SliceAxisOp {
+    fn slice(&self) -> Slice {
+        Slice::new(
+            self.start as isize,
+            Some(self.end as isize),
+            self.step as isize,
+        )
+    }
+}
+
+impl<T: Float> Op<T> for SliceAxisOp {
+    fn name(&self) -> &'static str {
+        "slice_axis"
+    }
+    fn forward(&mut self, x: &[&Shared<T>], _: &[bool]) -> Shared<T> {
+        let x = x[0];
+        let ax = check_axis("slice_axis", self.axis, x.shape());
+        let len = x.len_of(ax);
+        assert!(
+            self.start <= self.end && self.end <= len && self.step > 0,
+            "slice_axis: {}..{} step {} does not fit axis {} of shape {:?}",
+            self.start,
+            self.end,
+            self.step,
+            self.axis,
+            x.shape()
+        );
+        self.in_shape = x.raw_dim();
+        let mut y = x.clone();
+        y.slice_axis_inplace(ax, self.slice());
+        y
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let mut dx = ArrayD::zeros(self.in_shape.clone());
+        dx.slice_axis_mut(Axis(self.axis), self.slice()).assign(&g);
+        grads.add(0, dx);
+    }
+}
+
+/// Constant padding: `widths[i] = (before, after)` entries of `value` around axis `i`; the
+/// gradient is the interior of `g`.
+pub(crate) struct PadOp<T> {
+    widths: Vec<(usize, usize)>,
+    value: T,
+}
+
+impl<T: Float> Op<T> for PadOp<T> {
+    fn name(&self) -> &'static str {
+        "pad"
+    }
+    fn forward(&mut self, x: &[&Shared<T>], _: &[bool]) -> Shared<T> {
+        let x = x[0];
+        assert!(
+            self.widths.len() == x.ndim(),
+            "pad: {} (before, after) pairs given for shape {:?}",
+            self.widths.len(),
+            x.shape()
+        );
+        let shape: Vec<usize> = x
+            .shape()
+            .iter()
+            .zip(&self.widths)
+            .map(|(&n, &(b, a))| n + b + a)
+            .collect();
+        let mut y = ArrayD::from_elem(IxDyn(&shape), self.value);
+        self.interior(y.view_mut()).assign(x);
+        y.into_shared()
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let dx = self.interior(g.view()).to_owned();
+        grads.add(0, dx);
+    }
+}
+
+impl<T> PadOp<T> {
+    /// The part of a padded array that holds the input.
+    fn interior<S: ndarray::RawData, D: Dimension>(
+        &self,
+        mut a: ndarray::ArrayBase<S, D>,
+    ) -> ndarray::ArrayBase<S, D> {
+        for (axis, &(before, after)) in self.widths.iter().enumerate() {
+            let end = a.len_of(Axis(axis)) - after;
+            a.slice_axis_inplace(Axis(axis), Slice::from(before..end));
+        }
+        a
+    }
+}
+
+/// Shape operations.
 impl<T: Float> Tensor<T> {
     /// The same elements in row-major order with a new shape (NumPy's `reshape`).
     ///
@@ -101,30 +314,11 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If the element counts differ.
     pub fn reshape(&self, shape: &[usize]) -> Tensor<T> {
-        let x = self.array();
-        let new: usize = shape.iter().product();
-        assert!(
-            new == x.len(),
-            "reshape: cannot reshape shape {:?} ({} elements) into {shape:?} ({new} elements)",
-            x.shape(),
-            x.len()
-        );
-        let in_shape = x.raw_dim();
-        let target = IxDyn(shape);
-        let y: ArcArray<T, IxDyn> = if x.is_standard_layout() {
-            match x.into_shape_with_order(target) {
-                Ok(y) => y,
-                Err(_) => unreachable!("standard layout reshapes without copying"),
-            }
-        } else {
-            reshape_owned(x.to_owned(), &target).into_shared()
+        let op = ReshapeOp {
+            shape: shape.to_vec(),
+            in_shape: IxDyn(&[]),
         };
-        Tensor::from_op(y, "reshape", &[self], |ids| {
-            Op::Shape(Backward::Reshape {
-                x: ids[0].unwrap_or_else(|| unreachable!()),
-                in_shape,
-            })
-        })
+        Tensor::apply(op, &[self])
     }
 
     /// Reorders the axes: output axis `i` is input axis `axes[i]` (NumPy's `transpose(axes)`).
@@ -132,25 +326,12 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If `axes` is not a permutation of `0..ndim`.
     pub fn permute(&self, axes: &[usize]) -> Tensor<T> {
-        let x = self.array();
-        let mut seen = vec![false; x.ndim()];
-        let valid = axes.len() == x.ndim()
-            && axes
-                .iter()
-                .all(|&a| a < seen.len() && !std::mem::replace(&mut seen[a], true));
-        assert!(
-            valid,
-            "permute: {axes:?} is not a permutation of the axes of shape {:?}",
-            x.shape()
-        );
-        let y = x.permuted_axes(axes.to_vec());
-        let axes = axes.to_vec();
-        Tensor::from_op(y, "permute", &[self], |ids| {
-            Op::Shape(Backward::Permute {
-                x: ids[0].unwrap_or_else(|| unreachable!()),
-                axes,
-            })
-        })
+        Tensor::apply(
+            PermuteOp {
+                axes: axes.to_vec(),
+            },
+            &[self],
+        )
     }
 
     /// Swaps axes `a` and `b`.
@@ -184,23 +365,11 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If the tensor's shape does not broadcast to `shape`.
     pub fn broadcast_to(&self, shape: &[usize]) -> Tensor<T> {
-        let x = self.array();
-        let target = broadcast_shape("broadcast_to", x.shape(), shape);
-        assert!(
-            target.slice() == shape,
-            "broadcast_to: shape {:?} cannot be broadcast to {shape:?}",
-            x.shape()
-        );
-        let y = match x.broadcast(target) {
-            Some(v) => v.to_owned().into_shared(),
-            None => unreachable!("checked by broadcast_shape"),
+        let op = BroadcastToOp {
+            shape: shape.to_vec(),
+            in_shape: IxDyn(&[]),
         };
-        Tensor::from_op(y, "broadcast_to", &[self], |ids| {
-            Op::Shape(Backward::BroadcastTo {
-                x: ids[0].unwrap_or_else(|| unreachable!()),
-                in_shape: x.raw_dim(),
-            })
-        })
+        Tensor::apply(op, &[self])
     }
 
     /// Joins tensors along `axis`; all other axes must agree.
@@ -215,34 +384,13 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If `tensors` is empty, `axis` is out of range, or the other axes differ.
     pub fn concatenate(tensors: &[&Tensor<T>], axis: usize) -> Tensor<T> {
-        assert!(!tensors.is_empty(), "concatenate: no tensors given");
-        let values: Vec<ArcArray<T, IxDyn>> = tensors.iter().map(|t| t.array()).collect();
-        let first = values[0].shape();
-        let ax = check_axis("concatenate", axis, first);
-        for v in &values[1..] {
-            let s = v.shape();
-            let compatible = s.len() == first.len()
-                && s.iter()
-                    .zip(first)
-                    .enumerate()
-                    .all(|(i, (a, b))| i == axis || a == b);
-            assert!(
-                compatible,
-                "concatenate: shapes {first:?} and {s:?} differ outside axis {axis}"
-            );
-        }
-        let views: Vec<_> = values.iter().map(|v| v.view()).collect();
-        let y = match ndarray::concatenate(ax, &views) {
-            Ok(y) => y.into_shared(),
-            Err(e) => unreachable!("shapes were checked: {e}"),
-        };
-        let lens: Vec<usize> = values.iter().map(|v| v.len_of(ax)).collect();
-        Tensor::from_op(y, "concatenate", tensors, |ids| {
-            Op::Shape(Backward::Concatenate {
-                inputs: ids.iter().copied().zip(lens).collect(),
-                axis: ax,
-            })
-        })
+        Tensor::apply(
+            ConcatenateOp {
+                axis,
+                lens: Vec::new(),
+            },
+            tensors,
+        )
     }
 
     /// Picks entries along `axis` by index, repeats allowed (NumPy's `take`; an embedding
@@ -251,24 +399,79 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If `axis` or an index is out of range.
     pub fn index_select(&self, axis: usize, indices: &[usize]) -> Tensor<T> {
-        let x = self.array();
-        let ax = check_axis("index_select", axis, x.shape());
-        let len = x.len_of(ax);
-        if let Some(&bad) = indices.iter().find(|&&i| i >= len) {
-            panic!(
-                "index_select: index {bad} is out of range for axis {axis} of shape {:?}",
-                x.shape()
-            );
-        }
-        let y = x.select(ax, indices).into_shared();
-        Tensor::from_op(y, "index_select", &[self], |ids| {
-            Op::Shape(Backward::IndexSelect {
-                x: ids[0].unwrap_or_else(|| unreachable!()),
-                in_shape: x.raw_dim(),
-                axis: ax,
-                indices: indices.to_vec(),
-            })
-        })
+        let op = IndexSelectOp {
+            axis,
+            indices: indices.to_vec(),
+            in_shape: IxDyn(&[]),
+        };
+        Tensor::apply(op, &[self])
+    }
+
+    /// Entries `start, start + step, …` below `end` along `axis` (NumPy's `x[..., start:end:step]`),
+    /// sharing the data; the gradient is zero elsewhere.
+    ///
+    /// ```
+    /// use nn_core::Tensor;
+    /// let x = Tensor::<f32>::from_vec(&[1, 6], vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    /// assert_eq!(x.slice_axis(1, 1, 6, 2).to_array().as_slice().unwrap(), &[1.0, 3.0, 5.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `axis` is out of range, `start > end`, `end` exceeds the axis or `step` is 0.
+    pub fn slice_axis(&self, axis: usize, start: usize, end: usize, step: usize) -> Tensor<T> {
+        let op = SliceAxisOp {
+            axis,
+            start,
+            end,
+            step,
+            in_shape: IxDyn(&[]),
+        };
+        Tensor::apply(op, &[self])
+    }
+
+    /// `len` entries from `start` along `axis` (PyTorch's `narrow`).
+    ///
+    /// # Panics
+    /// If the range does not fit the axis.
+    pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Tensor<T> {
+        self.slice_axis(axis, start, start + len, 1)
+    }
+
+    /// Pads every axis with `value`: `widths[i] = (before, after)` for axis `i` (NumPy's
+    /// `np.pad(x, widths, constant_values=value)`).
+    ///
+    /// # Panics
+    /// If `widths` does not have one pair per axis.
+    pub fn pad(&self, widths: &[(usize, usize)], value: T) -> Tensor<T> {
+        let op = PadOp {
+            widths: widths.to_vec(),
+            value,
+        };
+        Tensor::apply(op, &[self])
+    }
+
+    /// Pads the last two (spatial) axes of an NCHW tensor with zeros: `ph` rows above and
+    /// below, `pw` columns left and right (what convolution's `padding` does; book 1 ch.7.2.3).
+    ///
+    /// ```
+    /// use nn_core::Tensor;
+    /// let x = Tensor::<f32>::ones(&[2, 3, 4, 5]);
+    /// assert_eq!(x.pad2d(1, 2).shape(), vec![2, 3, 6, 9]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the tensor has fewer than two axes.
+    pub fn pad2d(&self, ph: usize, pw: usize) -> Tensor<T> {
+        let nd = self.ndim();
+        assert!(
+            nd >= 2,
+            "pad2d: expects at least 2 axes, got shape {:?}",
+            self.shape()
+        );
+        let mut widths = vec![(0, 0); nd];
+        widths[nd - 2] = (ph, ph);
+        widths[nd - 1] = (pw, pw);
+        self.pad(&widths, T::zero())
     }
 }
 
@@ -315,6 +518,57 @@ mod tests {
             w.grad().unwrap().as_slice().unwrap(),
             &[1.0, 1.0, 0.0, 0.0, 2.0, 2.0]
         );
+    }
+
+    #[test]
+    fn pad_and_slice_gradients() {
+        let x = rand(&[2, 3, 4, 5], 6);
+        check(|t| t[0].pad2d(1, 2), &[x.clone()]);
+        check(
+            |t| t[0].pad(&[(0, 1), (2, 0), (1, 1), (0, 0)], 0.5),
+            &[x.clone()],
+        );
+        check(|t| t[0].narrow(2, 1, 2), &[x.clone()]);
+        check(|t| t[0].slice_axis(3, 0, 5, 2), &[x.clone()]);
+        check(|t| t[0].slice_axis(1, 1, 3, 3).pad2d(2, 0), &[x.clone()]);
+        // Padding then cropping the same border gives the input back.
+        let t = Tensor::from_array(x.clone());
+        let back = t.pad2d(2, 1).narrow(2, 2, 4).narrow(3, 1, 5);
+        assert_eq!(back.to_array(), x);
+    }
+
+    #[test]
+    fn pad_and_slice_values() {
+        let x = Tensor::<f32>::from_vec(&[1, 1, 1, 2], vec![1.0, 2.0]);
+        assert_eq!(
+            x.pad2d(1, 1).to_array().as_slice().unwrap(),
+            &[0., 0., 0., 0., 0., 1., 2., 0., 0., 0., 0., 0.]
+        );
+        assert_eq!(
+            x.pad(&[(0, 0), (0, 0), (0, 0), (1, 0)], 9.0)
+                .to_array()
+                .as_slice()
+                .unwrap(),
+            &[9., 1., 2.]
+        );
+        let r = Tensor::<f32>::from_vec(&[5], vec![0., 1., 2., 3., 4.]);
+        assert_eq!(
+            r.slice_axis(0, 1, 5, 3).to_array().as_slice().unwrap(),
+            &[1., 4.]
+        );
+        assert_eq!(r.narrow(0, 2, 0).shape(), vec![0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "slice_axis: 3..6 step 1 does not fit axis 0 of shape [5]")]
+    fn bad_narrow_panics() {
+        let _ = Tensor::<f32>::zeros(&[5]).narrow(0, 3, 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "pad: 1 (before, after) pairs given for shape [2, 2]")]
+    fn bad_pad_panics() {
+        let _ = Tensor::<f32>::zeros(&[2, 2]).pad(&[(1, 1)], 0.0);
     }
 
     #[test]

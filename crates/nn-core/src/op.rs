@@ -1,0 +1,142 @@
+//! The form every differentiable operation takes: one struct implementing [`Op`], whose
+//! `forward` computes the output and keeps exactly what its `backward` needs — the way the book
+//! writes its layer classes (book 1 ch.5.4 「単純なレイヤの実装」, `MulLayer` and `AddLayer`).
+//!
+//! Code outside nn-core adds an op the same way and runs it with [`Tensor::apply`]: the tape
+//! records it like any built-in op, and [`gradcheck`](crate::gradcheck()) checks it.
+//!
+//! ```
+//! use nn_core::ndarray::{ArcArray, ArrayD, IxDyn};
+//! use nn_core::{Float, Grads, Op, Tensor};
+//!
+//! /// The book's MulLayer for two tensors of one shape.
+//! #[derive(Default)]
+//! struct MulLayer<T: Float> {
+//!     x: Option<ArcArray<T, IxDyn>>,
+//!     y: Option<ArcArray<T, IxDyn>>,
+//! }
+//!
+//! impl<T: Float> Op<T> for MulLayer<T> {
+//!     fn name(&self) -> &'static str {
+//!         "mul_layer"
+//!     }
+//!     fn forward(&mut self, inputs: &[&ArcArray<T, IxDyn>], _needs_grad: &[bool]) -> ArcArray<T, IxDyn> {
+//!         let (x, y) = (inputs[0], inputs[1]);
+//!         self.x = Some(x.clone()); // shares the data, no copy
+//!         self.y = Some(y.clone());
+//!         (x * y).into_shared()
+//!     }
+//!     fn backward(self: Box<Self>, dout: ArrayD<T>, grads: &mut Grads<'_, T>) {
+//!         let (x, y) = (self.x.unwrap(), self.y.unwrap());
+//!         grads.add(0, &dout * &y); // dx = dout · y
+//!         grads.add(1, &dout * &x); // dy = dout · x
+//!     }
+//! }
+//!
+//! // 「5.4.1 乗算レイヤの実装」: 2 apples at 100 yen, consumption tax 1.1.
+//! let apple = Tensor::<f64>::scalar(100.0).requires_grad();
+//! let num = Tensor::<f64>::scalar(2.0).requires_grad();
+//! let tax = Tensor::<f64>::scalar(1.1).requires_grad();
+//! let apple_price = Tensor::apply(MulLayer::default(), &[&apple, &num]);
+//! let price = Tensor::apply(MulLayer::default(), &[&apple_price, &tax]);
+//! assert!((price.item() - 220.0).abs() < 1e-12);
+//! price.backward().unwrap();
+//! assert!((apple.grad().unwrap().sum() - 2.2).abs() < 1e-12);
+//! assert!((num.grad().unwrap().sum() - 110.0).abs() < 1e-12);
+//! assert!((tax.grad().unwrap().sum() - 200.0).abs() < 1e-12);
+//! ```
+
+use ndarray::{ArcArray, ArrayD, Dimension, IxDyn};
+
+use crate::float::Float;
+use crate::tape::Node;
+
+/// A differentiable operation: its forward computation and its backward rule, side by side.
+///
+/// [`Tensor::apply`](crate::Tensor::apply) calls `forward` once with the inputs' values; if the
+/// result is recorded, the op (with whatever `forward` kept in it) becomes a node of the tape,
+/// and `backward` runs at most once, when [`Tensor::backward`](crate::Tensor::backward) reaches
+/// it. The node is dropped right after, so what the op kept is freed as the walk goes.
+///
+/// See the [module documentation](crate::op) for a complete example.
+pub trait Op<T: Float>: 'static {
+    /// The op's name, used in panic messages (`"mul"`, `"conv2d"`).
+    fn name(&self) -> &'static str;
+
+    /// Computes the output from the inputs' values.
+    ///
+    /// `needs_grad[i]` tells whether input `i` will need a gradient (all `false` when nothing
+    /// is recorded, e.g. inside [`no_grad`](crate::no_grad)): keep in `self` exactly what
+    /// `backward` needs for those inputs, and nothing otherwise. Cloning an input
+    /// (`ArcArray`) shares its data instead of copying it. Shape errors are programmer errors: panic naming the op
+    /// and the shapes.
+    fn forward(
+        &mut self,
+        inputs: &[&ArcArray<T, IxDyn>],
+        needs_grad: &[bool],
+    ) -> ArcArray<T, IxDyn>;
+
+    /// Given `grad` = ∂L/∂output (the output's shape), adds ∂L/∂input into `grads` for every
+    /// input that needs one ([`Grads::needs`]).
+    fn backward(self: Box<Self>, grad: ArrayD<T>, grads: &mut Grads<'_, T>);
+}
+
+/// Marks an input that needs no gradient (a constant) in a node's input list.
+pub(crate) const NO_NODE: usize = usize::MAX;
+
+/// Where an op's `backward` delivers the gradients of its inputs.
+pub struct Grads<'a, T: Float> {
+    pub(crate) op: &'static str,
+    /// Per input: its node id, or [`NO_NODE`].
+    pub(crate) inputs: &'a [usize],
+    /// The tape below the op's node (for the inputs' shapes).
+    pub(crate) nodes: &'a [Node<T>],
+    pub(crate) grads: &'a mut [Option<ArrayD<T>>],
+}
+
+impl<T: Float> Grads<'_, T> {
+    /// Whether input `input` needs a gradient (the same as `needs_grad[input]` in `forward`).
+    #[inline]
+    pub fn needs(&self, input: usize) -> bool {
+        self.inputs.get(input).is_some_and(|&id| id != NO_NODE)
+    }
+
+    /// The shape of input `input`, if it needs a gradient (a broadcasting op sums its gradient
+    /// back to this shape).
+    #[inline]
+    pub fn shape(&self, input: usize) -> Option<&[usize]> {
+        match self.inputs.get(input) {
+            Some(&id) if id != NO_NODE => Some(self.nodes[id].shape.slice()),
+            _ => None,
+        }
+    }
+
+    /// Adds `grad` to the gradient of input `input`; does nothing for an input that needs none.
+    /// Gradients of a tensor used several times add up.
+    ///
+    /// # Panics
+    /// If `input` is not an input of the op, or `grad` does not have that input's shape.
+    pub fn add(&mut self, input: usize, grad: ArrayD<T>) {
+        let Some(&id) = self.inputs.get(input) else {
+            panic!(
+                "{}: backward gave a gradient for input {input}, but the op has {} inputs",
+                self.op,
+                self.inputs.len()
+            )
+        };
+        if id == NO_NODE {
+            return;
+        }
+        let expected = self.nodes[id].shape.slice();
+        assert!(
+            grad.shape() == expected,
+            "{}: backward gave input {input} a gradient of shape {:?}, but the input has shape {expected:?}",
+            self.op,
+            grad.shape()
+        );
+        match &mut self.grads[id] {
+            Some(acc) => *acc += &grad,
+            slot @ None => *slot = Some(grad),
+        }
+    }
+}
