@@ -47,7 +47,9 @@ mod tensor;
 
 pub use error::AutogradError;
 pub use float::Float;
-pub use gradcheck::{GradcheckError, GradcheckOptions, GradcheckReport, gradcheck, gradcheck_with};
+pub use gradcheck::{
+    GradcheckError, GradcheckOptions, GradcheckReport, compare_gradients, gradcheck, gradcheck_with,
+};
 pub use op::{Grads, Op};
 pub use ops::Size2d;
 pub use tape::{NoGradGuard, TapeStats, is_grad_enabled, no_grad, tape_stats};

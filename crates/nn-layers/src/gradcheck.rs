@@ -1,10 +1,9 @@
 //! Gradient checking for whole modules (book 1 ch.5.7.3 「誤差逆伝播法の勾配確認」): the tape's
 //! gradient of every parameter and of the input, against central differences in `f64`.
 
-use ndarray::{ArrayD, Dimension};
+use ndarray::ArrayD;
+use nn_core::gradcheck::{ElementMismatch, compare_gradients, output_weights};
 use nn_core::{AutogradError, GradcheckOptions, Tensor, no_grad};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use thiserror::Error;
 
 use crate::module::Module;
@@ -23,19 +22,14 @@ pub struct GradientDifference {
 /// Why a module's gradient check failed.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ModuleGradcheckError {
-    /// An analytic gradient differs from the numerical one beyond the tolerances.
-    #[error(
-        "gradcheck: {name}, element {index:?}: analytic gradient {analytic:e} but numerical {numeric:e}"
-    )]
+    /// An analytic gradient differs from the numerical one beyond the tolerances, or either is
+    /// NaN or infinite.
+    #[error("gradcheck: {name}, {mismatch}")]
     Mismatch {
         /// `"input"` or the parameter's name.
         name: String,
-        /// The element's index.
-        index: Vec<usize>,
-        /// From backward().
-        analytic: f64,
-        /// From central differences.
-        numeric: f64,
+        /// The first element that failed.
+        mismatch: ElementMismatch,
     },
     /// The backward pass itself failed.
     #[error(transparent)]
@@ -60,7 +54,7 @@ pub enum ModuleGradcheckError {
 /// ```
 ///
 /// # Errors
-/// [`ModuleGradcheckError::Mismatch`] naming the first element that differs.
+/// [`ModuleGradcheckError::Mismatch`] naming the first element that differs or is not finite.
 pub fn gradcheck_module<M, F>(
     module: &mut M,
     x: &ArrayD<f64>,
@@ -75,15 +69,7 @@ where
     module.zero_grad();
     let input = Tensor::from_array(x.clone()).requires_grad();
     let out = f(module, &input);
-    let mut rng = StdRng::seed_from_u64(opts.seed);
-    let weights = out.to_array().mapv(|_| {
-        let magnitude = rng.random_range(0.5..1.5);
-        if rng.random_bool(0.5) {
-            magnitude
-        } else {
-            -magnitude
-        }
-    });
+    let weights = output_weights(&out.shape(), opts.seed);
     out.backward_with(weights.clone())?;
     drop(out);
 
@@ -97,26 +83,17 @@ where
                    numeric_at: &mut dyn FnMut(&[usize]) -> f64|
      -> Result<GradientDifference, ModuleGradcheckError> {
         let analytic = analytic.unwrap_or_else(|| ArrayD::zeros(shape));
-        let mut diff = GradientDifference {
-            name: name.to_string(),
-            max_abs_error: 0.0,
-            max_rel_error: 0.0,
-        };
-        for (index, &a) in analytic.indexed_iter() {
-            let numeric = numeric_at(index.slice());
-            let abs = (a - numeric).abs();
-            if a.is_nan() != numeric.is_nan() || abs > opts.atol + opts.rtol * numeric.abs() {
-                return Err(ModuleGradcheckError::Mismatch {
-                    name: name.to_string(),
-                    index: index.slice().to_vec(),
-                    analytic: a,
-                    numeric,
-                });
+        let diff = compare_gradients(&analytic, numeric_at, &opts).map_err(|mismatch| {
+            ModuleGradcheckError::Mismatch {
+                name: name.to_string(),
+                mismatch,
             }
-            diff.max_abs_error = diff.max_abs_error.max(abs);
-            diff.max_rel_error = diff.max_rel_error.max(abs / numeric.abs().max(1e-12));
-        }
-        Ok(diff)
+        })?;
+        Ok(GradientDifference {
+            name: name.to_string(),
+            max_abs_error: diff.max_abs_error,
+            max_rel_error: diff.max_rel_error,
+        })
     };
 
     let mut report = Vec::with_capacity(params.len() + 1);

@@ -212,3 +212,30 @@ fn a_wrong_gradient_is_reported_by_name() {
     .unwrap_err();
     assert!(err.to_string().contains("gradcheck: w,"), "{err}");
 }
+
+#[test]
+fn a_nan_gradient_never_passes() {
+    // log of a negative weight: NaN forward, NaN by the tape and NaN numerically. Before
+    // gradcheck judged NaN explicitly, NaN on both sides compared as "no mismatch".
+    struct LogWeight(Tensor<f64>);
+    impl Module<f64> for LogWeight {
+        fn forward(&mut self, x: &Tensor<f64>) -> Tensor<f64> {
+            x * &self.0.log()
+        }
+        fn parameters(&self) -> Vec<nn_layers::Named<f64>> {
+            vec![("w".into(), self.0.clone())]
+        }
+    }
+    let w = Tensor::<f64>::from_vec(&[2], vec![2.0, -1.0]).requires_grad();
+    let mut m = LogWeight(w);
+    let err = gradcheck_module(
+        &mut m,
+        &input(&[3, 2], 21),
+        |m, x| m.forward(x),
+        GradcheckOptions::default(),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("gradcheck: input, element [0, 0]"), "{text}");
+    assert!(text.contains("NaN or infinite never passes"), "{text}");
+}
