@@ -2,7 +2,7 @@
 //! `forward` computes the output and keeps exactly what its `backward` needs — the way the book
 //! writes its layer classes (book 1 ch.5.4 「単純なレイヤの実装」, `MulLayer` and `AddLayer`).
 //!
-//! Code outside nn-core adds an op the same way and runs it with [`Tensor::apply`]: the tape
+//! Code outside nn-core adds an op the same way and runs it with [`Tensor::apply`](crate::Tensor::apply): the tape
 //! records it like any built-in op, and [`gradcheck`](crate::gradcheck()) checks it.
 //!
 //! ```
