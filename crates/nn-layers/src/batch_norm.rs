@@ -10,26 +10,22 @@ use nn_core::{Float, Tensor};
 use crate::module::{Module, Named};
 use crate::predictor::InferenceStep;
 
-/// BatchNorm over the batch axis of `(N, features)` inputs.
-pub struct BatchNorm1d<T: Float = f32> {
-    gamma: Tensor<T>,
-    beta: Tensor<T>,
-    running_mean: Tensor<T>,
-    running_var: Tensor<T>,
+/// The state and the forward pass shared by [`BatchNorm1d`] and
+/// [`BatchNorm2d`](crate::BatchNorm2d): per-feature γ, β and running statistics, normalising over
+/// the axes that are not the feature axis.
+pub(crate) struct Norm<T: Float> {
+    pub(crate) gamma: Tensor<T>,
+    pub(crate) beta: Tensor<T>,
+    pub(crate) running_mean: Tensor<T>,
+    pub(crate) running_var: Tensor<T>,
     momentum: T,
-    eps: T,
+    pub(crate) eps: T,
     training: bool,
 }
 
-impl<T: Float> BatchNorm1d<T> {
-    /// γ = 1, β = 0, running mean 0 and variance 1, momentum 0.1, eps 1e-5.
-    pub fn new(features: usize) -> Self {
-        Self::with_options(features, 0.1, 1e-5)
-    }
-
-    /// With explicit momentum and epsilon.
-    pub fn with_options(features: usize, momentum: f64, eps: f64) -> Self {
-        BatchNorm1d {
+impl<T: Float> Norm<T> {
+    pub(crate) fn new(features: usize, momentum: f64, eps: f64) -> Self {
+        Norm {
             gamma: Tensor::ones(&[features]).requires_grad(),
             beta: Tensor::zeros(&[features]).requires_grad(),
             // Leaves only so that checkpoints can set them; they are used through detach().
@@ -41,37 +37,36 @@ impl<T: Float> BatchNorm1d<T> {
         }
     }
 
-    /// The running mean (used in evaluation).
-    pub fn running_mean(&self) -> ndarray::ArrayD<T> {
-        self.running_mean.to_array()
-    }
-
-    /// The running variance (used in evaluation).
-    pub fn running_var(&self) -> ndarray::ArrayD<T> {
-        self.running_var.to_array()
-    }
-}
-
-impl<T: Float> Module<T> for BatchNorm1d<T> {
-    fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
+    /// Normalises `x` over `axes` (all but the feature axis), with per-feature statistics and
+    /// parameters broadcast as `stat_shape` (the feature axis kept, the others 1).
+    pub(crate) fn forward(
+        &mut self,
+        name: &str,
+        x: &Tensor<T>,
+        axes: &[usize],
+        stat_shape: &[usize],
+    ) -> Tensor<T> {
         let shape = x.shape();
-        let features = self.gamma.shape()[0];
-        assert!(
-            shape.len() == 2 && shape[1] == features,
-            "BatchNorm1d: expects (N, {features}), got {shape:?}"
-        );
+        let per_feature = |t: &Tensor<T>| t.reshape(stat_shape);
         let normalized = if self.training {
-            let n = shape[0];
+            let n: usize = axes.iter().map(|&a| shape[a]).product();
             assert!(
                 n > 1,
-                "BatchNorm1d: training needs more than one example per batch, got {shape:?}"
+                "{name}: training needs more than one value per feature, got {shape:?}"
             );
-            let mean = x.mean_axes(&[0], false);
+            let mean = x.mean_axes(axes, true);
             let centered = x - &mean;
-            let var = centered.powi(2).mean_axes(&[0], false);
+            let var = centered.powi(2).mean_axes(axes, true);
             let m = self.momentum;
             let unbiased = T::lit(n as f64 / (n as f64 - 1.0));
             let (batch_mean, batch_var) = (mean.array(), var.array());
+            let features = self.running_mean.len();
+            let flat = |a: &ndarray::ArcArray<T, ndarray::IxDyn>| {
+                a.to_shape(features)
+                    .unwrap_or_else(|_| unreachable!("one statistic per feature"))
+                    .into_owned()
+            };
+            let (batch_mean, batch_var) = (flat(&batch_mean), flat(&batch_var));
             self.running_mean.update_value(|mut r| {
                 r.zip_mut_with(&batch_mean, |r, &b| *r = (T::one() - m) * *r + m * b)
             });
@@ -82,27 +77,81 @@ impl<T: Float> Module<T> for BatchNorm1d<T> {
             });
             centered / (var + self.eps).sqrt()
         } else {
-            (x - self.running_mean.detach()) / (self.running_var.detach() + self.eps).sqrt()
+            (x - per_feature(&self.running_mean.detach()))
+                / (per_feature(&self.running_var.detach()) + self.eps).sqrt()
         };
-        normalized * &self.gamma + &self.beta
+        normalized * per_feature(&self.gamma) + per_feature(&self.beta)
     }
 
-    fn parameters(&self) -> Vec<Named<T>> {
+    pub(crate) fn parameters(&self) -> Vec<Named<T>> {
         vec![
             ("gamma".to_string(), self.gamma.clone()),
             ("beta".to_string(), self.beta.clone()),
         ]
     }
 
-    fn buffers(&self) -> Vec<Named<T>> {
+    pub(crate) fn buffers(&self) -> Vec<Named<T>> {
         vec![
             ("running_mean".to_string(), self.running_mean.clone()),
             ("running_var".to_string(), self.running_var.clone()),
         ]
     }
 
-    fn set_training(&mut self, training: bool) {
+    pub(crate) fn set_training(&mut self, training: bool) {
         self.training = training;
+    }
+}
+
+/// BatchNorm over the batch axis of `(N, features)` inputs.
+pub struct BatchNorm1d<T: Float = f32> {
+    norm: Norm<T>,
+}
+
+impl<T: Float> BatchNorm1d<T> {
+    /// γ = 1, β = 0, running mean 0 and variance 1, momentum 0.1, eps 1e-5.
+    pub fn new(features: usize) -> Self {
+        Self::with_options(features, 0.1, 1e-5)
+    }
+
+    /// With explicit momentum and epsilon.
+    pub fn with_options(features: usize, momentum: f64, eps: f64) -> Self {
+        BatchNorm1d {
+            norm: Norm::new(features, momentum, eps),
+        }
+    }
+
+    /// The running mean (used in evaluation).
+    pub fn running_mean(&self) -> ndarray::ArrayD<T> {
+        self.norm.running_mean.to_array()
+    }
+
+    /// The running variance (used in evaluation).
+    pub fn running_var(&self) -> ndarray::ArrayD<T> {
+        self.norm.running_var.to_array()
+    }
+}
+
+impl<T: Float> Module<T> for BatchNorm1d<T> {
+    fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
+        let shape = x.shape();
+        let features = self.norm.gamma.shape()[0];
+        assert!(
+            shape.len() == 2 && shape[1] == features,
+            "BatchNorm1d: expects (N, {features}), got {shape:?}"
+        );
+        self.norm.forward("BatchNorm1d", x, &[0], &[1, features])
+    }
+
+    fn parameters(&self) -> Vec<Named<T>> {
+        self.norm.parameters()
+    }
+
+    fn buffers(&self) -> Vec<Named<T>> {
+        self.norm.buffers()
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.norm.set_training(training);
     }
 
     /// `γ (x − mean) / √(var + ε) + β` with the running statistics, folded into one scale and
@@ -113,11 +162,12 @@ impl<T: Float> Module<T> for BatchNorm1d<T> {
                 .into_dimensionality::<ndarray::Ix1>()
                 .map_err(|_| "BatchNorm1d with non-1-D statistics".to_string())
         };
-        let (gamma, beta) = (one_d(&self.gamma)?, one_d(&self.beta)?);
-        let (mean, var) = (one_d(&self.running_mean)?, one_d(&self.running_var)?);
+        let n = &self.norm;
+        let (gamma, beta) = (one_d(&n.gamma)?, one_d(&n.beta)?);
+        let (mean, var) = (one_d(&n.running_mean)?, one_d(&n.running_var)?);
         let scale = ndarray::Zip::from(&gamma)
             .and(&var)
-            .map_collect(|&g, &v| g / (v + self.eps).sqrt());
+            .map_collect(|&g, &v| g / (v + n.eps).sqrt());
         let shift = ndarray::Zip::from(&beta)
             .and(&mean)
             .and(&scale)

@@ -1,7 +1,8 @@
 //! # nn-layers — layers, activations, losses, initialisers and checkpoints
 //!
-//! Book 1 ch.5–6: the layer view of a network — Affine ([`Linear`]), [`Relu`], [`Sigmoid`],
-//! Softmax-with-Loss ([`cross_entropy`]), [`BatchNorm1d`], [`Dropout`] — on top of
+//! Book 1 ch.5–7: the layer view of a network — Affine ([`Linear`]), [`Relu`], [`Sigmoid`],
+//! Softmax-with-Loss ([`cross_entropy`]), [`BatchNorm1d`], [`Dropout`], and for convolutional
+//! networks [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`], [`Flatten`], [`BatchNorm2d`] — on top of
 //! [`nn_core::Tensor`], whose tape does every backward pass. Each layer lives in its own file.
 //!
 //! ```
@@ -23,14 +24,18 @@
 
 mod activation;
 mod batch_norm;
+mod batch_norm2d;
 pub mod checkpoint;
+mod conv;
 mod dropout;
+mod flatten;
 mod gradcheck;
 mod init;
 mod linear;
 mod loss;
 mod maxout;
 mod module;
+mod pool;
 mod predictor;
 
 pub use activation::{
@@ -38,8 +43,11 @@ pub use activation::{
     Step, Tanh,
 };
 pub use batch_norm::BatchNorm1d;
+pub use batch_norm2d::BatchNorm2d;
 pub use checkpoint::{CheckpointError, load, save, save_with_metadata};
+pub use conv::Conv2d;
 pub use dropout::Dropout;
+pub use flatten::Flatten;
 pub use gradcheck::{GradientDifference, ModuleGradcheckError, gradcheck_module};
 pub use init::Init;
 pub use linear::{Affine, Linear};
@@ -49,4 +57,5 @@ pub use loss::{
 pub use maxout::Maxout;
 pub use module::{Module, Named, Sequential};
 pub use nn_core::Tensor;
+pub use pool::{AvgPool2d, MaxPool2d};
 pub use predictor::{InferenceStep, Predictor, PredictorError};
