@@ -142,7 +142,8 @@ pub struct RemoteFile {
     pub sha256: Option<&'static str>,
     /// SHA-256 (hex) of the decompressed content, for gzip files.
     pub raw_sha256: Option<&'static str>,
-    /// Public base URLs tried when no mirror is configured (the file name is appended).
+    /// Public URLs tried when no mirror is configured: a URL ending in `/` is a folder (the file
+    /// name is appended), any other names the file itself (where its public name differs).
     pub default_urls: &'static [&'static str],
 }
 
@@ -256,7 +257,13 @@ pub fn fetch(spec: &RemoteFile, opts: &FetchOptions) -> Result<Fetched, DataErro
     let default_urls: Vec<String> = if opts.mirrors.is_empty() {
         spec.default_urls
             .iter()
-            .map(|u| format!("{u}{}", spec.name))
+            .map(|u| {
+                if u.ends_with('/') {
+                    format!("{u}{}", spec.name)
+                } else {
+                    (*u).to_string()
+                }
+            })
             .collect()
     } else {
         Vec::new()

@@ -25,7 +25,8 @@ pub use batch::Batches;
 pub use error::DataError;
 pub use fetch::{FetchOptions, Fetched, Mirror, RemoteFile, fetch};
 pub use mnist::{
-    Dataset, DatasetKind, FASHION_MNIST_FILES, FashionMnist, Labels, LoadOptions, MNIST_FILES,
-    Mnist, SAMPLE_WEIGHT, Split, TrainTest, build, load,
+    DEEP_CONVNET_PARAMS, Dataset, DatasetKind, FASHION_MNIST_FILES, FashionMnist, Labels,
+    LoadOptions, MNIST_FILES, Mnist, SAMPLE_WEIGHT, SIMPLE_CONVNET_PARAMS, Split, TrainTest, build,
+    load,
 };
 pub use numpy::{NumpyArray, read_arrays};

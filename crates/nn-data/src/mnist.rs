@@ -375,6 +375,29 @@ pub const SAMPLE_WEIGHT: RemoteFile = file(
     &["https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch/master/ch03/"],
 );
 
+/// The book's trained SimpleConvNet (ch.7: `ch07/params.pkl`, arrays W1, b1 of the 30 5×5
+/// filters, W2, b2, W3, b3 of the two Affine layers, float64), mirrored as
+/// `weights/simple_convnet_params.pkl`.
+pub const SIMPLE_CONVNET_PARAMS: RemoteFile = file(
+    "weights",
+    "simple_convnet_params.pkl",
+    Some("a5da99cffddafcfe5e686e79dc0ec3a7cc993b58e64f483b50960511e5e85344"),
+    None,
+    &[
+        "https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch/master/ch07/params.pkl",
+    ],
+);
+
+/// The book's trained DeepConvNet (ch.8: `ch08/deep_convnet_params.pkl`, arrays W1…W6, b1…b6 of
+/// the six 3×3 convolutions and W7, b7, W8, b8 of the two Affine layers, float64).
+pub const DEEP_CONVNET_PARAMS: RemoteFile = file(
+    "weights",
+    "deep_convnet_params.pkl",
+    Some("4b7a27baee2037605afa94d3f514ca9fa9cc96623739328609765073cfd5f802"),
+    None,
+    &["https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch/master/ch08/"],
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,8 +51,11 @@ struct DataArgs {
 
 #[derive(Args, Clone)]
 struct InferArgs {
-    /// The weights: a pickle (.pkl) or .npz of W1, b1, W2, b2, W3, b3
-    /// (default: the book's sample_weight.pkl, fetched and checksum-verified).
+    /// Which of the book's trained networks to run.
+    #[arg(long, value_enum, default_value = "ch3")]
+    net: BookNet,
+    /// The weights: a pickle (.pkl) or .npz of the network's arrays (default: the book's
+    /// file for --net, fetched and checksum-verified).
     #[arg(long)]
     weights: Option<PathBuf>,
     /// Images per batch for the batched pass.
@@ -60,6 +63,16 @@ struct InferArgs {
     batch_size: u64,
     #[command(flatten)]
     data: DataArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BookNet {
+    /// Ch.3.6: 784-50-100-10, sigmoid (sample_weight.pkl).
+    Ch3,
+    /// Ch.7.5: SimpleConvNet, conv 30×5×5 → pool → 100 → 10 (ch07/params.pkl).
+    SimpleConvnet,
+    /// Ch.8.1: DeepConvNet, six 3×3 convolutions → 50 → 10 (ch08/deep_convnet_params.pkl).
+    DeepConvnet,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -195,6 +208,9 @@ fn rate(images: usize, seconds: f64) -> f64 {
 }
 
 fn infer(args: &InferArgs) -> Result<(), MnistError> {
+    if args.net != BookNet::Ch3 {
+        return infer_cnn(args);
+    }
     let opts = fetch_options(&args.data)?;
     let (arrays, source) = match &args.weights {
         Some(path) => (nn_data::read_arrays(path)?, path.display().to_string()),
@@ -236,6 +252,61 @@ fn infer(args: &InferArgs) -> Result<(), MnistError> {
         pad = 10usize.saturating_sub(batch.to_string().len())
     );
     println!("batched speed-up: {:.1}x", t1 / tb.max(1e-9));
+    Ok(())
+}
+
+/// The book's trained CNNs (ch.7, ch.8) on the MNIST test set, in float64 as the book computes;
+/// the counts of correct images are what `benches/compare/book_cnn.py` (the book's NumPy
+/// layers) prints for the same weights.
+fn infer_cnn(args: &InferArgs) -> Result<(), MnistError> {
+    let opts = fetch_options(&args.data)?;
+    let (spec, title) = match args.net {
+        BookNet::SimpleConvnet => (
+            &nn_data::SIMPLE_CONVNET_PARAMS,
+            "The book's SimpleConvNet (ch.7: conv 30×5×5, ReLU, max pool 2×2, Affine 100, ReLU, Affine 10)",
+        ),
+        _ => (
+            &nn_data::DEEP_CONVNET_PARAMS,
+            "The book's DeepConvNet (ch.8: six 3×3 convolutions with ReLU, three max pools, Affine 50, ReLU, Dropout, Affine 10, Dropout)",
+        ),
+    };
+    let (arrays, source) = match &args.weights {
+        Some(path) => (nn_data::read_arrays(path)?, path.display().to_string()),
+        None => {
+            let fetched = nn_data::fetch(spec, &opts)?;
+            (
+                nn_data::numpy::parse_pickle(&fetched.content, spec.name)?,
+                spec.name.to_string(),
+            )
+        }
+    };
+    let mut net = if args.net == BookNet::SimpleConvnet {
+        book::simple_convnet(&arrays, &source)?
+    } else {
+        book::deep_convnet(&arrays, &source)?
+    };
+    net.eval();
+    let test = test_split(DatasetKind::Mnist, &opts)?;
+    let truth = classes(&test.labels);
+    let n = truth.len();
+    println!("{title} from {source}, float64, on the MNIST test set ({n} images)");
+    let batch = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
+    for (label, size) in [("one image at a time:", 1), ("batches:", batch)] {
+        let started = Instant::now();
+        let predicted = book::classify_images(&mut net, &test.images, size);
+        let t = started.elapsed().as_secs_f64();
+        let correct = predicted.iter().zip(&truth).filter(|(p, t)| p == t).count();
+        let label = if size == 1 {
+            label.to_string()
+        } else {
+            format!("batches of {size}:")
+        };
+        println!(
+            "{label:<21} Accuracy: {}  ({correct} of {n} correct; {t:.3} s, {:.0} images/s)",
+            accuracy(&predicted, &truth),
+            rate(n, t)
+        );
+    }
     Ok(())
 }
 
