@@ -31,3 +31,42 @@ impl<T: Float> Module<T> for Flatten {
         Ok(vec![InferenceStep::Identity])
     }
 }
+
+/// The inverse of [`Flatten`]: `(N, features)` rows back into `(N, shape…)` (PyTorch's
+/// `nn.Unflatten(1, shape)`), e.g. MNIST's 784-pixel rows into `(N, 1, 28, 28)` images for a
+/// convolutional network.
+///
+/// ```
+/// use nn_layers::{Module, Unflatten};
+/// let mut images = Unflatten::new(&[1, 28, 28]);
+/// let y = Module::<f32>::forward(&mut images, &nn_core::Tensor::zeros(&[5, 784]));
+/// assert_eq!(y.shape(), vec![5, 1, 28, 28]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unflatten {
+    shape: Vec<usize>,
+}
+
+impl Unflatten {
+    /// Rows of `shape.iter().product()` features become tensors of `shape`.
+    pub fn new(shape: &[usize]) -> Self {
+        Unflatten {
+            shape: shape.to_vec(),
+        }
+    }
+}
+
+impl<T: Float> Module<T> for Unflatten {
+    fn forward(&mut self, x: &Tensor<T>) -> Tensor<T> {
+        let shape = x.shape();
+        let features: usize = self.shape.iter().product();
+        assert!(
+            shape.len() >= 2 && shape[1..].iter().product::<usize>() == features,
+            "Unflatten: expects (N, {features}) rows for {:?}, got {shape:?}",
+            self.shape
+        );
+        let mut target = vec![shape[0]];
+        target.extend_from_slice(&self.shape);
+        x.reshape(&target)
+    }
+}

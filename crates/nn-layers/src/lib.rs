@@ -47,7 +47,7 @@ pub use batch_norm2d::BatchNorm2d;
 pub use checkpoint::{CheckpointError, load, save, save_with_metadata};
 pub use conv::Conv2d;
 pub use dropout::Dropout;
-pub use flatten::Flatten;
+pub use flatten::{Flatten, Unflatten};
 pub use gradcheck::{GradientDifference, ModuleGradcheckError, gradcheck_module};
 pub use init::Init;
 pub use linear::{Affine, Linear};

@@ -1,9 +1,13 @@
-//! The networks the command trains: the book's chapter-3 shape and two ReLU MLPs.
+//! The networks the command trains: the book's chapter-3 shape, two ReLU MLPs, and the book's
+//! two CNNs (ch.7 SimpleConvNet, ch.8 DeepConvNet).
 
 use std::fmt;
 use std::str::FromStr;
 
-use nn_layers::{BatchNorm1d, Dropout, Init, Linear, Relu, Sequential, Sigmoid};
+use nn_layers::{
+    BatchNorm1d, Conv2d, Dropout, Flatten, Init, Linear, MaxPool2d, Relu, Sequential, Sigmoid,
+    Unflatten,
+};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -24,6 +28,13 @@ pub enum Arch {
         /// Dropout probability (0 for none).
         dropout: f64,
     },
+    /// The book's SimpleConvNet (ch.7.5): conv 30×5×5 → ReLU → 2×2 max pool → Affine 100 →
+    /// ReLU → Affine 10.
+    SimpleConvNet,
+    /// The book's DeepConvNet (ch.8.1): six 3×3 convolutions (16, 16, 32, 32, 64, 64 filters,
+    /// padding 1 except the fourth's 2) with ReLU, 2×2 max pooling after every second, then
+    /// Affine 50 → ReLU → Dropout 0.5 → Affine 10 → Dropout 0.5.
+    DeepConvNet,
 }
 
 /// Weight initialisation choice.
@@ -40,17 +51,21 @@ pub enum InitChoice {
 }
 
 impl Arch {
-    /// The layer widths.
+    /// The layer widths of an MLP (the CNNs: their input and output).
     pub fn widths(&self) -> &'static [usize] {
         match self {
             Arch::BookCh3 => &[784, 50, 100, 10],
             Arch::Mlp => &[784, 100, 10],
             Arch::MlpDeep { .. } => &[784, 256, 256, 10],
+            Arch::SimpleConvNet | Arch::DeepConvNet => &[784, 10],
         }
     }
 
-    /// Builds the network with seeded initial weights.
+    /// Builds the network with seeded initial weights; every network takes rows of 784 pixels.
     pub fn build(&self, init: InitChoice, seed: u64) -> Sequential<f32> {
+        if matches!(self, Arch::SimpleConvNet | Arch::DeepConvNet) {
+            return self.build_cnn(init, seed);
+        }
         let sigmoid = matches!(self, Arch::BookCh3);
         let init = match (init, sigmoid) {
             (InitChoice::Auto, true) | (InitChoice::Xavier, _) => Init::XavierNormal,
@@ -94,11 +109,53 @@ impl Arch {
     }
 }
 
+impl Arch {
+    /// The book's CNNs, He-initialised by default (`--init book` gives its `0.01 * randn`, which
+    /// the book uses for SimpleConvNet).
+    fn build_cnn(&self, init: InitChoice, seed: u64) -> Sequential<f32> {
+        let init = match init {
+            InitChoice::Auto | InitChoice::He => Init::HeNormal,
+            InitChoice::Xavier => Init::XavierNormal,
+            InitChoice::Book => Init::Normal { std: 0.01 },
+        };
+        let mut rng = StdRng::seed_from_u64(seed);
+        let net = Sequential::new().add(Unflatten::new(&[1, 28, 28]));
+        if *self == Arch::SimpleConvNet {
+            return net
+                .add(Conv2d::with_init(1, 30, 5, init, true, &mut rng))
+                .add(Relu)
+                .add(MaxPool2d::new(2))
+                .add(Flatten)
+                .add(Linear::with_init(30 * 12 * 12, 100, init, true, &mut rng))
+                .add(Relu)
+                .add(Linear::with_init(100, 10, init, true, &mut rng));
+        }
+        let channels = [1, 16, 16, 32, 32, 64, 64];
+        let mut net = net;
+        for i in 0..6 {
+            let pad = if i == 3 { 2 } else { 1 };
+            let conv = Conv2d::with_init(channels[i], channels[i + 1], 3, init, true, &mut rng);
+            net = net.add(conv.with_padding(pad)).add(Relu);
+            if i % 2 == 1 {
+                net = net.add(MaxPool2d::new(2));
+            }
+        }
+        net.add(Flatten)
+            .add(Linear::with_init(64 * 4 * 4, 50, init, true, &mut rng))
+            .add(Relu)
+            .add(Dropout::new(0.5, seed.wrapping_add(1)))
+            .add(Linear::with_init(50, 10, init, true, &mut rng))
+            .add(Dropout::new(0.5, seed.wrapping_add(2)))
+    }
+}
+
 impl fmt::Display for Arch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Arch::BookCh3 => write!(f, "book-ch3"),
             Arch::Mlp => write!(f, "mlp"),
+            Arch::SimpleConvNet => write!(f, "simple-convnet"),
+            Arch::DeepConvNet => write!(f, "deep-convnet"),
             Arch::MlpDeep {
                 batch_norm,
                 dropout,
@@ -126,6 +183,8 @@ impl FromStr for Arch {
         let arch = match parts.next() {
             Some("book-ch3") => Arch::BookCh3,
             Some("mlp") => Arch::Mlp,
+            Some("simple-convnet") => Arch::SimpleConvNet,
+            Some("deep-convnet") => Arch::DeepConvNet,
             Some("mlp-deep") => Arch::MlpDeep {
                 batch_norm: false,
                 dropout: 0.0,
@@ -163,6 +222,8 @@ mod tests {
             "mlp-deep",
             "mlp-deep+bn",
             "mlp-deep+bn+dropout0.2",
+            "simple-convnet",
+            "deep-convnet",
         ] {
             let arch: Arch = name.parse().unwrap();
             assert_eq!(arch.to_string(), name);
@@ -190,5 +251,33 @@ mod tests {
         let mut book = Arch::BookCh3.build(InitChoice::Book, 0);
         let y = book.forward(&nn_core::Tensor::zeros(&[2, 784]));
         assert_eq!(y.shape(), [2, 10]);
+    }
+
+    #[test]
+    fn the_books_cnns_take_rows_of_pixels() {
+        let mut simple = Arch::SimpleConvNet.build(InitChoice::Auto, 0);
+        let shapes: Vec<Vec<usize>> = simple.parameters().iter().map(|(_, p)| p.shape()).collect();
+        assert_eq!(
+            shapes,
+            [
+                vec![30, 1, 5, 5],
+                vec![30],
+                vec![4320, 100],
+                vec![100],
+                vec![100, 10],
+                vec![10]
+            ]
+        );
+        assert_eq!(
+            simple.forward(&nn_core::Tensor::zeros(&[2, 784])).shape(),
+            [2, 10]
+        );
+        let mut deep = Arch::DeepConvNet.build(InitChoice::Auto, 0);
+        assert_eq!(deep.parameters().len(), 16);
+        deep.eval();
+        assert_eq!(
+            deep.forward(&nn_core::Tensor::zeros(&[2, 784])).shape(),
+            [2, 10]
+        );
     }
 }

@@ -83,6 +83,10 @@ enum ArchName {
     Mlp,
     /// 784-256-256-10, ReLU (with --batch-norm and --dropout).
     MlpDeep,
+    /// The book's SimpleConvNet (ch.7.5): conv 30×5×5, ReLU, max pool, Affine 100, ReLU, Affine 10.
+    SimpleConvnet,
+    /// The book's DeepConvNet (ch.8.1): six 3×3 convolutions, three max pools, Affine 50, Dropout, Affine 10, Dropout.
+    DeepConvnet,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -318,6 +322,8 @@ fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
             batch_norm: args.batch_norm,
             dropout: args.dropout,
         },
+        ArchName::SimpleConvnet => Arch::SimpleConvNet,
+        ArchName::DeepConvnet => Arch::DeepConvNet,
     };
     if !matches!(arch, Arch::MlpDeep { .. }) && (args.batch_norm || args.dropout > 0.0) {
         return Err(MnistError::Usage(
