@@ -24,36 +24,16 @@ pub fn network(arrays: &[(String, NumpyArray)], file: &str) -> Result<Sequential
         ("W3", &[100, 10]),
         ("b3", &[10]),
     ];
-    let bad = |reason: String| MnistError::Weights {
-        file: file.to_string(),
-        reason,
-    };
-    if let Some((name, _)) = arrays
-        .iter()
-        .find(|(n, _)| !spec.iter().any(|(s, _)| s == n))
-    {
-        return Err(bad(format!(
-            "unexpected array {name:?}: not the book's chapter-3 network (W1, b1, W2, b2, W3, b3)"
-        )));
-    }
     let mut tensors = Vec::with_capacity(6);
-    for (name, shape) in spec {
-        let Some((_, a)) = arrays.iter().find(|(n, _)| n == name) else {
-            return Err(bad(format!(
-                "no array {name:?}: not the book's chapter-3 network (W1, b1, W2, b2, W3, b3)"
-            )));
-        };
-        if a.shape() != shape {
-            return Err(bad(format!(
-                "{name} has shape {:?}, the book's network needs {shape:?}",
-                a.shape()
-            )));
-        }
+    for (a, (name, _)) in checked(arrays, file, &spec, "chapter-3 network")?
+        .into_iter()
+        .zip(spec)
+    {
         let NumpyArray::F32(values) = a else {
-            return Err(bad(format!(
-                "{name} is {}, the book's weights are float32",
-                a.dtype()
-            )));
+            return Err(MnistError::Weights {
+                file: file.to_string(),
+                reason: format!("{name} is {}, the book's weights are float32", a.dtype()),
+            });
         };
         tensors.push(nn_core::Tensor::from_array(values.clone()));
     }
@@ -174,18 +154,20 @@ pub fn deep_convnet(
     file: &str,
 ) -> Result<Sequential<f64>, MnistError> {
     let channels = [1, 16, 16, 32, 32, 64, 64];
+    // (weight shape, bias length) of the six convolutions and the two Affine layers.
+    let mut layers: Vec<(Vec<usize>, usize)> = (0..6)
+        .map(|i| (vec![channels[i + 1], channels[i], 3, 3], channels[i + 1]))
+        .collect();
+    layers.push((vec![1024, 50], 50));
+    layers.push((vec![50, 10], 10));
     let names: Vec<(String, String)> = (1..=8)
         .map(|i| (format!("W{i}"), format!("b{i}")))
         .collect();
-    let mut shapes: Vec<Vec<usize>> = (0..6)
-        .map(|i| vec![channels[i + 1], channels[i], 3, 3])
-        .collect();
-    shapes.push(vec![1024, 50]);
-    shapes.push(vec![50, 10]);
+    let biases: Vec<[usize; 1]> = layers.iter().map(|&(_, b)| [b]).collect();
     let mut spec: Vec<(&str, &[usize])> = Vec::with_capacity(16);
-    for ((w, b), shape) in names.iter().zip(&shapes) {
+    for (((w, b), (shape, _)), bias) in names.iter().zip(&layers).zip(&biases) {
         spec.push((w, shape));
-        spec.push((b, &shape[if shape.len() == 4 { 0 } else { 1 }..][..1]));
+        spec.push((b, bias));
     }
     let a = checked(arrays, file, &spec, "DeepConvNet")?;
     let mut net = Sequential::new();

@@ -211,21 +211,31 @@ fn rate(images: usize, seconds: f64) -> f64 {
     images as f64 / seconds.max(1e-9)
 }
 
+/// The arrays of `--weights`, or else of the book's file `spec`, fetched and verified; with the
+/// name to report them by.
+fn book_weights(
+    args: &InferArgs,
+    spec: &nn_data::RemoteFile,
+    opts: &FetchOptions,
+) -> Result<(Vec<(String, nn_data::NumpyArray)>, String), MnistError> {
+    Ok(match &args.weights {
+        Some(path) => (nn_data::read_arrays(path)?, path.display().to_string()),
+        None => {
+            let fetched = nn_data::fetch(spec, opts)?;
+            (
+                nn_data::numpy::parse_pickle(&fetched.content, spec.name)?,
+                spec.name.to_string(),
+            )
+        }
+    })
+}
+
 fn infer(args: &InferArgs) -> Result<(), MnistError> {
     if args.net != BookNet::Ch3 {
         return infer_cnn(args);
     }
     let opts = fetch_options(&args.data)?;
-    let (arrays, source) = match &args.weights {
-        Some(path) => (nn_data::read_arrays(path)?, path.display().to_string()),
-        None => {
-            let fetched = nn_data::fetch(&nn_data::SAMPLE_WEIGHT, &opts)?;
-            (
-                nn_data::numpy::parse_pickle(&fetched.content, "sample_weight.pkl")?,
-                "sample_weight.pkl".to_string(),
-            )
-        }
-    };
+    let (arrays, source) = book_weights(args, &nn_data::SAMPLE_WEIGHT, &opts)?;
     let mut net = book::network(&arrays, &source)?;
     net.eval();
     let test = test_split(DatasetKind::Mnist, &opts)?;
@@ -274,16 +284,7 @@ fn infer_cnn(args: &InferArgs) -> Result<(), MnistError> {
             "The book's DeepConvNet (ch.8: six 3×3 convolutions with ReLU, three max pools, Affine 50, ReLU, Dropout, Affine 10, Dropout)",
         ),
     };
-    let (arrays, source) = match &args.weights {
-        Some(path) => (nn_data::read_arrays(path)?, path.display().to_string()),
-        None => {
-            let fetched = nn_data::fetch(spec, &opts)?;
-            (
-                nn_data::numpy::parse_pickle(&fetched.content, spec.name)?,
-                spec.name.to_string(),
-            )
-        }
-    };
+    let (arrays, source) = book_weights(args, spec, &opts)?;
     let mut net = if args.net == BookNet::SimpleConvnet {
         book::simple_convnet(&arrays, &source)?
     } else {
@@ -295,16 +296,15 @@ fn infer_cnn(args: &InferArgs) -> Result<(), MnistError> {
     let n = truth.len();
     println!("{title} from {source}, float64, on the MNIST test set ({n} images)");
     let batch = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
-    for (label, size) in [("one image at a time:", 1), ("batches:", batch)] {
+    let passes = [
+        ("one image at a time:".to_string(), 1),
+        (format!("batches of {batch}:"), batch),
+    ];
+    for (label, size) in passes {
         let started = Instant::now();
         let predicted = book::classify_images(&mut net, &test.images, size);
         let t = started.elapsed().as_secs_f64();
         let correct = predicted.iter().zip(&truth).filter(|(p, t)| p == t).count();
-        let label = if size == 1 {
-            label.to_string()
-        } else {
-            format!("batches of {size}:")
-        };
         println!(
             "{label:<21} Accuracy: {}  ({correct} of {n} correct; {t:.3} s, {:.0} images/s)",
             accuracy(&predicted, &truth),
