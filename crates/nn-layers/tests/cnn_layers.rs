@@ -2,34 +2,18 @@
 //! training and evaluation mode where they differ), BatchNorm2d's statistics, and checkpoints of
 //! a small CNN.
 
-use ndarray::{ArrayD, Axis, IxDyn};
-use nn_core::{GradcheckOptions, Tensor};
+mod common;
+
+use common::{check, input};
+
+use ndarray::Axis;
+use nn_core::Tensor;
 use nn_layers::{
     AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Init, Linear, MaxPool2d, Module, Relu,
-    Sequential, gradcheck_module, load, save,
+    Sequential, load, save,
 };
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
-/// Values in ±[0.1, 2), clear of ReLU's kink.
-fn input(shape: &[usize], seed: u64) -> ArrayD<f64> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    ArrayD::from_shape_simple_fn(IxDyn(shape), || {
-        let m = rng.random_range(0.1..2.0);
-        if rng.random_bool(0.5) { m } else { -m }
-    })
-}
-
-fn check<M: Module<f64>>(name: &str, module: &mut M, x: &ArrayD<f64>) {
-    match gradcheck_module(module, x, |m, x| m.forward(x), GradcheckOptions::default()) {
-        Ok(report) => {
-            for d in report {
-                assert!(d.max_abs_error <= 1e-6, "{name}: {d:?}");
-            }
-        }
-        Err(e) => panic!("{name}: {e}"),
-    }
-}
 
 fn rng() -> StdRng {
     StdRng::seed_from_u64(3)

@@ -1,36 +1,18 @@
 //! Every layer's gradients (input and parameters) against central differences in f64, in
 //! training and evaluation mode where the two differ.
 
-use ndarray::{ArrayD, IxDyn};
+mod common;
+
+use common::{check, input};
+
 use nn_core::{GradcheckOptions, Tensor};
 use nn_layers::{
     BatchNorm1d, Dropout, Elu, Gelu, GeluErf, Identity, Init, LeakyRelu, Linear, LogSoftmax,
     Maxout, Module, PReLU, Reduction, Relu, Sequential, Sigmoid, Softmax, Softplus, Step, Tanh,
     Target, cross_entropy, gradcheck_module,
 };
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
-/// Values in ±[0.1, 2): clear of the kinks of ReLU-like functions at 0, so that central
-/// differences with h = 1e-6 never straddle one.
-fn input(shape: &[usize], seed: u64) -> ArrayD<f64> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    ArrayD::from_shape_simple_fn(IxDyn(shape), || {
-        let m = rng.random_range(0.1..2.0);
-        if rng.random_bool(0.5) { m } else { -m }
-    })
-}
-
-fn check<M: Module<f64>>(name: &str, module: &mut M, x: &ArrayD<f64>) {
-    match gradcheck_module(module, x, |m, x| m.forward(x), GradcheckOptions::default()) {
-        Ok(report) => {
-            for d in report {
-                assert!(d.max_abs_error <= 1e-6, "{name}: {d:?}");
-            }
-        }
-        Err(e) => panic!("{name}: {e}"),
-    }
-}
 
 fn rng() -> StdRng {
     StdRng::seed_from_u64(7)
