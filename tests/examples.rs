@@ -263,3 +263,89 @@ fn hyperparameters_random_search_ranks_the_trials() {
         .collect();
     assert!(ranked.windows(2).all(|w| w[0] >= w[1]), "{out}");
 }
+
+/// Random filters are noise; after training they are smooth (7.6.1), as the book's are.
+#[test]
+fn conv_filters_become_smooth_with_training() {
+    let Some((out, dir)) = run(
+        "conv_filters",
+        &["--quick", "--dataset", "fashion-mnist"],
+        true,
+    ) else {
+        return;
+    };
+    assert_figures(dir.path(), &["before.svg", "after.svg", "book.svg"]);
+    let correlation = |prefix: &str| {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?}:\n{out}"));
+        number_after(line, "neighbour correlation")
+    };
+    let before = correlation("before training");
+    let after = correlation("after 150 iterations");
+    let book = correlation("the book's trained filters");
+    assert!(before.abs() < 0.2, "random filters are not noise:\n{out}");
+    assert!(
+        after > 0.4 && book > 0.4,
+        "trained filters are not smooth:\n{out}"
+    );
+    assert!(number_after(&out, "test accuracy") > 0.6, "{out}");
+}
+
+/// The maps are the first layer's convolution (checked against the definition by the example)
+/// and the image excites most filters.
+#[test]
+fn feature_maps_of_the_books_first_conv_layer() {
+    let Some((out, dir)) = run("feature_maps", &["--quick"], true) else {
+        return;
+    };
+    assert_figures(dir.path(), &["maps.svg", "filters.svg"]);
+    assert!(
+        out.contains("test image 0 (label 7): 30 feature maps of 24×24"),
+        "{out}"
+    );
+    assert!(
+        number_after(&out, "largest |conv2d − direct sum| over all maps:") < 1e-12,
+        "{out}"
+    );
+    let rows = out
+        .lines()
+        .skip_while(|l| !l.starts_with("filter  active"))
+        .skip(1)
+        .take_while(|l| l.contains('%'))
+        .count();
+    assert_eq!(rows, 30, "{out}");
+    let silent: usize = out
+        .lines()
+        .find(|l| l.ends_with("maps are zero everywhere on this image"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no count of silent maps:\n{out}"));
+    assert!(silent < 10, "the 7 excites few filters:\n{out}");
+}
+
+/// Every listed mistake is one (label ≠ inference), and they add up with the correct ones.
+#[test]
+fn misclassified_lists_and_draws_the_deep_nets_mistakes() {
+    let Some((out, dir)) = run("misclassified", &["--quick"], true) else {
+        return;
+    };
+    assert_figures(dir.path(), &["misclassified.svg"]);
+    let correct = number_after(&out, "s):") as usize;
+    let wrong = number_after(&out, "correct,") as usize;
+    assert_eq!(correct + wrong, 1000, "{out}");
+    assert!(wrong > 0 && wrong < 100, "{out}");
+    let listed: Vec<(usize, usize)> = out
+        .lines()
+        .filter_map(|l| {
+            let (_, pair) = l.split_once(": ")?;
+            let (t, p) = pair.split_once(" -> ")?;
+            Some((t.trim().parse().ok()?, p.trim().parse().ok()?))
+        })
+        .collect();
+    assert_eq!(listed.len(), wrong, "{out}");
+    assert!(
+        listed.iter().all(|(t, p)| t != p && *t < 10 && *p < 10),
+        "{out}"
+    );
+}

@@ -8,7 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use plotters::prelude::*;
-use zero_nn::data::{Dataset, FashionMnist, FetchOptions, LoadOptions, Mnist, Split, TrainTest};
+use zero_nn::data::{
+    Dataset, FashionMnist, FetchOptions, LoadOptions, Mnist, NumpyArray, RemoteFile, Split,
+    TrainTest,
+};
+
+pub mod pictures;
 
 /// The result type of the examples: any error, printed as one line by [`main`].
 pub type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -95,6 +100,16 @@ impl DatasetArg {
         };
         Ok(data)
     }
+}
+
+/// The arrays of one of the book's pickled weight files, fetched (checksum-verified) from its
+/// public URL or a mirror (`NN_DATA_MIRROR`), as `nn-mnist infer` does.
+pub fn book_arrays(spec: &RemoteFile) -> Result<Vec<(String, NumpyArray)>> {
+    let fetched = zero_nn::data::fetch(spec, &FetchOptions::from_env()?)?;
+    Ok(zero_nn::data::numpy::parse_pickle(
+        &fetched.content,
+        spec.name,
+    )?)
 }
 
 /// Runs an example's body and turns an error into one line on stderr and exit code 1.
