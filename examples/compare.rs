@@ -1,17 +1,20 @@
 //! The Rust side of `benches/compare/run.sh`: workloads W1–W5 through zero-nn and through a
-//! hand-written ndarray baseline (no tape, the book's layer code translated line by line), on
-//! the same synthetic data as `benches/compare/book_numpy.py`. Prints one JSON line per
-//! workload and implementation.
+//! hand-written ndarray baseline (no tape, the book's layer code translated line by line), and
+//! the CNN workloads W6–W8, on the same synthetic data as `benches/compare/book_numpy.py`.
+//! Prints one JSON line per workload and implementation.
 //!
-//! `cargo run --release --example compare -- RUNS THREADS`
+//! `cargo run --release --example compare -- RUNS THREADS [WORKLOADS]` (e.g. `W6,W8`; all by
+//! default)
 
 use std::time::Instant;
 
 use ndarray::{Array1, Array2, Axis};
 use zero_nn::Tensor;
 use zero_nn::core::kernels;
+use zero_nn::core::no_grad;
 use zero_nn::layers::{
-    Linear, Module, Predictor, Reduction, Relu, Sequential, Sigmoid, Softmax, Target, cross_entropy,
+    Conv2d, Flatten, Linear, MaxPool2d, Module, Predictor, Reduction, Relu, Sequential, Sigmoid,
+    Softmax, Target, cross_entropy,
 };
 use zero_nn::optim::{Adam, Optimizer, Sgd};
 
@@ -176,19 +179,147 @@ fn epoch(x: &Array2<f32>, labels: &[usize], widths: &[usize], adam: bool) -> f32
     loss
 }
 
+/// A convolution `(out, in, k, k)` with the synthetic weights of `weights(out, in·k·k)`, as
+/// `book_numpy.py`'s `conv_weights`.
+fn conv(out: usize, inp: usize, k: usize, pad: usize, salt: usize) -> Conv2d<f32> {
+    let w = weights(out, inp * k * k, salt)
+        .into_shape_with_order((out, inp, k, k))
+        .expect("same length")
+        .into_dyn();
+    Conv2d::from_parameters(
+        Tensor::from_array(w).requires_grad(),
+        Some(Tensor::zeros(&[out]).requires_grad()),
+    )
+    .with_padding(pad)
+}
+
+/// The book's SimpleConvNet (ch.7.5) with synthetic weights.
+fn simple_convnet() -> Sequential<f32> {
+    Sequential::new()
+        .add(conv(30, 1, 5, 0, 1))
+        .add(Relu)
+        .add(MaxPool2d::new(2))
+        .add(Flatten)
+        .add(linear(4320, 100, 2))
+        .add(Relu)
+        .add(linear(100, 10, 3))
+}
+
+/// The book's DeepConvNet (ch.8.1) in evaluation mode (Dropout is then the identity).
+fn deep_convnet() -> Sequential<f32> {
+    let channels = [1, 16, 16, 32, 32, 64, 64];
+    let mut net = Sequential::new();
+    for i in 0..6 {
+        let pad = if i == 3 { 2 } else { 1 };
+        net = net
+            .add(conv(channels[i + 1], channels[i], 3, pad, i + 1))
+            .add(Relu);
+        if i % 2 == 1 {
+            net = net.add(MaxPool2d::new(2));
+        }
+    }
+    net.add(Flatten)
+        .add(linear(1024, 50, 7))
+        .add(Relu)
+        .add(linear(50, 10, 8))
+}
+
+/// Classifies `x` (`(n, 1, 28, 28)`) in batches of 100 without the tape.
+fn classify(net: &mut Sequential<f32>, x: &ndarray::Array4<f32>) -> usize {
+    net.eval();
+    no_grad(|| {
+        let mut hits = 0;
+        for chunk in x.axis_chunks_iter(Axis(0), 100) {
+            let y = net.forward(&Tensor::from_array(chunk.to_owned().into_dyn()));
+            hits += y
+                .array()
+                .outer_iter()
+                .map(|r| argmax(r.iter()))
+                .sum::<usize>();
+        }
+        hits
+    })
+}
+
+/// One Adam epoch of SimpleConvNet over `x` (`(n, 1, 28, 28)`) in batches of 100.
+fn cnn_epoch(x: &ndarray::Array4<f32>, labels: &[usize]) -> f32 {
+    let mut net = simple_convnet();
+    let mut opt = Adam::new(net.parameter_tensors(), 0.001);
+    let mut loss = 0.0;
+    for (bi, xb) in x.axis_chunks_iter(Axis(0), 100).enumerate() {
+        let t = &labels[bi * 100..bi * 100 + xb.shape()[0]];
+        opt.zero_grad();
+        let l = cross_entropy(
+            &net.forward(&Tensor::from_array(xb.to_owned().into_dyn())),
+            Target::Classes(t),
+            Reduction::Mean,
+        );
+        l.backward().expect("scalar loss");
+        opt.step();
+        loss = l.item();
+    }
+    loss
+}
+
 fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
-        .map(|a| a.parse().expect("usage: compare RUNS THREADS"))
+        .take(2)
+        .map(|a| a.parse().expect("usage: compare RUNS THREADS [WORKLOADS]"))
         .collect();
     let (runs, threads) = (
         args.first().copied().unwrap_or(3),
         args.get(1).copied().unwrap_or(1),
     );
+    let only = std::env::args().nth(3);
+    let wanted = |w: &str| {
+        only.as_deref()
+            .is_none_or(|list| list.split(',').any(|x| x == w))
+    };
     kernels::set_num_threads(threads);
+
+    if wanted("W1") || wanted("W2") || wanted("W3") || wanted("W4") || wanted("W5") {
+        mlp_workloads(runs, threads);
+    }
+    cnn_workloads(runs, threads, &wanted);
+}
+
+fn cnn_workloads(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
+    let ours = "zero-nn";
+    let as_images = |x: Array2<f32>| {
+        let n = x.nrows();
+        x.into_shape_with_order((n, 1, 28, 28))
+            .expect("rows of 784")
+    };
+    if wanted("W6") {
+        let x = as_images(images(10_000));
+        let mut net = simple_convnet();
+        let w6 = median_time(runs, || {
+            std::hint::black_box(classify(&mut net, &x));
+        });
+        report(ours, threads, "W6", w6, 10_000.0, "images/s");
+    }
+    if wanted("W7") {
+        let x = as_images(images(60_000));
+        let labels: Vec<usize> = (0..60_000).map(|i| i % 10).collect();
+        let w7 = median_time(runs, || {
+            std::hint::black_box(cnn_epoch(&x, &labels));
+        });
+        report(ours, threads, "W7", w7, 60_000.0, "samples/s");
+    }
+    if wanted("W8") {
+        let x = as_images(images(10_000));
+        let mut net = deep_convnet();
+        let w8 = median_time(runs, || {
+            std::hint::black_box(classify(&mut net, &x));
+        });
+        report(ours, threads, "W8", w8, 10_000.0, "images/s");
+    }
+}
+
+fn mlp_workloads(runs: usize, threads: usize) {
     let ours = "zero-nn";
     let base = "ndarray by hand";
-
     let x10k = images(10_000);
     let net = book_network();
     let mut p = Predictor::new(&net).expect("supported layers");

@@ -244,6 +244,12 @@ impl<T: Float> PackedMatrix<T> {
         PackedMatrix { data, k, n }
     }
 
+    /// Packs `w (k, n)` in place of the matrix held, reusing its memory.
+    pub fn repack(&mut self, w: &ArrayView2<'_, T>) {
+        pack_panels(w, T::one(), &mut self.data);
+        (self.k, self.n) = w.dim();
+    }
+
     /// `(k, n)`.
     pub fn dim(&self) -> (usize, usize) {
         (self.k, self.n)

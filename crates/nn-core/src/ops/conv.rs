@@ -4,10 +4,10 @@
 //! (adding where windows overlap). Weights are `(out_channels, in_channels, kh, kw)` as in the
 //! book and PyTorch.
 
-use ndarray::{ArcArray, Array2, Array4, ArrayD, ArrayView2, ArrayView4, Axis, Ix4, IxDyn, s};
+use ndarray::{ArcArray, Array2, Array4, ArrayD, ArrayView2, ArrayView4, Ix4, IxDyn};
 
+use super::conv_gemm;
 use crate::float::Float;
-use crate::kernels::gemm;
 use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
 
@@ -110,7 +110,12 @@ impl Window {
     /// output position `(oy, ox)` and kernel row `ki`, with the input column of `kj = 0`
     /// (possibly negative); `None` if the kernel row lies in the padding.
     #[inline]
-    fn span(&self, oy: usize, ox: usize, ki: usize) -> Option<(usize, isize, usize, usize)> {
+    pub(crate) fn span(
+        &self,
+        oy: usize,
+        ox: usize,
+        ki: usize,
+    ) -> Option<(usize, isize, usize, usize)> {
         let iy = (oy * self.stride.h + ki) as isize - self.padding.h as isize;
         if iy < 0 || iy >= self.h as isize {
             return None;
@@ -263,16 +268,17 @@ impl<T: Float> Op<T> for Col2imOp {
 }
 
 /// A 2-D convolution: the output image `i` is `W · im2col(x_i)ᵀ + b`, shape
-/// `(n, out_channels, oh, ow)`. Keeps the unrolled input for `dW` and `W` for `dx`:
-/// `dW = Σᵢ gᵢ · colᵢ`, `dcol = gᵢᵀ · W`, `dx = col2im(dcol)`, `db = Σ g` over n, h, w.
+/// `(n, out_channels, oh, ow)`; `dW = Σᵢ gᵢ · colᵢ`, `dcolᵢ = gᵢᵀ · W`, `dx = col2im(dcol)`,
+/// `db = Σ g` over n, h, w (computed image by image in `conv_gemm`).
 pub(crate) struct Conv2dOp<T: Float> {
     stride: Size2d,
     padding: Size2d,
     win: Option<Window>,
-    /// `im2col(x)`, kept when the weights need a gradient.
-    col: Option<Array2<T>>,
-    /// The weights, kept when the input needs a gradient.
+    /// The input, kept (shared, not copied) when the weights need a gradient.
+    x: Option<ArcArray<T, IxDyn>>,
+    /// The weights, kept when the weights or the input need a gradient.
     w: Option<ArcArray<T, IxDyn>>,
+    needs_x: bool,
 }
 
 /// The weights `(o, c, kh, kw)` as the matrix `(o, c·kh·kw)` (no copy when contiguous).
@@ -304,48 +310,63 @@ impl<T: Float> Op<T> for Conv2dOp<T> {
         }
         let kernel = Size2d { h: sw[2], w: sw[3] };
         let win = Window::new("conv2d", sx, kernel, self.stride, self.padding);
-        let col = im2col(&as4(x), &win);
         let wmat = weight_matrix(w);
-        let (o, p) = (sw[0], win.positions());
-        let mut y = Array2::<T>::zeros((win.n * o, p));
-        for (i, mut yi) in y.axis_chunks_iter_mut(Axis(0), o).enumerate() {
-            let coli = col.slice(s![i * p..(i + 1) * p, ..]);
-            gemm(T::one(), &wmat.view(), &coli.t(), T::zero(), &mut yi);
-            if let Some(b) = b {
-                for (mut channel, &bias) in yi.rows_mut().into_iter().zip(b.iter()) {
-                    channel.mapv_inplace(|v| v + bias);
-                }
-            }
-        }
+        let o = sw[0];
+        let xs = x.as_standard_layout();
+        let bias = b.map(|b| b.iter().copied().collect::<Vec<T>>());
+        let mut y = vec![T::zero(); win.n * o * win.positions()];
+        conv_gemm::forward(
+            xs.as_slice()
+                .unwrap_or_else(|| unreachable!("standard layout")),
+            &win,
+            &wmat.view(),
+            bias.as_deref(),
+            &mut y,
+        );
         self.win = Some(win);
-        self.w = needs[0].then(|| w.clone());
-        self.col = needs[1].then_some(col);
-        y.into_shape_with_order(IxDyn(&[win.n, o, win.oh, win.ow]))
-            .unwrap_or_else(|_| unreachable!("same number of elements"))
+        self.needs_x = needs[0];
+        self.x = needs[1].then(|| x.clone());
+        self.w = (needs[0] || needs[1]).then(|| w.clone());
+        ArrayD::from_shape_vec(IxDyn(&[win.n, o, win.oh, win.ow]), y)
+            .unwrap_or_else(|_| unreachable!("sized above"))
             .into_shared()
     }
     fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
         let Some(win) = self.win else { return };
-        let (n, o, p) = (win.n, g.shape()[1], win.positions());
-        let g = g
-            .as_standard_layout()
-            .into_shape_with_order((n * o, p))
-            .unwrap_or_else(|_| unreachable!("the output is (n, o, oh, ow)"))
-            .into_owned();
+        let (o, p) = (g.shape()[1], win.positions());
+        let g = g.as_standard_layout();
+        let gs = g
+            .as_slice()
+            .unwrap_or_else(|| unreachable!("standard layout"));
         if grads.needs(2) {
-            let mut db = ndarray::Array1::<T>::zeros(o);
-            for gi in g.axis_chunks_iter(Axis(0), o) {
-                db += &gi.sum_axis(Axis(1));
+            let mut db = vec![T::zero(); o];
+            for gi in gs.chunks_exact(o * p) {
+                for (d, channel) in db.iter_mut().zip(gi.chunks_exact(p)) {
+                    *d = channel.iter().fold(*d, |acc, &v| acc + v);
+                }
             }
-            grads.add(2, db.into_dyn());
+            grads.add(
+                2,
+                ArrayD::from_shape_vec(IxDyn(&[o]), db)
+                    .unwrap_or_else(|_| unreachable!("o values")),
+            );
         }
-        if let Some(col) = &self.col {
-            let mut dw = Array2::<T>::zeros((o, win.patch()));
-            for i in 0..n {
-                let gi = g.slice(s![i * o..(i + 1) * o, ..]);
-                let coli = col.slice(s![i * p..(i + 1) * p, ..]);
-                gemm(T::one(), &gi, &coli, T::one(), &mut dw.view_mut());
-            }
+        let Some(w) = &self.w else { return };
+        let wmat = weight_matrix(w);
+        let want_dw = self.x.is_some();
+        let mut dx = self
+            .needs_x
+            .then(|| vec![T::zero(); win.n * win.c * win.h * win.w]);
+        let xs = self.x.as_ref().map(|x| x.as_standard_layout());
+        let dw = conv_gemm::backward(
+            xs.as_ref().and_then(|x| x.as_slice()).unwrap_or(&[]),
+            &win,
+            &wmat.view(),
+            gs,
+            want_dw,
+            dx.as_deref_mut(),
+        );
+        if let Some(dw) = dw {
             let shape = [o, win.c, win.kernel.h, win.kernel.w];
             grads.add(
                 1,
@@ -353,14 +374,12 @@ impl<T: Float> Op<T> for Conv2dOp<T> {
                     .unwrap_or_else(|_| unreachable!("same number of elements")),
             );
         }
-        if let Some(w) = &self.w {
-            let wmat = weight_matrix(w);
-            let mut dcol = Array2::<T>::zeros((n * p, win.patch()));
-            for (i, mut dci) in dcol.axis_chunks_iter_mut(Axis(0), p).enumerate() {
-                let gi = g.slice(s![i * o..(i + 1) * o, ..]);
-                gemm(T::one(), &gi.t(), &wmat.view(), T::zero(), &mut dci);
-            }
-            grads.add(0, col2im(&dcol.view(), &win).into_dyn());
+        if let Some(dx) = dx {
+            grads.add(
+                0,
+                ArrayD::from_shape_vec(IxDyn(&[win.n, win.c, win.h, win.w]), dx)
+                    .unwrap_or_else(|_| unreachable!("sized above")),
+            );
         }
     }
 }
@@ -446,8 +465,9 @@ impl<T: Float> Tensor<T> {
             stride: stride.into(),
             padding: padding.into(),
             win: None,
-            col: None,
+            x: None,
             w: None,
+            needs_x: false,
         };
         match bias {
             Some(b) => Tensor::apply(op, &[self, weight, b]),

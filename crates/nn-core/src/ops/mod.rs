@@ -5,6 +5,7 @@
 
 pub(crate) mod activation;
 pub(crate) mod conv;
+mod conv_gemm;
 pub(crate) mod elementwise;
 pub(crate) mod loss;
 pub(crate) mod matmul;

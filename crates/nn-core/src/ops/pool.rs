@@ -105,20 +105,15 @@ impl<T: Float> Op<T> for MaxPool2dOp {
         let len = win.n * win.c * win.oh * win.ow;
         let mut y = Vec::with_capacity(len);
         let mut argmax = Vec::with_capacity(if needs[0] { len } else { 0 });
-        for_each_window(&win, |_, span| {
-            let mut best = usize::MAX;
-            for i in span.offsets() {
-                // NaN wins, as in PyTorch; strict `>` keeps the first of tied maxima.
-                if best == usize::MAX || xs[i] > xs[best] || (xs[i].is_nan() && !xs[best].is_nan())
-                {
-                    best = i;
-                }
-            }
-            y.push(xs[best]);
-            if needs[0] {
-                argmax.push(best);
-            }
-        });
+        let s = &self.spec;
+        if s.kernel == Size2d::from(2)
+            && s.stride == Size2d::from(2)
+            && s.padding == Size2d::from(0)
+        {
+            max_pool_2x2(xs, &win, &mut y, needs[0].then_some(&mut argmax));
+        } else {
+            max_pool_windows(xs, &win, &mut y, needs[0].then_some(&mut argmax));
+        }
         self.in_shape = x.raw_dim();
         self.argmax = needs[0].then_some(argmax);
         ArrayD::from_shape_vec(output_shape(&win), y)
@@ -136,6 +131,79 @@ impl<T: Float> Op<T> for MaxPool2dOp {
             dxs[i] += g;
         }
         grads.add(0, dx);
+    }
+}
+
+/// `a` beats the best so far `b`: larger, or NaN over a number (ties keep the first).
+#[inline(always)]
+fn beats<T: Float>(a: T, b: T) -> bool {
+    a > b || (a.is_nan() && !b.is_nan())
+}
+
+/// Max pooling over any windows: the maximum of each (padding skipped) and, if asked, its
+/// offset in `xs`.
+fn max_pool_windows<T: Float>(
+    xs: &[T],
+    win: &Window,
+    y: &mut Vec<T>,
+    mut argmax: Option<&mut Vec<usize>>,
+) {
+    for_each_window(win, |_, span| {
+        let mut best = usize::MAX;
+        for i in span.offsets() {
+            // NaN wins, as in PyTorch; strict `>` keeps the first of tied maxima.
+            if best == usize::MAX || beats(xs[i], xs[best]) {
+                best = i;
+            }
+        }
+        y.push(xs[best]);
+        if let Some(a) = argmax.as_deref_mut() {
+            a.push(best);
+        }
+    });
+}
+
+/// The book's pooling (2×2 windows, stride 2, no padding) without the general window walk:
+/// the same results and arg-maxes as it, four loads per output.
+fn max_pool_2x2<T: Float>(
+    xs: &[T],
+    win: &Window,
+    y: &mut Vec<T>,
+    mut argmax: Option<&mut Vec<usize>>,
+) {
+    for plane in 0..win.n * win.c {
+        let base = plane * win.h * win.w;
+        for oy in 0..win.oh {
+            let r0 = base + 2 * oy * win.w;
+            let top = &xs[r0..r0 + 2 * win.ow];
+            let bottom = &xs[r0 + win.w..r0 + win.w + 2 * win.ow];
+            // The best value stays in a register and the choice is a select, not a reload.
+            let pick = |ox: usize| {
+                let cand = [
+                    top[2 * ox],
+                    top[2 * ox + 1],
+                    bottom[2 * ox],
+                    bottom[2 * ox + 1],
+                ];
+                let (mut v, mut k) = (cand[0], 0);
+                for (j, &c) in cand.iter().enumerate().skip(1) {
+                    let better = beats(c, v);
+                    v = if better { c } else { v };
+                    k = if better { j } else { k };
+                }
+                (v, r0 + 2 * ox + (k & 1) + (k >> 1) * win.w)
+            };
+            match argmax.as_deref_mut() {
+                Some(a) => {
+                    for ox in 0..win.ow {
+                        let (v, at) = pick(ox);
+                        y.push(v);
+                        a.push(at);
+                    }
+                }
+                None => y.extend((0..win.ow).map(|ox| pick(ox).0)),
+            }
+        }
     }
 }
 
@@ -248,6 +316,7 @@ impl<T: Float> Tensor<T> {
 mod tests {
     use ndarray::{Array4, ArrayD};
 
+    use super::{Window, max_pool_2x2, max_pool_windows};
     use crate::Tensor;
     use crate::test_util::{check, rand};
 
@@ -327,6 +396,30 @@ mod tests {
             );
             check(|t| t[0].avg_pool2d(k, s, p).permute(&[3, 2, 1, 0]), &[x]);
         }
+    }
+
+    #[test]
+    fn the_2x2_path_matches_the_general_one() {
+        // Odd sizes (a row and a column left over), ties, and NaN.
+        let (n, c, h, w) = (2, 3, 7, 9);
+        let xs: Vec<f64> = (0..n * c * h * w)
+            .map(|i| match i % 11 {
+                0 => f64::NAN,
+                k => ((i * 7919) % 13) as f64 + if k == 3 { 0.0 } else { 0.5 },
+            })
+            .collect();
+        let win = Window::new("test", &[n, c, h, w], 2.into(), 2.into(), 0.into());
+        let (mut y1, mut a1, mut y2, mut a2) = (vec![], vec![], vec![], vec![]);
+        max_pool_2x2(&xs, &win, &mut y1, Some(&mut a1));
+        max_pool_windows(&xs, &win, &mut y2, Some(&mut a2));
+        assert_eq!(a1, a2);
+        assert_eq!(y1.len(), n * c * 3 * 4);
+        assert!(
+            y1.iter()
+                .zip(&y2)
+                .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
+        );
+        assert!(y1.iter().any(|v| v.is_nan()));
     }
 
     #[test]

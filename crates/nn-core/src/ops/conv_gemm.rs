@@ -1,0 +1,316 @@
+//! The compute core of `conv2d`, one image at a time: the image is unrolled into a scratch
+//! matrix `col (positions, c·kh·kw)` that stays in cache, and every product has the big matrix
+//! as its left operand, read in place by the packed kernel, and the small one (weights or one
+//! image's output gradient) packed: `yᵢᵀ = colᵢ · Wᵀ`, `dWᵀ += colᵢᵀ · gᵢᵀ`,
+//! `dcolᵢ = gᵢᵀ · W`. Images are shared out over threads in contiguous runs (one task per
+//! thread), so a batch keeps both cores busy without a hand-off per product. Nothing of the
+//! size of the unrolled batch is kept: backward unrolls each image again, which costs less than
+//! the memory traffic of keeping it.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use super::conv::Window;
+use crate::float::Float;
+use crate::kernels::{self, PackedMatrix};
+
+/// Unrolls image `x` (`c·h·w` values) into `col` (`patch × positions`, row-major): row
+/// `(c, ki, kj)` holds, for every output position, the input under that kernel element (zero
+/// in the padding). With stride 1 each output row of it is one contiguous copy.
+pub(crate) fn unroll<T: Float>(x: &[T], win: &Window, col: &mut [T]) {
+    if win.padding.h > 0 || win.padding.w > 0 {
+        col.fill(T::zero());
+    }
+    walk(win, |src, dst, len, step| {
+        if step == 1 {
+            col[dst..dst + len].copy_from_slice(&x[src..src + len]);
+        } else {
+            for (t, d) in col[dst..dst + len].iter_mut().enumerate() {
+                *d = x[src + t * step];
+            }
+        }
+    });
+}
+
+/// Adds `col` (`patch × positions`) back into image `dx` (the adjoint of [`unroll`]).
+pub(crate) fn roll_back<T: Float>(col: &[T], win: &Window, dx: &mut [T]) {
+    walk(win, |src, dst, len, step| {
+        if step == 1 {
+            for (d, &v) in dx[src..src + len].iter_mut().zip(&col[dst..dst + len]) {
+                *d += v;
+            }
+        } else {
+            for (t, &v) in col[dst..dst + len].iter().enumerate() {
+                dx[src + t * step] += v;
+            }
+        }
+    });
+}
+
+/// Calls `f(image offset, col offset, len, image step)` for every run of output columns whose
+/// kernel element `(c, ki, kj)` falls inside the image, one output row at a time.
+#[inline(always)]
+fn walk(win: &Window, mut f: impl FnMut(usize, usize, usize, usize)) {
+    let (kh, kw, p) = (win.kernel.h, win.kernel.w, win.positions());
+    let (sh, sw, ph, pw) = (win.stride.h, win.stride.w, win.padding.h, win.padding.w);
+    for c in 0..win.c {
+        for ki in 0..kh {
+            for kj in 0..kw {
+                let row = ((c * kh + ki) * kw + kj) * p;
+                // Output columns with `0 ≤ ox·sw + kj − pw < w`.
+                let lo = pw.saturating_sub(kj).div_ceil(sw).min(win.ow);
+                let hi = if win.w + pw > kj {
+                    ((win.w + pw - kj - 1) / sw + 1).min(win.ow)
+                } else {
+                    0
+                };
+                if lo >= hi {
+                    continue;
+                }
+                for oy in 0..win.oh {
+                    let iy = (oy * sh + ki) as isize - ph as isize;
+                    if iy < 0 || iy >= win.h as isize {
+                        continue;
+                    }
+                    let src = (c * win.h + iy as usize) * win.w + lo * sw + kj - pw;
+                    f(src, row + oy * win.ow + lo, hi - lo, sw);
+                }
+            }
+        }
+    }
+}
+
+/// How many runs of images to share out: one per thread, never more than images.
+fn parts(n: usize, macs: usize) -> usize {
+    if macs < (1 << 19) {
+        1
+    } else {
+        kernels::num_threads().min(n).max(1)
+    }
+}
+
+/// Runs `f(first image, count, out)` on `parts` contiguous runs of the `n` images in parallel
+/// (inline for one part), `out` being the run's images of `out` (`per_image` values each) if
+/// given; returns the results in run order.
+fn over_images<T: Float, R: Send>(
+    n: usize,
+    parts: usize,
+    out: Option<&mut [T]>,
+    per_image: usize,
+    f: impl Fn(usize, usize, Option<&mut [T]>) -> R + Sync,
+) -> Vec<R> {
+    let per = n.div_ceil(parts.max(1)).max(1);
+    let mut runs: Vec<(usize, usize, Option<&mut [T]>)> = Vec::with_capacity(parts);
+    match out {
+        Some(out) => {
+            for (k, chunk) in out.chunks_mut(per * per_image.max(1)).enumerate() {
+                let start = k * per;
+                runs.push((start, per.min(n - start), Some(chunk)));
+            }
+        }
+        None => {
+            for start in (0..n).step_by(per) {
+                runs.push((start, per.min(n - start), None));
+            }
+        }
+    }
+    if runs.len() <= 1 {
+        return runs.into_iter().map(|(s, len, o)| f(s, len, o)).collect();
+    }
+    use rayon::prelude::*;
+    runs.into_par_iter()
+        .map(|(s, len, o)| f(s, len, o))
+        .collect()
+}
+
+/// `y (n, o, oh, ow) = conv(x, W) + b` for `x` as `n` contiguous images and `wmat` the
+/// weights as `(o, patch)`.
+pub(crate) fn forward<T: Float>(
+    x: &[T],
+    win: &Window,
+    wmat: &ArrayView2<'_, T>,
+    bias: Option<&[T]>,
+    y: &mut [T],
+) {
+    let parts = parts(win.n, win.n * win.positions() * win.patch() * wmat.nrows());
+    forward_in(parts, x, win, wmat, bias, y);
+}
+
+fn forward_in<T: Float>(
+    parts: usize,
+    x: &[T],
+    win: &Window,
+    wmat: &ArrayView2<'_, T>,
+    bias: Option<&[T]>,
+    y: &mut [T],
+) {
+    let (o, p, patch) = (wmat.nrows(), win.positions(), win.patch());
+    let image = win.c * win.h * win.w;
+    let wt = PackedMatrix::pack(&wmat.t());
+    let out_image = o * p;
+    over_images(win.n, parts, Some(y), out_image, |first, count, ys| {
+        let ys = ys.unwrap_or_else(|| unreachable!("y was given"));
+        let mut col = vec![T::zero(); p * patch];
+        let mut yt = vec![T::zero(); p * o];
+        for i in first..first + count {
+            unroll(&x[i * image..(i + 1) * image], win, &mut col);
+            yt.fill(T::zero());
+            // colᵢ (positions × patch) is `col`'s transpose: read in place, column-major.
+            let colv = ArrayView2::from_shape((patch, p), &col[..])
+                .unwrap_or_else(|_| unreachable!("sized above"));
+            let mut ytv = ArrayViewMut2::from_shape((p, o), &mut yt[..])
+                .unwrap_or_else(|_| unreachable!("sized above"));
+            kernels::gemm_packed_serial(&colv.t(), &wt, &mut ytv);
+            let yi = &mut ys[(i - first) * out_image..(i - first + 1) * out_image];
+            for (ch, dst) in yi.chunks_exact_mut(p).enumerate() {
+                let b = bias.map_or(T::zero(), |b| b[ch]);
+                for (pos, d) in dst.iter_mut().enumerate() {
+                    *d = yt[pos * o + ch] + b;
+                }
+            }
+        }
+    });
+}
+
+/// The gradients of [`forward`] for its output gradient `g (n, o, oh, ow)`: `dW` as
+/// `(o, patch)` if `dw`, and `dx` (`n` images) if `dx` is given.
+pub(crate) fn backward<T: Float>(
+    x: &[T],
+    win: &Window,
+    wmat: &ArrayView2<'_, T>,
+    g: &[T],
+    want_dw: bool,
+    dx: Option<&mut [T]>,
+) -> Option<ndarray::Array2<T>> {
+    let macs = win.n * win.positions() * win.patch() * wmat.nrows() * 2;
+    backward_in(parts(win.n, macs), x, win, wmat, g, want_dw, dx)
+}
+
+fn backward_in<T: Float>(
+    parts: usize,
+    x: &[T],
+    win: &Window,
+    wmat: &ArrayView2<'_, T>,
+    g: &[T],
+    want_dw: bool,
+    dx: Option<&mut [T]>,
+) -> Option<ndarray::Array2<T>> {
+    let (o, p, patch) = (wmat.nrows(), win.positions(), win.patch());
+    let image = win.c * win.h * win.w;
+    let partials = over_images(win.n, parts, dx, image, |first, count, mut dxs| {
+        let mut col = vec![T::zero(); p * patch];
+        let mut dwt = want_dw.then(|| ndarray::Array2::<T>::zeros((patch, o)));
+        let mut packed = PackedMatrix::pack(&ndarray::Array2::<T>::zeros((0, 0)).view());
+        for i in first..first + count {
+            let gi = ArrayView2::from_shape((o, p), &g[i * o * p..(i + 1) * o * p])
+                .unwrap_or_else(|_| unreachable!("g is (n, o, oh, ow)"));
+            if let Some(dwt) = dwt.as_mut() {
+                // dWᵀ += colᵢᵀ · gᵢᵀ, colᵢᵀ being `col` itself.
+                unroll(&x[i * image..(i + 1) * image], win, &mut col);
+                let colv = ArrayView2::from_shape((patch, p), &col[..])
+                    .unwrap_or_else(|_| unreachable!("sized above"));
+                packed.repack(&gi.t());
+                kernels::gemm_packed_serial(&colv, &packed, &mut dwt.view_mut());
+            }
+            if let Some(dxs) = dxs.as_deref_mut() {
+                // dcolᵢᵀ = Wᵀ · gᵢ, in `col`'s layout.
+                col.fill(T::zero());
+                let mut dcol = ArrayViewMut2::from_shape((patch, p), &mut col[..])
+                    .unwrap_or_else(|_| unreachable!("sized above"));
+                packed.repack(&gi);
+                kernels::gemm_packed_serial(&wmat.t(), &packed, &mut dcol);
+                let dxi = &mut dxs[(i - first) * image..(i - first + 1) * image];
+                roll_back(&col, win, dxi);
+            }
+        }
+        dwt
+    });
+    if !want_dw {
+        return None;
+    }
+    let mut total: Option<ndarray::Array2<T>> = None;
+    for part in partials.into_iter().flatten() {
+        match total.as_mut() {
+            Some(t) => *t += &part,
+            None => total = Some(part),
+        }
+    }
+    total.map(|t| t.t().as_standard_layout().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array2, ArrayView4};
+
+    use super::super::conv::{Size2d, Window, col2im, im2col};
+    use super::*;
+
+    fn values(len: usize, seed: usize) -> Vec<f64> {
+        (0..len)
+            .map(|i| (((i * 7919 + seed * 104_729) % 1000) as f64 / 500.0) - 1.0)
+            .collect()
+    }
+
+    /// Forward and both gradients against the book's whole-batch im2col/col2im form, for
+    /// several kernel widths (the fixed-size copies), strides and paddings, on one thread and
+    /// with the images shared out over 2 and 3 runs.
+    #[test]
+    fn image_by_image_matches_im2col_on_any_split() {
+        for (c, h, w, o, k, stride, pad) in [
+            (2, 7, 9, 5, (3, 3), (1, 1), (1, 1)),
+            (1, 8, 8, 4, (5, 5), (1, 1), (0, 0)),
+            (3, 9, 7, 6, (5, 5), (2, 2), (2, 2)),
+            (2, 6, 10, 3, (2, 4), (1, 2), (0, 1)),
+            (2, 5, 6, 3, (3, 3), (2, 1), (2, 0)),
+        ] {
+            let kernel: Size2d = k.into();
+            let n = 5;
+            let win = Window::new("test", &[n, c, h, w], kernel, stride.into(), pad.into());
+            let patch = win.patch();
+            let (p, image) = (win.positions(), c * h * w);
+            let x = values(n * image, 1);
+            let wv = values(o * patch, 2);
+            let b = values(o, 3);
+            let g = values(n * o * p, 4);
+            let wmat = Array2::from_shape_vec((o, patch), wv).unwrap();
+            let x4 = ArrayView4::from_shape((n, c, h, w), &x).unwrap();
+            let col = im2col(&x4, &win);
+            // y_i = W · col_iᵀ + b; dW = Σ g_i · col_i; dcol_i = g_iᵀ · W.
+            let mut want_y = vec![0.0; n * o * p];
+            let mut want_dw = Array2::<f64>::zeros((o, patch));
+            let mut dcol = Array2::<f64>::zeros((n * p, patch));
+            for i in 0..n {
+                let coli = col.slice(ndarray::s![i * p..(i + 1) * p, ..]);
+                let yi = wmat.dot(&coli.t());
+                for (ch, row) in yi.rows().into_iter().enumerate() {
+                    for (pos, v) in row.iter().enumerate() {
+                        want_y[(i * o + ch) * p + pos] = v + b[ch];
+                    }
+                }
+                let gi = ArrayView2::from_shape((o, p), &g[i * o * p..(i + 1) * o * p]).unwrap();
+                want_dw = want_dw + gi.dot(&coli);
+                dcol.slice_mut(ndarray::s![i * p..(i + 1) * p, ..])
+                    .assign(&gi.t().dot(&wmat));
+            }
+            let want_dx = col2im(&dcol.view(), &win);
+            for parts in [1, 2, 3] {
+                let mut y = vec![0.0; n * o * p];
+                forward_in(parts, &x, &win, &wmat.view(), Some(&b), &mut y);
+                let mut dx = vec![0.0; n * image];
+                let dw = backward_in(parts, &x, &win, &wmat.view(), &g, true, Some(&mut dx))
+                    .expect("asked for dW");
+                let close = |a: &[f64], b: &[f64]| {
+                    a.len() == b.len() && a.iter().zip(b).all(|(u, v)| (u - v).abs() < 1e-12)
+                };
+                let case = format!(
+                    "c {c} h {h} w {w} o {o} k {k:?} stride {stride:?} pad {pad:?}, {parts} parts"
+                );
+                assert!(close(&y, &want_y), "y, {case}");
+                assert!(
+                    close(dw.as_slice().unwrap(), want_dw.as_slice().unwrap()),
+                    "dW, {case}"
+                );
+                assert!(close(&dx, want_dx.as_slice().unwrap()), "dx, {case}");
+            }
+        }
+    }
+}
