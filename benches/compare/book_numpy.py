@@ -172,7 +172,47 @@ def report(workload, seconds, times, work, unit):
                       "unit": unit}), flush=True)
 
 
+def cnn_workloads(wanted):
+    """W6 SimpleConvNet and W8 DeepConvNet inference with the book's own im2col layers
+    (book_cnn.py), images (N, 1, 28, 28), batches of 100. (W7, training, is not written in the
+    book's NumPy style here: its backward layers would be a second copy of the book.)"""
+    import book_cnn
+
+    def conv_weights(out, inp, k, salt):
+        return weights(out, inp * k * k, salt).reshape(out, inp, k, k)
+
+    def classify(layers, x):
+        hits = 0
+        for i in range(0, x.shape[0], 100):
+            hits += int(np.argmax(book_cnn.predict(layers, x[i:i + 100]), axis=1).sum())
+        return hits
+
+    x = images(10_000).reshape(-1, 1, 28, 28)
+    if "W6" in wanted:
+        p = {"W1": conv_weights(30, 1, 5, 1), "b1": np.zeros(30, np.float32),
+             "W2": weights(4320, 100, 2), "b2": np.zeros(100, np.float32),
+             "W3": weights(100, 10, 3), "b3": np.zeros(10, np.float32)}
+        layers = book_cnn.simple_convnet(p)
+        s, ts = median_time(lambda: classify(layers, x), RUNS)
+        report("W6", s, ts, 10_000, "images/s")
+    if "W8" in wanted:
+        channels = [1, 16, 16, 32, 32, 64, 64]
+        p = {}
+        for i in range(6):
+            p["W%d" % (i + 1)] = conv_weights(channels[i + 1], channels[i], 3, i + 1)
+            p["b%d" % (i + 1)] = np.zeros(channels[i + 1], np.float32)
+        p["W7"], p["b7"] = weights(1024, 50, 7), np.zeros(50, np.float32)
+        p["W8"], p["b8"] = weights(50, 10, 8), np.zeros(10, np.float32)
+        layers = book_cnn.deep_convnet(p)
+        s, ts = median_time(lambda: classify(layers, x), RUNS)
+        report("W8", s, ts, 10_000, "images/s")
+
+
 def main():
+    wanted = sys.argv[3].split(",") if len(sys.argv) > 3 else ["W1", "W2", "W3", "W4", "W5", "W6", "W8"]
+    cnn_workloads(wanted)
+    if not any(w in wanted for w in ["W1", "W2", "W3", "W4", "W5"]):
+        return
     x10k, net = images(10_000), book_network()
     for name, f in [("W1", lambda: w1_unbatched(x10k, net)), ("W2", lambda: w2_batched(x10k, net))]:
         s, ts = median_time(f, RUNS)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side comparison (not run in CI): zero-nn, a hand-written ndarray baseline, the book's
-# NumPy code and PyTorch CPU, on identical synthetic data, at 1 and 2 threads.
+# NumPy code and PyTorch CPU, on identical synthetic data, at 1 and 2 threads: W1–W5 (the MLP
+# workloads), W6 SimpleConvNet inference, W7 a SimpleConvNet training epoch, W8 DeepConvNet
+# inference.
 #   bash benches/compare/run.sh [RUNS]      (default 3 runs per workload; medians are reported)
 # Installs NumPy and PyTorch from PyPI into a virtualenv ($COMPARE_VENV, default
 # ~/.cache/zero-nn-compare). Prints a Markdown table and keeps the raw JSON lines in
@@ -19,12 +21,21 @@ fi
 "$venv/bin/python" -c "import numpy, torch" 2>/dev/null ||
     "$venv/bin/pip" install --quiet "numpy>=2" torch
 
+# Every peer at its best: some machines set these to force OpenBLAS (NumPy's BLAS) onto its AVX2
+# kernels on CPUs with AVX-512. Unset for the benchmark processes only (never in tests or CI).
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+"$venv/bin/python" -c "import threadpoolctl" 2>/dev/null || "$venv/bin/pip" install --quiet threadpoolctl
+
 (cd "$root" && cargo build --release --quiet --example compare)
 results="$out/results.jsonl"
 : > "$results"
 {
     echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+    echo "SIMD: $(grep -o 'avx512[a-z_]*\|avx2\|fma' /proc/cpuinfo | sort -u | tr '\n' ' ')"
     "$venv/bin/python" -c "import numpy, torch; print('numpy', numpy.__version__, '| torch', torch.__version__)"
+    # Which BLAS kernels NumPy loaded, and PyTorch's thread pools and ISA.
+    "$venv/bin/python" -c "import numpy, threadpoolctl; print('numpy BLAS:', threadpoolctl.threadpool_info())"
+    (cd "$here" && "$venv/bin/python" torch_bench.py 1 1 --info)
     rustc --version
 } | tee "$out/machine.txt"
 

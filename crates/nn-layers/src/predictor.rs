@@ -65,7 +65,8 @@ pub enum PredictorError {
     /// A layer has no inference-only form.
     #[error(
         "{layer} has no inference-only form (supported: Linear, Sigmoid, Relu, LeakyRelu, Tanh, \
-         Softmax and LogSoftmax over the features, BatchNorm1d, Dropout, Identity)"
+         Softmax and LogSoftmax over the features, BatchNorm1d, Dropout, Identity); run \
+         convolutional networks with `forward` under `nn_core::no_grad`, which records nothing"
     )]
     Unsupported {
         /// The layer, with its position in the model.

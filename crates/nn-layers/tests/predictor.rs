@@ -115,6 +115,21 @@ fn an_unsupported_layer_is_named_with_its_position() {
     assert!(err.to_string().contains("supported: Linear"), "{err}");
 }
 
+/// Convolutional networks run under `no_grad` (docs/performance.md measures why); the error says so.
+#[test]
+fn a_conv_net_is_refused_with_the_way_to_run_it() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let net = Sequential::<f32>::new()
+        .add(nn_layers::Conv2d::new(1, 4, 3, &mut rng))
+        .add(Relu);
+    let err = Predictor::new(&net).expect_err("conv layers have no inference form");
+    assert!(
+        matches!(&err, PredictorError::Unsupported { layer } if layer.starts_with("layer 0 (Conv2d")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("no_grad"), "{err}");
+}
+
 #[test]
 fn layers_that_do_not_chain_are_an_error() {
     let steps = vec![
