@@ -14,12 +14,11 @@ use crate::float::Float;
 use crate::kernels::{self, PackedMatrix};
 
 /// Unrolls image `x` (`c·h·w` values) into `col` (`patch × positions`, row-major): row
-/// `(c, ki, kj)` holds, for every output position, the input under that kernel element (zero
-/// in the padding). With stride 1 each output row of it is one contiguous copy.
+/// `(c, ki, kj)` holds, for every output position, the input under that kernel element. With
+/// stride 1 each output row of it is one contiguous copy. The elements that fall in the padding
+/// are not written: they are the same for every image, so a buffer zeroed once and used only
+/// for unrolling keeps them zero.
 pub(crate) fn unroll<T: Float>(x: &[T], win: &Window, col: &mut [T]) {
-    if win.padding.h > 0 || win.padding.w > 0 {
-        col.fill(T::zero());
-    }
     walk(win, |src, dst, len, step| {
         if step == 1 {
             col[dst..dst + len].copy_from_slice(&x[src..src + len]);
@@ -197,7 +196,8 @@ fn backward_in<T: Float>(
     let (o, p, patch) = (wmat.nrows(), win.positions(), win.patch());
     let image = win.c * win.h * win.w;
     let partials = over_images(win.n, parts, dx, image, |first, count, mut dxs| {
-        let mut col = vec![T::zero(); p * patch];
+        let mut col = vec![T::zero(); if want_dw { p * patch } else { 0 }];
+        let mut dcol = vec![T::zero(); if dxs.is_some() { p * patch } else { 0 }];
         let mut dwt = want_dw.then(|| ndarray::Array2::<T>::zeros((patch, o)));
         let mut packed = PackedMatrix::pack(&ndarray::Array2::<T>::zeros((0, 0)).view());
         for i in first..first + count {
@@ -213,13 +213,13 @@ fn backward_in<T: Float>(
             }
             if let Some(dxs) = dxs.as_deref_mut() {
                 // dcolᵢᵀ = Wᵀ · gᵢ, in `col`'s layout.
-                col.fill(T::zero());
-                let mut dcol = ArrayViewMut2::from_shape((patch, p), &mut col[..])
+                dcol.fill(T::zero());
+                let mut dcolv = ArrayViewMut2::from_shape((patch, p), &mut dcol[..])
                     .unwrap_or_else(|_| unreachable!("sized above"));
                 packed.repack(&gi);
-                kernels::gemm_packed_serial(&wmat.t(), &packed, &mut dcol);
+                kernels::gemm_packed_serial(&wmat.t(), &packed, &mut dcolv);
                 let dxi = &mut dxs[(i - first) * image..(i - first + 1) * image];
-                roll_back(&col, win, dxi);
+                roll_back(&dcol, win, dxi);
             }
         }
         dwt
