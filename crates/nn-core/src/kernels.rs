@@ -26,9 +26,10 @@ use crate::float::Float;
 /// 0 means "not set": use every core the machine offers.
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// Products with fewer multiply-adds than this run on one thread: below it, handing half the
-/// work to another core costs more than it saves (measured with `cargo bench --bench ops`).
-const PAR_MIN_MACS: usize = 1 << 19;
+/// Work with fewer multiply-adds than this runs on one thread: below it, handing half the work
+/// to another core costs more than it saves (measured with `cargo bench --bench ops`). Matrix
+/// products, batched [`crate::kernels::gemm_packed`] inference and convolutions all use it.
+pub const PAR_MIN_MACS: usize = 1 << 19;
 
 /// Products from this many multiply-adds on go through the packed-panel kernel (when the output
 /// is row-major and A's rows or columns are contiguous); smaller ones through matrixmultiply.

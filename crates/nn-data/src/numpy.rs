@@ -2,10 +2,10 @@
 //! (`sample_weight.pkl`, the ch.7/ch.8 CNN parameters), or an `.npz` archive.
 //!
 //! The pickle reader is not a Python unpickler. It understands just the opcodes NumPy's
-//! `ndarray.__reduce__` produces under protocols 2–5 and exactly three globals
-//! (`numpy.core.multiarray._reconstruct` — or `numpy._core` since NumPy 2 — `numpy.ndarray` and
-//! `numpy.dtype`); nothing is ever called or executed, and anything else is refused with the
-//! byte offset where it was found. Arrays may be `f4` or `f8` in either byte order, C or
+//! `ndarray.__reduce__` produces under protocols 2–5 and exactly four globals
+//! (`numpy.core.multiarray._reconstruct` — or `numpy._core` since NumPy 2 — `numpy.ndarray`,
+//! `numpy.dtype`, and protocol 5's `numpy.core.numeric._frombuffer`); nothing is ever called or
+//! executed, and anything else is refused with the byte offset where it was found. Arrays may be `f4` or `f8` in either byte order, C or
 //! Fortran order; every length is checked against the bytes actually present.
 
 use std::collections::HashMap;

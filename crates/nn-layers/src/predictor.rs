@@ -114,8 +114,6 @@ enum Compiled<T: Float> {
     },
 }
 
-/// Batches with fewer multiply-adds in their first layer than this stay on one thread.
-const PAR_MIN_MACS: usize = 1 << 19;
 
 /// Output widths are rounded up to this many lanes (one AVX register of `f32`).
 const LANES: usize = 8;
@@ -329,7 +327,7 @@ impl<T: Float> Predictor<T> {
             _ => None,
         });
         let macs = rows * cols * first_n.unwrap_or(0);
-        if kernels::num_threads() < 2 || rows < 24 || macs < PAR_MIN_MACS {
+        if kernels::num_threads() < 2 || rows < 24 || macs < kernels::PAR_MIN_MACS {
             let (in_a, len) = run_rows(&self.steps, x, a, b);
             let src: &[T] = if in_a { a } else { b };
             return view(&src[..rows * len], rows, len).slice_move(s![.., ..self.outputs]);

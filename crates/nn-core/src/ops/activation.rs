@@ -62,8 +62,10 @@ pointwise!(
     Tanh, "tanh", Output, |x| x.tanh(), |y| T::one() - y * y
 );
 pointwise!(
-    /// `max(x, 0)` (the book's Relu layer): the gradient passes where the output is positive.
-    Relu, "relu", Output, |x| x.max(T::zero()), |y| if y > T::zero() { T::one() } else { T::zero() }
+    /// `max(x, 0)` (the book's Relu layer): the gradient passes where the output is not `≤ 0`.
+    /// NaN propagates, value and gradient, as in PyTorch (`x.max(0)` would turn it into 0).
+    Relu, "relu", Output, |x| if x <= T::zero() { T::zero() } else { x },
+    |y| if y <= T::zero() { T::zero() } else { T::one() }
 );
 pointwise!(
     /// GELU, tanh approximation.
@@ -321,6 +323,18 @@ mod tests {
         let one = Tensor::<f64>::scalar(1.0);
         assert!((one.gelu_erf().item() - 0.841_344_746_068_542_9).abs() < 1e-12);
         assert!((one.gelu().item() - 0.841_344_746_068_542_9).abs() < 2e-4);
+    }
+
+    /// PyTorch: `relu(nan) = nan`, and its backward passes the gradient where the output is not
+    /// `≤ 0`, NaN included.
+    #[test]
+    fn relu_propagates_nan_like_pytorch() {
+        let x = Tensor::<f64>::from_vec(&[3], vec![f64::NAN, -1.0, 2.0]).requires_grad();
+        let y = x.relu();
+        let v = y.to_array();
+        assert!(v[0].is_nan() && v[1] == 0.0 && v[2] == 2.0);
+        y.sum().backward().unwrap();
+        assert_eq!(x.grad().unwrap().as_slice().unwrap(), &[1.0, 0.0, 1.0]);
     }
 
     #[test]

@@ -80,7 +80,7 @@ fn walk(win: &Window, mut f: impl FnMut(usize, usize, usize, usize)) {
 
 /// How many runs of images to share out: one per thread, never more than images.
 fn parts(n: usize, macs: usize) -> usize {
-    if macs < (1 << 19) {
+    if macs < kernels::PAR_MIN_MACS {
         1
     } else {
         kernels::num_threads().min(n).max(1)
