@@ -114,7 +114,6 @@ enum Compiled<T: Float> {
     },
 }
 
-
 /// Output widths are rounded up to this many lanes (one AVX register of `f32`).
 const LANES: usize = 8;
 
