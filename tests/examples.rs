@@ -1,4 +1,4 @@
-//! Every example of `examples/` in its quick mode: it succeeds, prints its figures, and writes
+//! Every example of `examples/` in its quick mode (three also in full): it succeeds, prints its figures, and writes
 //! non-empty SVG files. `cargo test` builds the examples before it runs the tests; these find
 //! them beside the test binary (`target/<profile>/examples/`).
 //!

@@ -8,7 +8,9 @@ use plotters::prelude::*;
 use crate::error::MnistError;
 use crate::train::EpochStats;
 
-/// Writes `path` atomically (temporary file in the same directory, then rename).
+/// Writes `path` atomically and durably: a temporary file in the same directory, flushed to disk,
+/// renamed over `path`, then the directory flushed, as checkpoints and downloads are written. An
+/// interrupted write leaves the old file (or none), never a partial one.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), MnistError> {
     let fail = |e: std::io::Error| MnistError::Report {
         path: path.to_path_buf(),
@@ -19,7 +21,22 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), MnistError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = std::fs::write(&tmp, contents).and_then(|()| std::fs::rename(&tmp, path));
+    let result = (|| {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        // Makes the rename itself durable; not every platform can open a directory.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -132,6 +149,21 @@ fn draw(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_atomic_replaces_whole_files_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.csv");
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second, longer").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "a temporary file was left behind");
+        // A folder that does not exist is an error naming the file, not a panic.
+        let missing = dir.path().join("no/such/dir/run.csv");
+        let err = write_atomic(&missing, b"x").unwrap_err();
+        assert!(err.to_string().contains("run.csv"), "{err}");
+    }
 
     fn history() -> Vec<EpochStats> {
         (1..=3)
