@@ -1,5 +1,5 @@
-//! Every example of `examples/` in its quick mode (three also in full): it succeeds, prints its figures, and writes
-//! non-empty SVG files. `cargo test` builds the examples before it runs the tests; these find
+//! Every example of `examples/` in its quick mode (three also in full): it succeeds, prints its
+//! figures, and writes non-empty SVG files. `cargo test` builds the examples before it runs the tests; these find
 //! them beside the test binary (`target/<profile>/examples/`).
 //!
 //! The examples that need MNIST or Fashion-MNIST run in CI (`CI=true`, with `NN_DATA_MIRROR`
