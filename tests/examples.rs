@@ -1,6 +1,6 @@
 //! Every example of `examples/` in its quick mode (three also in full): it succeeds, prints its
-//! figures, and writes non-empty SVG files. `cargo test` builds the examples before it runs the tests; these find
-//! them beside the test binary (`target/<profile>/examples/`).
+//! figures, and writes non-empty SVG files. `cargo test` builds the examples before it runs the
+//! tests; these find them beside the test binary (`target/<profile>/examples/`).
 //!
 //! The examples that need MNIST or Fashion-MNIST run in CI (`CI=true`, with `NN_DATA_MIRROR`
 //! set by `.ci/run`); elsewhere they say they were skipped.
