@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Side-by-side comparison (not run in CI): zero-nn, a hand-written ndarray baseline, the book's
-# NumPy code and PyTorch CPU, on identical synthetic data, at 1 and 2 threads: W1–W5 (the MLP
+# NumPy code and PyTorch CPU, on identical synthetic data, at each thread count asked: W1–W5 (the MLP
 # workloads), W6 SimpleConvNet inference, W7 a SimpleConvNet training epoch, W8 DeepConvNet
 # inference.
-#   bash benches/compare/run.sh [RUNS]      (default 3 runs per workload; medians are reported)
+#   bash benches/compare/run.sh [RUNS] [THREADS…]   (default 3 runs per workload, medians reported;
+#                                                  thread counts default to 1 2, at most nproc)
 # Installs NumPy and PyTorch from PyPI into a virtualenv ($COMPARE_VENV, default
 # ~/.cache/zero-nn-compare). Prints a Markdown table and keeps the raw JSON lines in
 # target/compare/results.jsonl.
@@ -11,6 +12,15 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 runs="${1:-3}"
+shift $(( $# > 0 ? 1 : 0 ))
+thread_counts=("$@")
+[ ${#thread_counts[@]} -gt 0 ] || thread_counts=(1 2)
+for t in "${thread_counts[@]}"; do
+    if ! [[ "$t" =~ ^[1-9][0-9]*$ ]] || [ "$t" -gt "$(nproc)" ]; then
+        echo "run.sh: thread count '$t' must be between 1 and $(nproc)" >&2
+        exit 2
+    fi
+done
 venv="${COMPARE_VENV:-$HOME/.cache/zero-nn-compare}"
 out="$root/target/compare"
 mkdir -p "$out"
@@ -39,7 +49,7 @@ results="$out/results.jsonl"
     rustc --version
 } | tee "$out/machine.txt"
 
-for threads in 1 2; do
+for threads in "${thread_counts[@]}"; do
     echo "== $threads thread(s)" >&2
     # The BLAS libraries read these when they start.
     export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
