@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side comparison (not run in CI): zero-nn, a hand-written ndarray baseline, the book's
-# NumPy code and PyTorch CPU, on identical synthetic data, at each thread count asked: W1–W5 (the MLP
-# workloads), W6 SimpleConvNet inference, W7 a SimpleConvNet training epoch, W8 DeepConvNet
-# inference.
+# NumPy code and PyTorch CPU, on identical synthetic data, at each thread count asked: W1–W5
+# (the MLP workloads), W6 SimpleConvNet inference, W7 a SimpleConvNet training epoch, W8
+# DeepConvNet inference.
 #   bash benches/compare/run.sh [RUNS] [THREADS…]   (default 3 runs per workload, medians reported;
 #                                                  thread counts default to 1 2, at most nproc)
 # Installs NumPy and PyTorch from PyPI into a virtualenv ($COMPARE_VENV, default
