@@ -163,15 +163,25 @@ fn epoch(x: &Array2<f32>, labels: &[usize], widths: &[usize], adam: bool) -> f32
     } else {
         Box::new(Sgd::new(net.parameter_tensors(), 0.1))
     };
+    let batches = x
+        .axis_chunks_iter(Axis(0), 100)
+        .map(|xb| Tensor::from_array(xb.to_owned().into_dyn()));
+    train_batches(&mut net, opt.as_mut(), batches, labels)
+}
+
+/// One pass of `opt` over `batches` of 100 (the last may be shorter), labelled in order by
+/// `labels`; the last batch's loss.
+fn train_batches(
+    net: &mut Sequential<f32>,
+    opt: &mut dyn Optimizer,
+    batches: impl Iterator<Item = Tensor<f32>>,
+    labels: &[usize],
+) -> f32 {
     let mut loss = 0.0;
-    for (bi, xb) in x.axis_chunks_iter(Axis(0), 100).enumerate() {
-        let t = &labels[bi * 100..bi * 100 + xb.nrows()];
+    for (bi, xb) in batches.enumerate() {
+        let t = &labels[bi * 100..bi * 100 + xb.shape()[0]];
         opt.zero_grad();
-        let l = cross_entropy(
-            &net.forward(&Tensor::from_array(xb.to_owned())),
-            Target::Classes(t),
-            Reduction::Mean,
-        );
+        let l = cross_entropy(&net.forward(&xb), Target::Classes(t), Reduction::Mean);
         l.backward().expect("scalar loss");
         opt.step();
         loss = l.item();
@@ -245,20 +255,10 @@ fn classify(net: &mut Sequential<f32>, x: &ndarray::Array4<f32>) -> usize {
 fn cnn_epoch(x: &ndarray::Array4<f32>, labels: &[usize]) -> f32 {
     let mut net = simple_convnet();
     let mut opt = Adam::new(net.parameter_tensors(), 0.001);
-    let mut loss = 0.0;
-    for (bi, xb) in x.axis_chunks_iter(Axis(0), 100).enumerate() {
-        let t = &labels[bi * 100..bi * 100 + xb.shape()[0]];
-        opt.zero_grad();
-        let l = cross_entropy(
-            &net.forward(&Tensor::from_array(xb.to_owned().into_dyn())),
-            Target::Classes(t),
-            Reduction::Mean,
-        );
-        l.backward().expect("scalar loss");
-        opt.step();
-        loss = l.item();
-    }
-    loss
+    let batches = x
+        .axis_chunks_iter(Axis(0), 100)
+        .map(|xb| Tensor::from_array(xb.to_owned().into_dyn()));
+    train_batches(&mut net, &mut opt, batches, labels)
 }
 
 fn main() {

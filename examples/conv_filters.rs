@@ -14,11 +14,11 @@ mod common;
 use clap::Parser;
 use common::pictures::{Picture, Scale, write_grid};
 use common::{Common, Result};
-use ndarray::{ArrayD, ArrayView2, Axis, Ix4};
+use ndarray::{ArrayD, ArrayView2, Axis};
 use nn_mnist::{Arch, InitChoice};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use zero_nn::data::{SIMPLE_CONVNET_PARAMS, Split};
+use zero_nn::data::Split;
 use zero_nn::layers::{Module, Reduction, Target, cross_entropy};
 use zero_nn::optim::{Adam, Optimizer};
 
@@ -96,35 +96,23 @@ fn run(args: Args) -> Result<()> {
         &after,
     )?;
 
-    let arrays = common::book_arrays(&SIMPLE_CONVNET_PARAMS)?;
-    let w1 = arrays
-        .iter()
-        .find(|(name, _)| name == "W1")
-        .ok_or("the book's params.pkl has no W1")?
-        .1
-        .to_f64();
-    let book = w1
-        .into_dimensionality::<Ix4>()
-        .map_err(|e| format!("the book's W1 is not 4-D: {e}"))?;
-    report(
-        "the book's trained filters (params.pkl)",
-        &book.clone().into_dyn(),
-    );
+    let book = first_filters(&common::book_simple_convnet()?)?;
+    report("the book's trained filters (params.pkl)", &book);
     grid(
         &out.join("book.svg"),
         "The book's trained SimpleConvNet (ch07/params.pkl): first-layer filters",
-        &book.into_dyn(),
+        &book,
     )?;
     Ok(())
 }
 
-/// The first convolution's weights `(30, 1, 5, 5)`, widened to f64.
-fn first_filters(net: &dyn Module<f32>) -> Result<ArrayD<f64>> {
+/// The first convolution's weights `(30, 1, 5, 5)`, in f64.
+fn first_filters<T: zero_nn::core::Float>(net: &dyn Module<T>) -> Result<ArrayD<f64>> {
     net.parameters()
         .into_iter()
         .map(|(_, p)| p.array())
         .find(|a| a.ndim() == 4)
-        .map(|a| a.mapv(f64::from))
+        .map(|a| a.mapv(|v| v.as_f64()))
         .ok_or_else(|| "the network has no convolution".into())
 }
 

@@ -14,7 +14,8 @@ use common::{Common, Result};
 use ndarray::{Array4, ArrayView2, Axis, Ix4, IxDyn, s};
 use zero_nn::Tensor;
 use zero_nn::core::no_grad;
-use zero_nn::data::{SIMPLE_CONVNET_PARAMS, Split};
+use zero_nn::data::Split;
+use zero_nn::layers::Module;
 
 /// Draws the first-layer feature maps of the book's SimpleConvNet for one MNIST test image.
 #[derive(Parser)]
@@ -50,26 +51,14 @@ fn run(args: Args) -> Result<()> {
         .collect();
     let image = Array4::from_shape_fn((1, 1, 28, 28), |(_, _, r, c)| f64::from(pixels[r * 28 + c]));
 
-    let arrays = common::book_arrays(&SIMPLE_CONVNET_PARAMS)?;
-    let find = |name: &str| {
-        arrays
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, a)| a.to_f64())
-            .ok_or_else(|| format!("the book's params.pkl has no {name}"))
-    };
-    let w1 = find("W1")?
+    // Its first layer: W1 (30, 1, 5, 5) and b1 (30,), shapes checked when the net is built.
+    let params = common::book_simple_convnet()?.parameters();
+    let w1 = params[0]
+        .1
+        .to_array()
         .into_dimensionality::<Ix4>()
         .map_err(|e| format!("W1: {e}"))?;
-    let b1 = find("b1")?;
-    if w1.dim() != (30, 1, 5, 5) || b1.shape() != [30] {
-        return Err(format!(
-            "W1 {:?} and b1 {:?}: expected (30, 1, 5, 5) and (30,)",
-            w1.shape(),
-            b1.shape()
-        )
-        .into());
-    }
+    let b1 = params[1].1.to_array();
 
     // The tape's convolution, as the network computes it.
     let maps = no_grad(|| {

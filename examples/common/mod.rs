@@ -112,6 +112,16 @@ pub fn book_arrays(spec: &RemoteFile) -> Result<Vec<(String, NumpyArray)>> {
     )?)
 }
 
+/// The book's trained SimpleConvNet (`ch07/params.pkl`) in float64, every array's shape checked
+/// (`nn_mnist::book::simple_convnet`).
+pub fn book_simple_convnet() -> Result<zero_nn::layers::Sequential<f64>> {
+    let spec = &zero_nn::data::SIMPLE_CONVNET_PARAMS;
+    Ok(nn_mnist::book::simple_convnet(
+        &book_arrays(spec)?,
+        spec.name,
+    )?)
+}
+
 /// Runs an example's body and turns an error into one line on stderr and exit code 1.
 pub fn main(example: &str, run: impl FnOnce() -> Result<()>) -> ExitCode {
     match run() {
