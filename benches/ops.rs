@@ -65,8 +65,9 @@ fn matmul(c: &mut Criterion) {
             }
         }
         if name.starts_with("xt_") {
-            // As the backward pass calls it: A is a transposed (column-major) view.
-            let x = a.t().to_owned();
+            // As the backward pass calls it: A is a transposed (column-major) view
+            // (`to_owned` alone would keep the transposed layout).
+            let x = a.t().as_standard_layout().into_owned();
             for threads in [1, 2] {
                 let id = BenchmarkId::new(format!("{name}_view"), threads);
                 group.bench_with_input(id, &threads, |bench, &t| {
@@ -84,6 +85,49 @@ fn matmul(c: &mut Criterion) {
         });
     }
     kernels::set_num_threads(1);
+    group.finish();
+}
+
+/// Each instruction-set path of the product on one thread, against matrixmultiply (the
+/// crate's default backend) in the same run: the figures behind the choice of path in
+/// `kernels::gemm` (docs/performance.md).
+fn matmul_paths(c: &mut Criterion) {
+    let mut group = c.benchmark_group("matmul_paths_f32");
+    kernels::set_num_threads(1);
+    for (name, m, k, n) in [
+        ("1024x1024x1024", 1024, 1024, 1024),
+        ("100x784x100", 100, 784, 100),
+        ("784x100x100", 784, 100, 100),
+    ] {
+        let (a, b) = (matrix(m, k, 1), matrix(k, n, 2));
+        let at = a.t().as_standard_layout().into_owned();
+        let mut out = Array2::<f32>::zeros((m, n));
+        group
+            .throughput(Throughput::Elements((2 * m * k * n) as u64))
+            .sample_size(if m * k * n > 100_000_000 { 10 } else { 50 });
+        for isa in kernels::Isa::available() {
+            group.bench_function(BenchmarkId::new(name, isa.name()), |bench| {
+                bench.iter(|| {
+                    kernels::gemm_on(isa, 1.0, &a.view(), &b.view(), 0.0, &mut out.view_mut());
+                    black_box(&out);
+                })
+            });
+            // Xᵀ·G of the backward pass: A column-major.
+            let id = BenchmarkId::new(format!("{name}_colmajor_a"), isa.name());
+            group.bench_function(id, |bench| {
+                bench.iter(|| {
+                    kernels::gemm_on(isa, 1.0, &at.t(), &b.view(), 0.0, &mut out.view_mut());
+                    black_box(&out);
+                })
+            });
+        }
+        group.bench_function(BenchmarkId::new(name, "matrixmultiply"), |bench| {
+            bench.iter(|| {
+                ndarray::linalg::general_mat_mul(1.0, &a.view(), &b.view(), 0.0, &mut out);
+                black_box(&out);
+            })
+        });
+    }
     group.finish();
 }
 
@@ -188,6 +232,6 @@ fn conv(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = matmul, elementwise, tape_overhead, conv
+    targets = matmul, matmul_paths, elementwise, tape_overhead, conv
 }
 criterion_main!(benches);

@@ -12,7 +12,7 @@ use rand::Rng;
 use rand_distr::uniform::SampleUniform;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::kernels::{dispatch, imp};
+use crate::kernels::{Isa, isa};
 use crate::tape::Tape;
 
 /// A floating-point element type (`f32` or `f64`).
@@ -57,17 +57,26 @@ pub(crate) mod sealed {
         where
             Self: Float;
         /// [`crate::kernels::vecmat_add`] for this type (sizes already checked).
-        fn vecmat_add_impl(x: &[Self], w: &[Self], out: &mut [Self]);
+        fn vecmat_add_impl(isa: Isa, x: &[Self], w: &[Self], out: &mut [Self]);
         /// [`crate::kernels::sigmoid_inplace`] for this type.
-        fn sigmoid_impl(v: &mut [Self]);
+        fn sigmoid_impl(isa: Isa, v: &mut [Self]);
         /// A per-thread scratch buffer for packing the right operand of [`crate::kernels::gemm`]
         /// (reused so that large products do not map fresh pages on every call).
         fn pack_buffer() -> &'static LocalKey<RefCell<Vec<Self>>>;
+        /// The packed-panel product for this type on the path `isa` (see `kernels::isa`).
+        fn gemm_packed_impl(
+            isa: Isa,
+            a: (&[Self], usize, bool),
+            mk: (usize, usize),
+            w: &[Self],
+            n: usize,
+            out: &mut [Self],
+        );
     }
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path) => {
+    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path, $gemm:path) => {
         thread_local! {
             static $key: RefCell<Tape<$t>> = RefCell::new(Tape::new());
             static $buf: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
@@ -77,14 +86,24 @@ macro_rules! impl_float {
             fn tape_key() -> &'static LocalKey<RefCell<Tape<Self>>> {
                 &$key
             }
-            fn vecmat_add_impl(x: &[Self], w: &[Self], out: &mut [Self]) {
-                $vecmat(x, w, out)
+            fn vecmat_add_impl(isa: Isa, x: &[Self], w: &[Self], out: &mut [Self]) {
+                $vecmat(isa, x, w, out)
             }
-            fn sigmoid_impl(v: &mut [Self]) {
-                $sigmoid(v)
+            fn sigmoid_impl(isa: Isa, v: &mut [Self]) {
+                $sigmoid(isa, v)
             }
             fn pack_buffer() -> &'static LocalKey<RefCell<Vec<Self>>> {
                 &$buf
+            }
+            fn gemm_packed_impl(
+                isa: Isa,
+                a: (&[Self], usize, bool),
+                mk: (usize, usize),
+                w: &[Self],
+                n: usize,
+                out: &mut [Self],
+            ) {
+                $gemm(isa, a, mk, w, n, out)
             }
         }
 
@@ -115,14 +134,16 @@ impl_float!(
     libm::erff,
     TAPE_F32,
     PACK_F32,
-    dispatch::vecmat_f32,
-    dispatch::sigmoid_f32
+    isa::vecmat_f32,
+    isa::sigmoid_f32,
+    isa::gemm_packed_f32
 );
 impl_float!(
     f64,
     libm::erf,
     TAPE_F64,
     PACK_F64,
-    dispatch::vecmat_f64,
-    imp::sigmoid_generic
+    isa::vecmat_f64,
+    isa::sigmoid_f64,
+    isa::gemm_packed::<f64>
 );

@@ -54,10 +54,10 @@ impl<T: Float> Drop for EpochGuard<T> {
         // `try_*`: the thread may be shutting down, or the tape borrowed (then the next
         // recording frees the nodes instead).
         let _ = T::tape_key().try_with(|tape| {
-            if let Ok(mut tape) = tape.try_borrow_mut() {
-                if tape.epoch == self.epoch {
-                    tape.release();
-                }
+            if let Ok(mut tape) = tape.try_borrow_mut()
+                && tape.epoch == self.epoch
+            {
+                tape.release();
             }
         });
     }
@@ -120,10 +120,10 @@ impl<T: Float> Tape<T> {
     }
 
     fn current_guard(&mut self) -> Rc<EpochGuard<T>> {
-        if let Some(g) = self.guard.upgrade() {
-            if g.epoch == self.epoch {
-                return g;
-            }
+        if let Some(g) = self.guard.upgrade()
+            && g.epoch == self.epoch
+        {
+            return g;
         }
         if !self.nodes.is_empty() {
             // No tensor refers to these nodes any more.
@@ -141,10 +141,10 @@ impl<T: Float> Tape<T> {
         match input {
             InputRef::Const => None,
             InputRef::Leaf(leaf) => {
-                if let Some((epoch, id)) = leaf.slot.get() {
-                    if epoch == self.epoch {
-                        return Some(id);
-                    }
+                if let Some((epoch, id)) = leaf.slot.get()
+                    && epoch == self.epoch
+                {
+                    return Some(id);
                 }
                 let id = self.nodes.len();
                 self.nodes.push(Node {

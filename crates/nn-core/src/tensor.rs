@@ -275,10 +275,10 @@ impl<T: Float> Tensor<T> {
 
     /// Changes a leaf's gradient in place (e.g. clipping); does nothing if it has none.
     pub fn update_grad(&self, f: impl FnOnce(ArrayViewMutD<'_, T>)) {
-        if let Repr::Leaf(leaf) = &self.repr {
-            if let Some(g) = leaf.grad.borrow_mut().as_mut() {
-                f(g.view_mut());
-            }
+        if let Repr::Leaf(leaf) = &self.repr
+            && let Some(g) = leaf.grad.borrow_mut().as_mut()
+        {
+            f(g.view_mut());
         }
     }
 

@@ -478,12 +478,12 @@ fn download_once(
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
-    if let Some(expected) = total {
-        if received != expected {
-            return Err(transient(format!(
-                "download cut: {received} of {expected} bytes"
-            )));
-        }
+    if let Some(expected) = total
+        && received != expected
+    {
+        return Err(transient(format!(
+            "download cut: {received} of {expected} bytes"
+        )));
     }
     if let Some(file) = part.file.as_mut() {
         file.flush().map_err(|e| permanent(e.to_string()))?;

@@ -2,6 +2,7 @@
 //! owns handles to its parameters (clones share the storage) and per-parameter state.
 
 use ndarray::{ArrayD, ArrayViewMutD, Zip};
+use nn_core::kernels::{self, AdamStep};
 use nn_core::{Float, Tensor};
 
 /// Steps a fixed list of parameters with their gradients.
@@ -372,15 +373,31 @@ impl<T: Float> Optimizer for Adam<T> {
             }
             let m = slot(ms, i, g);
             let v = slot(vs, i, g);
-            Zip::from(&mut w)
-                .and(&mut *m)
-                .and(&mut *v)
-                .and(g)
-                .for_each(|w, m, v, &g| {
-                    *m = b1 * *m + (T::one() - b1) * g;
-                    *v = b2 * *v + (T::one() - b2) * g * g;
-                    *w -= step * *m / (v.sqrt() * inv_sqrt_c2 + eps);
-                });
+            let c = AdamStep {
+                beta1: b1,
+                beta2: b2,
+                step,
+                inv_sqrt_c2,
+                eps,
+            };
+            match (
+                w.as_slice_mut(),
+                m.as_slice_mut(),
+                v.as_slice_mut(),
+                g.as_slice(),
+            ) {
+                // The usual case: contiguous, so the vectorised kernel can run.
+                (Some(w), Some(m), Some(v), Some(g)) => kernels::adam_update(w, m, v, g, c),
+                _ => Zip::from(&mut w)
+                    .and(&mut *m)
+                    .and(&mut *v)
+                    .and(g)
+                    .for_each(|w, m, v, &g| {
+                        *m = b1 * *m + (T::one() - b1) * g;
+                        *v = b2 * *v + (T::one() - b2) * g * g;
+                        *w -= step * *m / (v.sqrt() * inv_sqrt_c2 + eps);
+                    }),
+            }
         });
     }
     common!();

@@ -1,0 +1,279 @@
+//! The loops behind the kernels, written once over the element type and compiled again for
+//! each instruction set by the clones in `isa.rs` (the compiler vectorises them to the
+//! register width the clone enables).
+
+use num_traits::Float as NumFloat;
+
+/// Column blocks of `NB` outputs: `acc[j] += x[i] · W[i, j0 + j]` over all `i`.
+#[inline(always)]
+fn block<T: NumFloat, const NB: usize, const FMA: bool>(
+    x: &[T],
+    w: &[T],
+    n: usize,
+    j0: usize,
+    out: &mut [T],
+) {
+    let mut acc = [T::zero(); NB];
+    acc.copy_from_slice(&out[j0..j0 + NB]);
+    for (i, &xi) in x.iter().enumerate() {
+        let row = &w[i * n + j0..i * n + j0 + NB];
+        for j in 0..NB {
+            acc[j] = if FMA {
+                xi.mul_add(row[j], acc[j])
+            } else {
+                acc[j] + xi * row[j]
+            };
+        }
+    }
+    out[j0..j0 + NB].copy_from_slice(&acc);
+}
+
+/// `MAXB` is the widest block whose accumulators fit the register file.
+#[inline(always)]
+pub(crate) fn vecmat<T: NumFloat, const MAXB: usize, const FMA: bool>(
+    x: &[T],
+    w: &[T],
+    out: &mut [T],
+) {
+    let n = out.len();
+    let mut j = 0;
+    while n - j >= MAXB {
+        block::<T, MAXB, FMA>(x, w, n, j, out);
+        j += MAXB;
+    }
+    // The rest in as few passes as the block sizes allow (one when MAXB ≤ 64).
+    let mut rest = (n - j) & !7;
+    while rest > 56 {
+        block::<T, 56, FMA>(x, w, n, j, out);
+        (j, rest) = (j + 56, rest - 56);
+    }
+    match rest {
+        0 => {}
+        8 => block::<T, 8, FMA>(x, w, n, j, out),
+        16 => block::<T, 16, FMA>(x, w, n, j, out),
+        24 => block::<T, 24, FMA>(x, w, n, j, out),
+        32 => block::<T, 32, FMA>(x, w, n, j, out),
+        40 => block::<T, 40, FMA>(x, w, n, j, out),
+        48 => block::<T, 48, FMA>(x, w, n, j, out),
+        _ => block::<T, 56, FMA>(x, w, n, j, out),
+    }
+    j += rest;
+    for jj in j..n {
+        let mut acc = out[jj];
+        for (i, &xi) in x.iter().enumerate() {
+            acc = acc + xi * w[i * n + jj];
+        }
+        out[jj] = acc;
+    }
+}
+
+/// `packed[(kk − kb) · rows + r] = a[r · ld + kk]` for `r < rows`, `kb ≤ kk < ke`. Kept out of line so
+/// that it is compiled without AVX-512: vectorised with it, the copy became gathers, which
+/// made the whole product twenty times slower.
+#[inline(never)]
+pub(crate) fn pack_rows<T: NumFloat>(
+    a: &[T],
+    ld: usize,
+    rows: usize,
+    (kb, ke): (usize, usize),
+    packed: &mut [T],
+) {
+    for r in 0..rows {
+        let row = &a[r * ld + kb..r * ld + ke];
+        for (kk, &v) in (kb..ke).zip(row) {
+            packed[(kk - kb) * rows + r] = v;
+        }
+    }
+}
+
+/// The AVX-512 kernel copies row-major A when the output has more columns than this.
+pub(crate) const PACK_A_MIN_N: usize = 16;
+
+/// Depth of a k-block: a 6-row slice of A and a panel block stay in L1/L2 while reused.
+pub(crate) const KC: usize = 256;
+
+/// `out[r, j0 .. j0 + valid] += Σ_kk A[r, kk] · panel[kk, ..]` over `kk` in one k-block, for
+/// `MR` rows at once: `MR × NB` accumulators in registers, one panel row and `MR`
+/// broadcasts per step. A's element `(r, kk)` is `a[kk · ld + r]` if `COLS`, else
+/// `a[r · ld + kk]`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn tile<T: NumFloat, const MR: usize, const NB: usize, const FMA: bool, const COLS: bool>(
+    a: &[T],
+    ld: usize,
+    r0: usize,
+    (kb, ke): (usize, usize),
+    panel: &[T],
+    out: &mut [T],
+    n: usize,
+    (j0, valid): (usize, usize),
+) {
+    // Accumulators start at zero and are only indexed by constants, so they stay in
+    // registers; the partial last panel is handled when adding them to `out`.
+    let mut acc = [[T::zero(); NB]; MR];
+    if COLS {
+        for kk in kb..ke {
+            let b = &panel[(kk - kb) * NB..(kk - kb) * NB + NB];
+            let col = &a[kk * ld + r0..kk * ld + r0 + MR];
+            for r in 0..MR {
+                for j in 0..NB {
+                    acc[r][j] = if FMA {
+                        col[r].mul_add(b[j], acc[r][j])
+                    } else {
+                        acc[r][j] + col[r] * b[j]
+                    };
+                }
+            }
+        }
+    } else {
+        let rows: [&[T]; MR] = std::array::from_fn(|r| &a[(r0 + r) * ld + kb..(r0 + r) * ld + ke]);
+        for kk in 0..ke - kb {
+            let b = &panel[kk * NB..kk * NB + NB];
+            for r in 0..MR {
+                let av = rows[r][kk];
+                for j in 0..NB {
+                    acc[r][j] = if FMA {
+                        av.mul_add(b[j], acc[r][j])
+                    } else {
+                        acc[r][j] + av * b[j]
+                    };
+                }
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        let o = (r0 + r) * n + j0;
+        if valid == NB {
+            let dst = &mut out[o..o + NB];
+            for j in 0..NB {
+                dst[j] = dst[j] + row[j];
+            }
+        } else {
+            // A copy, so that only it (not `acc`) is indexed by a run-time bound.
+            let part: [T; NB] = *row;
+            for (d, &v) in out[o..o + valid].iter_mut().zip(&part) {
+                *d = *d + v;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn tiles<T: NumFloat, const MR: usize, const FMA: bool, const COLS: bool>(
+    a: &[T],
+    ld: usize,
+    r0: usize,
+    (kb, ke): (usize, usize),
+    k: usize,
+    w: &[T],
+    out: &mut [T],
+    n: usize,
+) {
+    let mut j = 0;
+    while j < n {
+        let nb = super::packed::panel_width(n - j);
+        let valid = nb.min(n - j);
+        let panel = &w[j * k + kb * nb..j * k + ke * nb];
+        if nb == 16 {
+            tile::<T, MR, 16, FMA, COLS>(a, ld, r0, (kb, ke), panel, out, n, (j, valid));
+        } else {
+            tile::<T, MR, 8, FMA, COLS>(a, ld, r0, (kb, ke), panel, out, n, (j, valid));
+        }
+        j += nb;
+    }
+}
+
+/// `out (m, n) += A (m, k) · W`, `W` packed in panels (see `PackedMatrix`; `n` may stop
+/// short of the last panel's width), `out` row-major with `n` columns.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_packed<T: NumFloat, const FMA: bool, const COLS: bool>(
+    a: &[T],
+    ld: usize,
+    m: usize,
+    k: usize,
+    w: &[T],
+    n: usize,
+    out: &mut [T],
+) {
+    let mut kb = 0;
+    while kb < k {
+        let ke = (kb + KC).min(k);
+        let mut r = 0;
+        while m - r >= 6 {
+            tiles::<T, 6, FMA, COLS>(a, ld, r, (kb, ke), k, w, out, n);
+            r += 6;
+        }
+        match m - r {
+            0 => {}
+            1 => tiles::<T, 1, FMA, COLS>(a, ld, r, (kb, ke), k, w, out, n),
+            2 => tiles::<T, 2, FMA, COLS>(a, ld, r, (kb, ke), k, w, out, n),
+            3 => tiles::<T, 3, FMA, COLS>(a, ld, r, (kb, ke), k, w, out, n),
+            4 => tiles::<T, 4, FMA, COLS>(a, ld, r, (kb, ke), k, w, out, n),
+            _ => tiles::<T, 5, FMA, COLS>(a, ld, r, (kb, ke), k, w, out, n),
+        }
+        kb = ke;
+    }
+}
+
+/// `e^x` for `f32` without branches, so that loops over it vectorise: Cephes' `expf`
+/// (range reduction by `ln 2`, degree-5 polynomial, exponent built from bits).
+#[inline(always)]
+pub(crate) fn exp_f32(x: f32) -> f32 {
+    const HI: f32 = 88.72283;
+    const LO: f32 = -87.33654;
+    // 1.5 · 2^23: adding it rounds to an integer held in the low mantissa bits.
+    const MAGIC: f32 = 12_582_912.0;
+    let xc = x.clamp(LO, HI);
+    let t = xc * std::f32::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
+    let r = xc - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let y = p * r * r + r + 1.0;
+    // n + 127 fits 8 bits for xc in [LO, HI]; the top of the range takes two steps.
+    let k = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
+    let half = k >> 1;
+    let s1 = f32::from_bits(((half + 127) as u32) << 23);
+    let s2 = f32::from_bits(((k - half + 127) as u32) << 23);
+    let e = y * s1 * s2;
+    if x > HI {
+        f32::INFINITY
+    } else if x < LO {
+        0.0
+    } else {
+        e
+    }
+}
+
+#[inline(always)]
+pub(crate) fn sigmoid_f32(v: &mut [f32]) {
+    for x in v.iter_mut() {
+        *x = 1.0 / (1.0 + exp_f32(-*x));
+    }
+}
+
+#[inline(always)]
+pub(crate) fn sigmoid_generic<T: NumFloat>(v: &mut [T]) {
+    for x in v.iter_mut() {
+        *x = T::one() / (T::one() + (-*x).exp());
+    }
+}
+
+/// One Adam step over four equally long slices (the constants as in `kernels::AdamStep`).
+#[inline(always)]
+pub(crate) fn adam<T: NumFloat>(w: &mut [T], m: &mut [T], v: &mut [T], g: &[T], c: [T; 5]) {
+    let [b1, b2, step, inv_sqrt_c2, eps] = c;
+    let n = w.len();
+    let (m, v, g) = (&mut m[..n], &mut v[..n], &g[..n]);
+    for i in 0..n {
+        m[i] = b1 * m[i] + (T::one() - b1) * g[i];
+        v[i] = b2 * v[i] + (T::one() - b2) * g[i] * g[i];
+        w[i] = w[i] - step * m[i] / (v[i].sqrt() * inv_sqrt_c2 + eps);
+    }
+}

@@ -1,0 +1,311 @@
+//! Which instruction set the kernels run on, and the clones of `imp`'s loops for each.
+//!
+//! The CPU is asked once; `NN_KERNEL=portable|avx2|avx512` forces a lower path (as
+//! matrixmultiply's `MMTEST_FEATURE` does), so the whole test suite can run on each path.
+//! The crate's own tests call every path the machine has directly.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use super::imp;
+
+/// The instruction sets the kernels have code paths for, from the most portable up.
+///
+/// ```
+/// use nn_core::kernels::{Isa, active_isa};
+/// // The path in use is one this CPU can run.
+/// assert!(active_isa().supported());
+/// assert!(Isa::Portable.supported());
+/// assert_eq!(Isa::from_name("avx2"), Some(Isa::Avx2));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Isa {
+    /// Plain Rust, vectorised only as far as the compile target allows (SSE2 on x86-64).
+    Portable,
+    /// 256-bit AVX2 with fused multiply-add.
+    Avx2,
+    /// 512-bit AVX-512 (F and VL), with AVX2 and FMA.
+    Avx512,
+}
+
+impl Isa {
+    /// Every path, from the most portable up.
+    pub const ALL: [Isa; 3] = [Isa::Portable, Isa::Avx2, Isa::Avx512];
+
+    /// The name `NN_KERNEL` takes: `portable`, `avx2` or `avx512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// The path named `name` (as [`Isa::name`] writes it, any case).
+    pub fn from_name(name: &str) -> Option<Isa> {
+        Isa::ALL
+            .into_iter()
+            .find(|isa| isa.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn supported(self) -> bool {
+        match self {
+            Isa::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                Isa::Avx2.supported()
+                    && is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512vl")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The paths this CPU can run, from the most portable up.
+    pub fn available() -> Vec<Isa> {
+        Isa::ALL.into_iter().filter(|isa| isa.supported()).collect()
+    }
+
+    /// The widest path this CPU can run.
+    pub fn best() -> Isa {
+        Isa::available().pop().unwrap_or(Isa::Portable)
+    }
+}
+
+/// 0: not decided yet; otherwise the path's index in [`Isa::ALL`] plus one.
+static ACTIVE: AtomicU8 = AtomicU8::new(0);
+
+/// The path the kernels use: the widest this CPU has, or the one `NN_KERNEL` names if the CPU
+/// has it. A name that is unknown or beyond the CPU is reported once on stderr and ignored.
+pub fn active_isa() -> Isa {
+    match ACTIVE.load(Ordering::Relaxed) {
+        0 => {
+            let isa = choose(std::env::var("NN_KERNEL").ok().as_deref());
+            let index = Isa::ALL.iter().position(|&i| i == isa).unwrap_or(0);
+            ACTIVE.store(index as u8 + 1, Ordering::Relaxed);
+            isa
+        }
+        i => Isa::ALL[usize::from(i) - 1],
+    }
+}
+
+fn choose(forced: Option<&str>) -> Isa {
+    let best = Isa::best();
+    let Some(name) = forced.filter(|n| !n.trim().is_empty()) else {
+        return best;
+    };
+    match Isa::from_name(name) {
+        Some(isa) if isa.supported() => isa,
+        Some(isa) => {
+            eprintln!(
+                "NN_KERNEL={name}: this CPU cannot run the {} path; using {}",
+                isa.name(),
+                best.name()
+            );
+            best
+        }
+        None => {
+            eprintln!(
+                "NN_KERNEL={name}: unknown (expected portable, avx2 or avx512); using {}",
+                best.name()
+            );
+            best
+        }
+    }
+}
+
+/// Clones of the generic loops with one path's target features enabled, so that the compiler
+/// vectorises them to its register width. Callable only where the CPU has them.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod x86 {
+    use super::imp;
+
+    /// One module of clones: `$features` enabled, vecmat blocks `$vf32`/`$vf64` wide (the
+    /// widest whose accumulators fit the register file).
+    macro_rules! clones {
+        ($name:ident, $features:literal, $vf32:literal, $vf64:literal) => {
+            pub(super) mod $name {
+                use super::imp;
+
+                #[target_feature(enable = $features)]
+                pub(crate) fn vecmat_f32(x: &[f32], w: &[f32], out: &mut [f32]) {
+                    imp::vecmat::<f32, $vf32, true>(x, w, out)
+                }
+
+                #[target_feature(enable = $features)]
+                pub(crate) fn vecmat_f64(x: &[f64], w: &[f64], out: &mut [f64]) {
+                    imp::vecmat::<f64, $vf64, true>(x, w, out)
+                }
+
+                #[target_feature(enable = $features)]
+                pub(crate) fn sigmoid_f32(v: &mut [f32]) {
+                    imp::sigmoid_f32(v)
+                }
+
+                #[target_feature(enable = $features)]
+                pub(crate) fn adam<T: num_traits::Float>(
+                    w: &mut [T],
+                    m: &mut [T],
+                    v: &mut [T],
+                    g: &[T],
+                    c: [T; 5],
+                ) {
+                    imp::adam(w, m, v, g, c)
+                }
+
+                /// On AVX-512 only f64 comes here (f32 has its own kernel in `avx512.rs`).
+                #[target_feature(enable = $features)]
+                pub(crate) fn gemm_packed<T: num_traits::Float, const COLS: bool>(
+                    a: &[T],
+                    ld: usize,
+                    (m, k): (usize, usize),
+                    w: &[T],
+                    n: usize,
+                    out: &mut [T],
+                ) {
+                    imp::gemm_packed::<T, true, COLS>(a, ld, m, k, w, n, out)
+                }
+            }
+        };
+    }
+
+    clones!(avx2, "avx2,fma", 64, 32);
+    clones!(avx512, "avx512f,avx512vl,avx2,fma", 128, 64);
+}
+
+/// Runs `$call` from the module of `$isa`'s clones, or `$portable` where the CPU lacks it.
+macro_rules! on_path {
+    ($isa:expr, $name:ident $(::<$($g:tt),*>)? ($($arg:expr),*), $portable:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            let isa: Isa = $isa;
+            // SAFETY: a path's clone runs only where `supported` found its features.
+            #[allow(unsafe_code)]
+            match isa {
+                Isa::Avx512 if isa.supported() => {
+                    return unsafe { x86::avx512::$name $(::<$($g),*>)? ($($arg),*) };
+                }
+                Isa::Avx2 | Isa::Avx512 if Isa::Avx2.supported() => {
+                    return unsafe { x86::avx2::$name $(::<$($g),*>)? ($($arg),*) };
+                }
+                _ => {}
+            }
+        }
+        $portable
+    }};
+}
+
+pub(crate) fn vecmat_f32(isa: Isa, x: &[f32], w: &[f32], out: &mut [f32]) {
+    on_path!(
+        isa,
+        vecmat_f32(x, w, out),
+        imp::vecmat::<f32, 32, false>(x, w, out)
+    )
+}
+
+pub(crate) fn vecmat_f64(isa: Isa, x: &[f64], w: &[f64], out: &mut [f64]) {
+    on_path!(
+        isa,
+        vecmat_f64(x, w, out),
+        imp::vecmat::<f64, 16, false>(x, w, out)
+    )
+}
+
+pub(crate) fn sigmoid_f32(isa: Isa, v: &mut [f32]) {
+    on_path!(isa, sigmoid_f32(v), imp::sigmoid_f32(v))
+}
+
+pub(crate) fn adam<T: num_traits::Float>(
+    isa: Isa,
+    w: &mut [T],
+    m: &mut [T],
+    v: &mut [T],
+    g: &[T],
+    c: [T; 5],
+) {
+    on_path!(isa, adam(w, m, v, g, c), imp::adam(w, m, v, g, c))
+}
+
+/// The standard library's `exp` does not vectorise, so every path runs the same loop.
+pub(crate) fn sigmoid_f64(_isa: Isa, v: &mut [f64]) {
+    imp::sigmoid_generic(v)
+}
+
+fn gemm_packed_layout<T: num_traits::Float, const COLS: bool>(
+    isa: Isa,
+    a: &[T],
+    ld: usize,
+    (m, k): (usize, usize),
+    w: &[T],
+    n: usize,
+    out: &mut [T],
+) {
+    on_path!(
+        isa,
+        gemm_packed::<T, COLS>(a, ld, (m, k), w, n, out),
+        imp::gemm_packed::<T, false, COLS>(a, ld, m, k, w, n, out)
+    )
+}
+
+/// The packed kernel for `f32`: [`gemm_packed`], with its own AVX-512 kernel.
+pub(crate) fn gemm_packed_f32(
+    isa: Isa,
+    (a, ld, cols): (&[f32], usize, bool),
+    (m, k): (usize, usize),
+    w: &[f32],
+    n: usize,
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    // One panel does not repay copying row-major A; the AVX2 loop reads it in place.
+    if isa == Isa::Avx512 && isa.supported() && (cols || n > imp::PACK_A_MIN_N) {
+        // SAFETY: the CPU has the features; the shapes are the caller's, as for the others.
+        #[allow(unsafe_code)]
+        return unsafe { super::avx512::gemm_packed_f32(a, ld, cols, (m, k), w, n, out) };
+    }
+    gemm_packed(isa, (a, ld, cols), (m, k), w, n, out)
+}
+
+/// The packed kernel on raw slices: A's element `(r, kk)` is `a[kk · ld + r]` if `cols`,
+/// else `a[r · ld + kk]`; `w` packed as in `PackedMatrix`, `out` row-major with `n` columns.
+pub(crate) fn gemm_packed<T: num_traits::Float>(
+    isa: Isa,
+    (a, ld, cols): (&[T], usize, bool),
+    (m, k): (usize, usize),
+    w: &[T],
+    n: usize,
+    out: &mut [T],
+) {
+    if cols {
+        gemm_packed_layout::<T, true>(isa, a, ld, (m, k), w, n, out)
+    } else {
+        gemm_packed_layout::<T, false>(isa, a, ld, (m, k), w, n, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_bad_forcing_falls_back() {
+        for isa in Isa::ALL {
+            assert_eq!(Isa::from_name(isa.name()), Some(isa));
+        }
+        assert_eq!(Isa::from_name(" AVX512 "), Some(Isa::Avx512));
+        assert_eq!(Isa::from_name("sse9"), None);
+        assert_eq!(choose(None), Isa::best());
+        assert_eq!(choose(Some("")), Isa::best());
+        assert_eq!(choose(Some("sse9")), Isa::best());
+        assert_eq!(choose(Some("portable")), Isa::Portable);
+        for isa in Isa::ALL {
+            let expect = if isa.supported() { isa } else { Isa::best() };
+            assert_eq!(choose(Some(isa.name())), expect);
+        }
+        assert!(Isa::available().contains(&active_isa()));
+    }
+}

@@ -1,0 +1,302 @@
+//! Hot loops outside the tape: matrix products split over threads, the vector–matrix product
+//! of one-image inference, and a vectorised sigmoid.
+//!
+//! Every matrix product of nn-core goes through [`gemm`], so [`set_num_threads`] decides how
+//! many cores a training step uses. A product is split over threads only when it is big enough
+//! to pay for the hand-off (a few microseconds), so tiny networks stay single-threaded.
+//!
+//! ```
+//! use nn_core::kernels;
+//! use nn_core::ndarray::array;
+//!
+//! kernels::set_num_threads(2);
+//! let a = array![[1.0f32, 2.0], [3.0, 4.0]];
+//! let b = array![[5.0f32], [6.0]];
+//! assert_eq!(kernels::dot(&a.view(), &b.view()), array![[17.0], [39.0]]);
+//! assert_eq!(kernels::num_threads(), 2);
+//! ```
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
+
+use crate::float::Float;
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod imp;
+pub(crate) mod isa;
+mod packed;
+#[cfg(test)]
+mod tests;
+
+pub use isa::{Isa, active_isa};
+pub use packed::{PackedMatrix, gemm_packed, gemm_packed_serial};
+use packed::{a_layout, pack_panels};
+
+/// 0 means "not set": use every core the machine offers.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Work with fewer multiply-adds than this runs on one thread: below it, handing half the work
+/// to another core costs more than it saves (measured with `cargo bench --bench ops`). Matrix
+/// products, batched [`crate::kernels::gemm_packed`] inference and convolutions all use it.
+pub const PAR_MIN_MACS: usize = 1 << 19;
+
+/// Products from this many multiply-adds on go through the packed-panel kernel (when the output
+/// is row-major and A's rows or columns are contiguous); smaller ones through matrixmultiply.
+const PACK_MIN_MACS: usize = 1 << 14;
+/// The largest packing buffer (in elements) a thread keeps between calls.
+const PACK_KEEP_MAX: usize = 1 << 22;
+
+/// Sets how many threads matrix products may use (at least 1). The default is the environment
+/// variable `NN_NUM_THREADS` if it holds a positive number, else the number of cores
+/// ([`std::thread::available_parallelism`]), as in PyTorch.
+pub fn set_num_threads(n: usize) {
+    THREADS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// How many threads matrix products may use.
+pub fn num_threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => {
+            let n = std::env::var("NN_NUM_THREADS")
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|&n| n > 0)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            THREADS.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
+/// `c = alpha · a b + beta · c`, split over up to [`num_threads`] threads.
+///
+/// # Panics
+/// If the shapes do not fit: `a (m, k)`, `b (k, n)`, `c (m, n)`.
+pub fn gemm<T: Float>(
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    gemm_on(active_isa(), alpha, a, b, beta, c);
+}
+
+/// [`gemm`] on the instruction-set path `isa` instead of [`active_isa`] (for benchmarks and
+/// tests that compare paths); a path the CPU lacks falls back to the widest one it has.
+///
+/// ```
+/// use nn_core::kernels::{Isa, gemm_on};
+/// use nn_core::ndarray::{Array2, array};
+/// let (a, b) = (array![[1.0f32, 2.0]], array![[3.0f32], [4.0]]);
+/// let mut c = Array2::zeros((1, 1));
+/// gemm_on(Isa::Portable, 1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut());
+/// assert_eq!(c, array![[11.0]]);
+/// ```
+///
+/// # Panics
+/// As [`gemm`].
+pub fn gemm_on<T: Float>(
+    isa: Isa,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(
+        k == k2 && c.dim() == (m, n),
+        "gemm: a {:?} @ b {:?} does not fit c {:?}",
+        a.shape(),
+        b.shape(),
+        c.shape()
+    );
+    if cfg!(feature = "blas") {
+        // OpenBLAS threads itself (OPENBLAS_NUM_THREADS); ndarray hands it every product whose
+        // layout BLAS accepts.
+        general_mat_mul(alpha, a, b, beta, c);
+        return;
+    }
+    let threads = num_threads();
+    let serial = threads <= 1 || m * n * k < PAR_MIN_MACS;
+    // Packing B on every call pays off on one thread; split over threads, the serial packing
+    // and the extra wake-ups cost more than matrixmultiply's own split (see benches/ops.rs).
+    if serial && m * n * k >= PACK_MIN_MACS && n >= 8 && c.is_standard_layout() {
+        // Column-major A (Xᵀ G in the backward pass) stays on matrixmultiply below AVX-512:
+        // as fast in isolation, the AVX2 loop made a whole training epoch 1.5x slower here
+        // (benches/compare, W3).
+        let cols_ok = isa >= Isa::Avx512;
+        // Measured against matrixmultiply (which picks its own SIMD): the portable loop is 4x
+        // slower, the AVX2 loop level in f32 and at 2/3 in f64 (21 against 33 GFLOP/s at
+        // 512³); AVX-512 is ahead in both (docs/performance.md, "Matrix products").
+        let path_ok = match isa {
+            Isa::Portable => false,
+            Isa::Avx2 => size_of::<T>() == 4,
+            Isa::Avx512 => true,
+        };
+        let layout = a_layout(a).filter(|&(_, _, cols)| (!cols || cols_ok) && path_ok);
+        if let Some(layout) = layout {
+            if beta == T::zero() {
+                c.fill(T::zero());
+            } else if beta != T::one() {
+                c.map_inplace(|v| *v *= beta);
+            }
+            let out = c
+                .as_slice_mut()
+                .unwrap_or_else(|| unreachable!("checked to be standard layout"));
+            T::pack_buffer().with(|cell| {
+                // Taken out of the cell, so a nested call would simply use a fresh buffer.
+                let mut buf = cell.take();
+                pack_panels(b, alpha, &mut buf);
+                T::gemm_packed_impl(isa, layout, (m, k), &buf, n, out);
+                if buf.capacity() <= PACK_KEEP_MAX {
+                    cell.replace(buf);
+                }
+            });
+            return;
+        }
+    }
+    if serial {
+        general_mat_mul(alpha, a, b, beta, c);
+    } else {
+        split(threads, alpha, a.view(), b.view(), beta, c.view_mut());
+    }
+}
+
+/// Halves the output along its longer side until each part has one thread; the cut falls on a
+/// multiple of 8 so every part keeps whole micro-kernel tiles.
+fn split<T: Float>(
+    parts: usize,
+    alpha: T,
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    beta: T,
+    mut c: ArrayViewMut2<'_, T>,
+) {
+    let (m, n) = c.dim();
+    let left = parts / 2;
+    let cut = |len: usize| (len * left / parts) & !7;
+    if parts < 2 || m.max(n) < 16 {
+        general_mat_mul(alpha, &a, &b, beta, &mut c);
+    } else if m >= n {
+        let mid = cut(m).max(8);
+        let (a0, a1) = a.split_at(Axis(0), mid);
+        let (c0, c1) = c.split_at(Axis(0), mid);
+        rayon::join(
+            || split(left, alpha, a0, b, beta, c0),
+            || split(parts - left, alpha, a1, b, beta, c1),
+        );
+    } else {
+        let mid = cut(n).max(8);
+        let (b0, b1) = b.split_at(Axis(1), mid);
+        let (c0, c1) = c.split_at(Axis(1), mid);
+        rayon::join(
+            || split(left, alpha, a, b0, beta, c0),
+            || split(parts - left, alpha, a, b1, beta, c1),
+        );
+    }
+}
+
+/// The product `a b` as a new array, through [`gemm`].
+///
+/// # Panics
+/// If the inner dimensions differ.
+pub fn dot<T: Float>(a: &ArrayView2<'_, T>, b: &ArrayView2<'_, T>) -> Array2<T> {
+    assert!(
+        a.ncols() == b.nrows(),
+        "dot: shapes {:?} and {:?} are not aligned",
+        a.shape(),
+        b.shape()
+    );
+    let mut c = Array2::zeros((a.nrows(), b.ncols()));
+    gemm(T::one(), a, b, T::zero(), &mut c.view_mut());
+    c
+}
+
+/// `out += x W` for one row vector `x (k)` and a row-major `W (k, n)` given as a slice: the
+/// inner loop of one-image inference. Accumulators stay in registers across the whole of `x`,
+/// so each weight is loaded once; AVX2 and FMA are used when the CPU has them.
+///
+/// ```
+/// let x = [1.0f32, 2.0];
+/// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 × 3
+/// let mut out = [0.5f32; 3];
+/// nn_core::kernels::vecmat_add(&x, &w, &mut out);
+/// assert_eq!(out, [9.5, 12.5, 15.5]);
+/// ```
+///
+/// # Panics
+/// If `w.len() != x.len() * out.len()`.
+pub fn vecmat_add<T: Float>(x: &[T], w: &[T], out: &mut [T]) {
+    assert!(
+        w.len() == x.len() * out.len(),
+        "vecmat_add: x has {} entries and out {}, so W needs {} entries, got {}",
+        x.len(),
+        out.len(),
+        x.len() * out.len(),
+        w.len()
+    );
+    T::vecmat_add_impl(active_isa(), x, w, out);
+}
+
+/// `v ← 1 / (1 + e^(−v))` in place, with a vectorised exponential (within 2 ulp of the exact
+/// sigmoid for `f32`, except that results below `f32::MIN_POSITIVE`, for `v < −87.3`, flush to
+/// zero; `f64` uses the standard library's `exp`).
+///
+/// ```
+/// let mut v = [0.0f32, 100.0, -100.0];
+/// nn_core::kernels::sigmoid_inplace(&mut v);
+/// assert_eq!(v, [0.5, 1.0, 0.0]);
+/// ```
+pub fn sigmoid_inplace<T: Float>(v: &mut [T]) {
+    T::sigmoid_impl(active_isa(), v);
+}
+
+/// The per-step constants of [`adam_update`]: `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+/// `w ← w − step · m / (√v · inv_sqrt_c2 + ε)`, where `step = lr / (1 − β₁ᵗ)` and
+/// `inv_sqrt_c2 = 1 / √(1 − β₂ᵗ)` fold in the bias corrections (as PyTorch computes it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep<T> {
+    /// β₁.
+    pub beta1: T,
+    /// β₂.
+    pub beta2: T,
+    /// `lr / (1 − β₁ᵗ)`.
+    pub step: T,
+    /// `1 / √(1 − β₂ᵗ)`.
+    pub inv_sqrt_c2: T,
+    /// ε.
+    pub eps: T,
+}
+
+/// One Adam update of a parameter `w` with its moments `m`, `v` and gradient `g`, element by
+/// element at the widest vector width the CPU has (the optimizer's hot loop).
+///
+/// ```
+/// use nn_core::kernels::{AdamStep, adam_update};
+/// let (mut w, mut m, mut v) = ([1.0f32], [0.0f32], [0.0f32]);
+/// let c = AdamStep { beta1: 0.9, beta2: 0.999, step: 0.1 / 0.1, inv_sqrt_c2: 1.0 / 0.001f32.sqrt(), eps: 1e-8 };
+/// adam_update(&mut w, &mut m, &mut v, &[0.5], c);
+/// // The first step moves by lr (0.1) against the gradient's sign.
+/// assert!((w[0] - 0.9).abs() < 1e-6);
+/// ```
+///
+/// # Panics
+/// If the four slices differ in length.
+pub fn adam_update<T: Float>(w: &mut [T], m: &mut [T], v: &mut [T], g: &[T], c: AdamStep<T>) {
+    assert!(
+        m.len() == w.len() && v.len() == w.len() && g.len() == w.len(),
+        "adam_update: w has {} values, m {}, v {}, g {}",
+        w.len(),
+        m.len(),
+        v.len(),
+        g.len()
+    );
+    let c = [c.beta1, c.beta2, c.step, c.inv_sqrt_c2, c.eps];
+    isa::adam(active_isa(), w, m, v, g, c);
+}

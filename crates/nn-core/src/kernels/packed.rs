@@ -1,0 +1,197 @@
+//! Weight matrices packed once into column panels, and the products that read them.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use super::isa::{Isa, active_isa};
+use super::{PAR_MIN_MACS, num_threads};
+use crate::float::Float;
+
+/// A weight matrix `W (k, n)` laid out for [`gemm_packed`]: columns in panels of 16 (the last
+/// one 8 wide if at most 8 columns remain), zero-padded, each panel contiguous row by row.
+/// Packing once and multiplying many batches saves the copy a general product makes on every
+/// call.
+///
+/// ```
+/// use nn_core::kernels::{PackedMatrix, gemm_packed};
+/// use nn_core::ndarray::{Array2, array};
+/// let w = array![[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]]; // 2 × 3
+/// let x = array![[1.0f32, 1.0], [0.0, 2.0]];
+/// let packed = PackedMatrix::pack(&w.view());
+/// let mut out = Array2::zeros((2, 3));
+/// gemm_packed(&x.view(), &packed, &mut out.view_mut());
+/// assert_eq!(out, x.dot(&w));
+/// ```
+#[derive(Debug, Clone)]
+pub struct PackedMatrix<T: Float> {
+    data: Vec<T>,
+    k: usize,
+    n: usize,
+}
+
+impl<T: Float> PackedMatrix<T> {
+    /// Packs `w (k, n)`.
+    pub fn pack(w: &ArrayView2<'_, T>) -> Self {
+        Self::pack_scaled(w, T::one())
+    }
+
+    /// Packs `alpha · w`.
+    pub fn pack_scaled(w: &ArrayView2<'_, T>, alpha: T) -> Self {
+        let mut data = Vec::new();
+        pack_panels(w, alpha, &mut data);
+        let (k, n) = w.dim();
+        PackedMatrix { data, k, n }
+    }
+
+    /// Packs `w (k, n)` in place of the matrix held, reusing its memory.
+    pub fn repack(&mut self, w: &ArrayView2<'_, T>) {
+        pack_panels(w, T::one(), &mut self.data);
+        (self.k, self.n) = w.dim();
+    }
+
+    /// `(k, n)`.
+    pub fn dim(&self) -> (usize, usize) {
+        (self.k, self.n)
+    }
+}
+
+/// Width of the panel that starts with `remaining` columns left: 16, or 8 for a last panel of
+/// at most 8 columns. Panels start at multiples of 16. The packer and the kernel both use it.
+pub(super) fn panel_width(remaining: usize) -> usize {
+    if remaining > 8 { 16 } else { 8 }
+}
+
+/// Fills `data` with `alpha · w` in panels (the layout of [`PackedMatrix`]), reusing its memory.
+pub(super) fn pack_panels<T: Float>(w: &ArrayView2<'_, T>, alpha: T, data: &mut Vec<T>) {
+    let (k, n) = w.dim();
+    let last = n / 16 * 16;
+    let padded = if last == n {
+        n
+    } else {
+        last + panel_width(n - last)
+    };
+    // Every element is written below, so a reused buffer needs no clearing.
+    data.resize(k * padded, T::zero());
+    let width = |j0: usize| panel_width(n - j0);
+    if let Some(ws) = w.as_slice() {
+        for (i, row) in ws.chunks_exact(n.max(1)).enumerate().take(k) {
+            for j0 in (0..n).step_by(16) {
+                let (nb, valid) = (width(j0), (n - j0).min(16));
+                let dst = &mut data[j0 * k + i * nb..j0 * k + (i + 1) * nb];
+                for (d, &v) in dst.iter_mut().zip(&row[j0..j0 + valid]) {
+                    *d = alpha * v;
+                }
+                dst[valid..].fill(T::zero());
+            }
+        }
+    } else {
+        // Column by column, which walks a transposed (column-major) `w` in memory order.
+        for (j, col) in w.columns().into_iter().enumerate() {
+            let j0 = j / 16 * 16;
+            let (nb, base) = (width(j0), j0 * k + (j - j0));
+            for (i, &v) in col.iter().enumerate() {
+                data[base + i * nb] = alpha * v;
+            }
+        }
+        if last < n {
+            let nb = width(last);
+            for i in 0..k {
+                data[last * k + i * nb + (n - last)..last * k + (i + 1) * nb].fill(T::zero());
+            }
+        }
+    }
+}
+
+/// A's memory and how to walk it: `(slice, leading dimension, column-major)`, if its rows or
+/// its columns are contiguous.
+pub(super) fn a_layout<'a, T: Float>(a: &'a ArrayView2<'_, T>) -> Option<(&'a [T], usize, bool)> {
+    let (m, k) = a.dim();
+    if a.is_standard_layout() {
+        a.as_slice_memory_order().map(|s| (s, k, false))
+    } else if a.t().is_standard_layout() {
+        a.as_slice_memory_order().map(|s| (s, m, true))
+    } else {
+        None
+    }
+}
+
+/// Splits the rows of the product over `parts` threads, on multiples of the widest row tile.
+fn run_packed<T: Float>(
+    isa: Isa,
+    (a, ld, cols): (&[T], usize, bool),
+    m: usize,
+    k: usize,
+    w: &PackedMatrix<T>,
+    out: &mut [T],
+    parts: usize,
+) {
+    let n = w.n;
+    if parts <= 1 || m < 12 || m * n * k < PAR_MIN_MACS {
+        T::gemm_packed_impl(isa, (a, ld, cols), (m, k), &w.data, n, out);
+        return;
+    }
+    let left = parts / 2;
+    let mid = ((m * left / parts).div_ceil(12) * 12).min(m);
+    let a1 = if cols { &a[mid..] } else { &a[mid * ld..] };
+    let (o0, o1) = out.split_at_mut(mid * n);
+    rayon::join(
+        || run_packed(isa, (a, ld, cols), mid, k, w, o0, left),
+        || run_packed(isa, (a1, ld, cols), m - mid, k, w, o1, parts - left),
+    );
+}
+
+/// `out += x W` for `x (m, k)` and a packed `W (k, n)`, split over up to [`num_threads`]
+/// threads by rows of `x` when the product is large enough. `out` must be in standard
+/// (row-major) layout.
+///
+/// # Panics
+/// If the shapes do not fit or `out` is not in standard layout.
+pub fn gemm_packed<T: Float>(
+    x: &ArrayView2<'_, T>,
+    w: &PackedMatrix<T>,
+    out: &mut ArrayViewMut2<'_, T>,
+) {
+    packed_product(active_isa(), x, w, out, num_threads());
+}
+
+/// [`gemm_packed`] on the calling thread alone (for callers that split the work themselves).
+///
+/// # Panics
+/// As [`gemm_packed`].
+pub fn gemm_packed_serial<T: Float>(
+    x: &ArrayView2<'_, T>,
+    w: &PackedMatrix<T>,
+    out: &mut ArrayViewMut2<'_, T>,
+) {
+    packed_product(active_isa(), x, w, out, 1);
+}
+
+pub(super) fn packed_product<T: Float>(
+    isa: Isa,
+    x: &ArrayView2<'_, T>,
+    w: &PackedMatrix<T>,
+    out: &mut ArrayViewMut2<'_, T>,
+    parts: usize,
+) {
+    let (m, k) = x.dim();
+    assert!(
+        k == w.k && out.dim() == (m, w.n) && out.is_standard_layout(),
+        "gemm_packed: x {:?} @ W ({}, {}) does not fit out {:?} (standard layout needed)",
+        x.shape(),
+        w.k,
+        w.n,
+        out.shape()
+    );
+    let os = out
+        .as_slice_mut()
+        .unwrap_or_else(|| unreachable!("checked to be standard layout"));
+    match a_layout(x) {
+        Some(layout) => run_packed(isa, layout, m, k, w, os, parts),
+        None => {
+            let owned = x.as_standard_layout().into_owned();
+            let xs = owned
+                .as_slice()
+                .unwrap_or_else(|| unreachable!("standard layout was just made"));
+            run_packed(isa, (xs, k, false), m, k, w, os, parts);
+        }
+    }
+}

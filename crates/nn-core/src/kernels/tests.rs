@@ -1,0 +1,221 @@
+use super::*;
+use crate::float::sealed::Sealed;
+use ndarray::Array2;
+
+fn arr(m: usize, n: usize, seed: u64) -> Array2<f64> {
+    crate::test_util::rand(&[m, n], seed)
+        .into_dimensionality()
+        .expect("2-D")
+}
+
+/// `a`'s transpose in row-major memory, so that `transposed(a).t()` is column-major (`to_owned`
+/// of a transposed view would keep the view's layout).
+fn transposed(a: &Array2<f64>) -> Array2<f64> {
+    let t = a.t().as_standard_layout().into_owned();
+    assert!(
+        t.is_standard_layout() && (a.nrows().min(a.ncols()) < 2 || !t.t().is_standard_layout())
+    );
+    t
+}
+
+fn max_err(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+    (a - b).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v))
+}
+
+#[test]
+fn gemm_matches_ndarray_on_every_path_and_split() {
+    for isa in Isa::available() {
+        for threads in [1, 2, 3, 4] {
+            set_num_threads(threads);
+            for (m, k, n) in [
+                (100, 784, 100),
+                (3, 5, 7),
+                (784, 100, 100),
+                (20, 600, 900),
+                (100, 100, 10),
+                (7, 300, 13),
+                (131, 520, 47),
+            ] {
+                let at = format!("{isa:?}, {threads} threads, ({m},{k},{n})");
+                let (a, b) = (arr(m, k, 1), arr(k, n, 2));
+                let mut c = arr(m, n, 3);
+                let expect = a.dot(&b) * 0.5 + &c * 2.0;
+                gemm_on(isa, 0.5, &a.view(), &b.view(), 2.0, &mut c.view_mut());
+                let err = max_err(&c, &expect);
+                assert!(err < 1e-9, "{at}: error {err}");
+                // A column-major (a transposed array, as in Xᵀ G) and B transposed (G Wᵀ).
+                let (at_, bt) = (transposed(&a), transposed(&b));
+                let mut c2 = Array2::zeros((m, n));
+                gemm_on(isa, 1.0, &at_.t(), &bt.t(), 0.0, &mut c2.view_mut());
+                let err = max_err(&c2, &a.dot(&b));
+                assert!(err < 1e-9, "{at}, transposed: error {err}");
+                let mut c3 = Array2::zeros((m, n));
+                gemm_on(isa, 1.0, &a.view(), &bt.t(), 0.0, &mut c3.view_mut());
+                let err = max_err(&c3, &a.dot(&b));
+                assert!(err < 1e-9, "{at}, B transposed: error {err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn gemm_packed_matches_ndarray_on_every_path_and_tile_shape() {
+    for isa in Isa::available() {
+        for threads in [1, 2] {
+            for m in [1, 2, 5, 6, 7, 11, 12, 13, 18, 23, 25, 100] {
+                for n in [1, 8, 10, 16, 17, 24, 56, 100, 104] {
+                    let k = if m == 100 { 784 } else { 37 + m };
+                    let at = format!("{isa:?}, {threads} threads, ({m},{k},{n})");
+                    let (x, w) = (arr(m, k, 7), arr(k, n, 8));
+                    let start = arr(m, n, 9);
+                    let expect = x.dot(&w) + &start;
+                    let mut out = start.clone();
+                    let packed = PackedMatrix::pack(&w.view());
+                    packed::packed_product(isa, &x.view(), &packed, &mut out.view_mut(), threads);
+                    let err = max_err(&out, &expect);
+                    assert!(err < 1e-9, "{at}: error {err}");
+                    // x column-major (as Xᵀ in the backward pass) and W packed from its
+                    // transpose's memory (as Wᵀ).
+                    let (xt, wt) = (transposed(&x), transposed(&w));
+                    let mut out = start.clone();
+                    let packed = PackedMatrix::pack(&wt.t());
+                    packed::packed_product(isa, &xt.t(), &packed, &mut out.view_mut(), threads);
+                    let err = max_err(&out, &expect);
+                    assert!(err < 1e-9, "{at}, column-major: error {err}");
+                    // f32, and x as a non-contiguous view (every other column of a wider array).
+                    let wide = Array2::from_shape_fn((m, 2 * k), |(i, j)| x[[i, j / 2]] as f32);
+                    let x32 = wide.slice(ndarray::s![.., ..;2]);
+                    let w32 = w.mapv(|v| v as f32);
+                    let mut out32 = start.mapv(|v| v as f32);
+                    let packed = PackedMatrix::pack(&w32.view());
+                    packed::packed_product(isa, &x32, &packed, &mut out32.view_mut(), threads);
+                    let err = out32
+                        .iter()
+                        .zip(&expect)
+                        .map(|(a, b)| (f64::from(*a) - b).abs())
+                        .fold(0.0f64, f64::max);
+                    assert!(err < 1e-3, "{at}, f32: error {err}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn vecmat_matches_a_matrix_product_on_every_path_and_width() {
+    for isa in Isa::available() {
+        for n in [1, 7, 8, 9, 16, 33, 50, 64, 100, 131, 200, 257] {
+            let (x, w) = (arr(1, 37, 4), arr(37, n, 5));
+            let bias = arr(1, n, 6);
+            let expect = x.dot(&w) + &bias;
+            let mut out = bias.as_slice().expect("standard layout").to_vec();
+            f64::vecmat_add_impl(
+                isa,
+                x.as_slice().expect("standard layout"),
+                w.as_slice().expect("standard layout"),
+                &mut out,
+            );
+            for (o, e) in out.iter().zip(expect.iter()) {
+                assert!((o - e).abs() < 1e-12, "{isa:?}, n = {n}: {o} vs {e}");
+            }
+            let (x32, w32) = (x.mapv(|v| v as f32), w.mapv(|v| v as f32));
+            let mut out32: Vec<f32> = bias.iter().map(|&v| v as f32).collect();
+            f32::vecmat_add_impl(
+                isa,
+                x32.as_slice().expect("standard layout"),
+                w32.as_slice().expect("standard layout"),
+                &mut out32,
+            );
+            for (o, e) in out32.iter().zip(expect.iter()) {
+                let err = (f64::from(*o) - e).abs();
+                assert!(err < 1e-4, "{isa:?}, f32, n = {n}: {o} vs {e}");
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "vecmat_add: x has 3 entries and out 2, so W needs 6 entries, got 5")]
+fn vecmat_names_the_sizes() {
+    vecmat_add(&[0.0f32; 3], &[0.0; 5], &mut [0.0; 2]);
+}
+
+#[test]
+fn sigmoid_f32_is_within_2_ulp_everywhere_on_every_path() {
+    // One long slice, so the vector body (not only the scalar tail) is what gets checked.
+    let xs: Vec<f32> = (0..600_000).map(|i| -110.0 + i as f32 * 0.000_37).collect();
+    for isa in Isa::available() {
+        let mut v = xs.clone();
+        f32::sigmoid_impl(isa, &mut v);
+        let mut worst = 0u32;
+        for (&x, &got) in xs.iter().zip(&v) {
+            let exact = (1.0 / (1.0 + (-f64::from(x)).exp())) as f32;
+            if exact >= f32::MIN_POSITIVE {
+                let ulp = (got.to_bits() as i64 - exact.to_bits() as i64).unsigned_abs() as u32;
+                worst = worst.max(ulp);
+            } else {
+                assert!(got < f32::MIN_POSITIVE, "{isa:?}: sigmoid({x}) = {got}");
+            }
+        }
+        assert!(worst <= 2, "{isa:?}: worst error {worst} ulp");
+        let mut special = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY].repeat(11);
+        f32::sigmoid_impl(isa, &mut special);
+        for triple in special.chunks(3) {
+            assert!(triple[0].is_nan(), "{isa:?}");
+            assert_eq!(&triple[1..], &[1.0, 0.0], "{isa:?}");
+        }
+    }
+}
+
+#[test]
+fn exp_f32_matches_the_standard_library() {
+    let mut x = -100.0f32;
+    while x < 100.0 {
+        let (got, exact) = (imp::exp_f32(x), f64::from(x).exp());
+        if exact > f64::from(f32::MAX) {
+            assert_eq!(got, f32::INFINITY);
+        } else if exact >= f64::from(f32::MIN_POSITIVE) {
+            let rel = (f64::from(got) - exact).abs() / exact;
+            assert!(rel < 3e-7, "exp({x}) = {got}, exact {exact}");
+        }
+        x += 0.0013;
+    }
+}
+
+#[test]
+fn adam_update_is_the_scalar_formula_on_every_path() {
+    let n = 1003;
+    let g: Vec<f32> = (0..n)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
+        .collect();
+    let w0: Vec<f32> = (0..n).map(|i| ((i * 11 % 17) as f32 - 8.0) * 0.1).collect();
+    let m0: Vec<f32> = (0..n).map(|i| (i % 7) as f32 * 0.01).collect();
+    let v0: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.001).collect();
+    let (b1, b2, step, inv, eps) = (0.9f32, 0.999f32, 0.0123f32, 7.5f32, 1e-8f32);
+    let mut expect = (w0.clone(), m0.clone(), v0.clone());
+    for (i, &gi) in g.iter().enumerate() {
+        let (w, m, v) = (&mut expect.0[i], &mut expect.1[i], &mut expect.2[i]);
+        *m = b1 * *m + (1.0 - b1) * gi;
+        *v = b2 * *v + (1.0 - b2) * gi * gi;
+        *w -= step * *m / (v.sqrt() * inv + eps);
+    }
+    for isa in Isa::available() {
+        let (mut w, mut m, mut v) = (w0.clone(), m0.clone(), v0.clone());
+        isa::adam(isa, &mut w, &mut m, &mut v, &g, [b1, b2, step, inv, eps]);
+        // The same operations in the same order: equal to the bit.
+        assert_eq!((w, m, v), expect, "{isa:?}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "adam_update: w has 2 values, m 2, v 1, g 2")]
+fn adam_update_names_the_lengths() {
+    let c = AdamStep {
+        beta1: 0.9f32,
+        beta2: 0.999,
+        step: 0.1,
+        inv_sqrt_c2: 1.0,
+        eps: 1e-8,
+    };
+    adam_update(&mut [0.0; 2], &mut [0.0; 2], &mut [0.0; 1], &[0.0; 2], c);
+}
