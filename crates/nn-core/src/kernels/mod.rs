@@ -33,7 +33,7 @@ mod tests;
 
 pub use isa::{Isa, active_isa};
 pub use packed::{PackedMatrix, gemm_packed, gemm_packed_serial};
-use packed::{a_layout, pack_panels};
+use packed::{a_layout, pack_panels, run_packed};
 
 /// 0 means "not set": use every core the machine offers.
 static THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -124,9 +124,11 @@ pub fn gemm_on<T: Float>(
     }
     let threads = num_threads();
     let serial = threads <= 1 || m * n * k < PAR_MIN_MACS;
-    // Packing B on every call pays off on one thread; split over threads, the serial packing
-    // and the extra wake-ups cost more than matrixmultiply's own split (see benches/ops.rs).
-    if serial && m * n * k >= PACK_MIN_MACS && n >= 8 && c.is_standard_layout() {
+    // Packing B on every call pays off on one thread. Split over threads, the AVX2 loop lost
+    // to matrixmultiply's halves (see benches/ops.rs); the AVX-512 kernel packs B once and
+    // shares it, each thread taking a run of A's rows.
+    let split_packed = !serial && isa >= Isa::Avx512 && m >= 24;
+    if (serial || split_packed) && m * n * k >= PACK_MIN_MACS && n >= 8 && c.is_standard_layout() {
         // Column-major A (Xᵀ G in the backward pass) stays on matrixmultiply below AVX-512:
         // as fast in isolation, the AVX2 loop made a whole training epoch 1.5x slower here
         // (benches/compare, W3).
@@ -153,7 +155,8 @@ pub fn gemm_on<T: Float>(
                 // Taken out of the cell, so a nested call would simply use a fresh buffer.
                 let mut buf = cell.take();
                 pack_panels(b, alpha, &mut buf);
-                T::gemm_packed_impl(isa, layout, (m, k), &buf, n, out);
+                let parts = if serial { 1 } else { threads };
+                run_packed(isa, layout, (m, k), (&buf, n), out, parts);
                 if buf.capacity() <= PACK_KEEP_MAX {
                     cell.replace(buf);
                 }

@@ -115,18 +115,17 @@ pub(super) fn a_layout<'a, T: Float>(a: &'a ArrayView2<'_, T>) -> Option<(&'a [T
 }
 
 /// Splits the rows of the product over `parts` threads, on multiples of the widest row tile.
-fn run_packed<T: Float>(
+/// `w` is packed as in [`PackedMatrix`] for `(k, n)`.
+pub(super) fn run_packed<T: Float>(
     isa: Isa,
     (a, ld, cols): (&[T], usize, bool),
-    m: usize,
-    k: usize,
-    w: &PackedMatrix<T>,
+    (m, k): (usize, usize),
+    (w, n): (&[T], usize),
     out: &mut [T],
     parts: usize,
 ) {
-    let n = w.n;
-    if parts <= 1 || m < 12 || m * n * k < PAR_MIN_MACS {
-        T::gemm_packed_impl(isa, (a, ld, cols), (m, k), &w.data, n, out);
+    if parts <= 1 || m < 24 || m * n * k < PAR_MIN_MACS {
+        T::gemm_packed_impl(isa, (a, ld, cols), (m, k), w, n, out);
         return;
     }
     let left = parts / 2;
@@ -134,8 +133,8 @@ fn run_packed<T: Float>(
     let a1 = if cols { &a[mid..] } else { &a[mid * ld..] };
     let (o0, o1) = out.split_at_mut(mid * n);
     rayon::join(
-        || run_packed(isa, (a, ld, cols), mid, k, w, o0, left),
-        || run_packed(isa, (a1, ld, cols), m - mid, k, w, o1, parts - left),
+        || run_packed(isa, (a, ld, cols), (mid, k), (w, n), o0, left),
+        || run_packed(isa, (a1, ld, cols), (m - mid, k), (w, n), o1, parts - left),
     );
 }
 
@@ -185,13 +184,13 @@ pub(super) fn packed_product<T: Float>(
         .as_slice_mut()
         .unwrap_or_else(|| unreachable!("checked to be standard layout"));
     match a_layout(x) {
-        Some(layout) => run_packed(isa, layout, m, k, w, os, parts),
+        Some(layout) => run_packed(isa, layout, (m, k), (&w.data, w.n), os, parts),
         None => {
             let owned = x.as_standard_layout().into_owned();
             let xs = owned
                 .as_slice()
                 .unwrap_or_else(|| unreachable!("standard layout was just made"));
-            run_packed(isa, (xs, k, false), m, k, w, os, parts);
+            run_packed(isa, (xs, k, false), (m, k), (&w.data, w.n), os, parts);
         }
     }
 }
