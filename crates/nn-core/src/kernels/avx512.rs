@@ -20,8 +20,8 @@ const MR: usize = 12;
 /// (`a[kk · lda + r]`), the panel `nb` (8 or 16) wide.
 ///
 /// # Safety
-/// The CPU has AVX-512F; `a` holds `len` steps of `lda ≥ R` values, `panel` `len` rows of `nb`,
-/// `out` `R` rows of `n ≥ j0 + valid` values, `valid ≤ nb`.
+/// The CPU has AVX-512F. (The slices' lengths are checked: `a` must hold `len` steps of
+/// `lda ≥ R` values, `panel` `len` rows of `nb`, `out` `R` rows of `n ≥ j0 + valid` values.)
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn tile<const R: usize>(
@@ -34,7 +34,17 @@ unsafe fn tile<const R: usize>(
     n: usize,
     (j0, valid): (usize, usize),
 ) {
-    debug_assert!(a.len() >= (len.max(1) - 1) * lda + R && panel.len() >= len * nb);
+    // Checked in release too: the loop below reads through raw pointers (one comparison per
+    // tile, against some 3,000 multiply-adds).
+    assert!(
+        (nb == 8 || nb == 16)
+            && valid <= nb
+            && panel.len() >= len * nb
+            && (len == 0 || (lda >= R && a.len() >= (len - 1) * lda + R)),
+        "avx512 tile: A {} values (step {lda}, {R} rows), panel {} for {len} steps of {nb}",
+        a.len(),
+        panel.len()
+    );
     let load: __mmask16 = if nb == 16 { 0xffff } else { 0x00ff };
     let store: __mmask16 = ((1u32 << valid) - 1) as __mmask16;
     let mut acc: [__m512; R] = [_mm512_setzero_ps(); R];
