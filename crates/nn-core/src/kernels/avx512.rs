@@ -114,20 +114,20 @@ pub(super) unsafe fn gemm_packed_f32(
             let o = &mut out[r * n..(r + rows) * n];
             // SAFETY: the caller's guarantees; `ablock` starts at step `kb`, row `r`.
             unsafe {
-                let block = (0, ke - kb);
+                let len = ke - kb;
                 match rows {
-                    12 => tiles_at::<12>(ablock, lda, block, (kb, k), w, o, n),
-                    11 => tiles_at::<11>(ablock, lda, block, (kb, k), w, o, n),
-                    10 => tiles_at::<10>(ablock, lda, block, (kb, k), w, o, n),
-                    9 => tiles_at::<9>(ablock, lda, block, (kb, k), w, o, n),
-                    8 => tiles_at::<8>(ablock, lda, block, (kb, k), w, o, n),
-                    7 => tiles_at::<7>(ablock, lda, block, (kb, k), w, o, n),
-                    6 => tiles_at::<6>(ablock, lda, block, (kb, k), w, o, n),
-                    5 => tiles_at::<5>(ablock, lda, block, (kb, k), w, o, n),
-                    4 => tiles_at::<4>(ablock, lda, block, (kb, k), w, o, n),
-                    3 => tiles_at::<3>(ablock, lda, block, (kb, k), w, o, n),
-                    2 => tiles_at::<2>(ablock, lda, block, (kb, k), w, o, n),
-                    _ => tiles_at::<1>(ablock, lda, block, (kb, k), w, o, n),
+                    12 => tiles_at::<12>(ablock, lda, len, (kb, k), w, o, n),
+                    11 => tiles_at::<11>(ablock, lda, len, (kb, k), w, o, n),
+                    10 => tiles_at::<10>(ablock, lda, len, (kb, k), w, o, n),
+                    9 => tiles_at::<9>(ablock, lda, len, (kb, k), w, o, n),
+                    8 => tiles_at::<8>(ablock, lda, len, (kb, k), w, o, n),
+                    7 => tiles_at::<7>(ablock, lda, len, (kb, k), w, o, n),
+                    6 => tiles_at::<6>(ablock, lda, len, (kb, k), w, o, n),
+                    5 => tiles_at::<5>(ablock, lda, len, (kb, k), w, o, n),
+                    4 => tiles_at::<4>(ablock, lda, len, (kb, k), w, o, n),
+                    3 => tiles_at::<3>(ablock, lda, len, (kb, k), w, o, n),
+                    2 => tiles_at::<2>(ablock, lda, len, (kb, k), w, o, n),
+                    _ => tiles_at::<1>(ablock, lda, len, (kb, k), w, o, n),
                 }
             }
             r += rows;
@@ -146,7 +146,7 @@ pub(super) unsafe fn gemm_packed_f32(
 unsafe fn tiles_at<const R: usize>(
     a: &[f32],
     lda: usize,
-    (_, len): (usize, usize),
+    len: usize,
     (kb, k): (usize, usize),
     w: &[f32],
     out: &mut [f32],
