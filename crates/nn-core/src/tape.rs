@@ -456,6 +456,36 @@ mod tests {
     }
 
     #[test]
+    fn gradients_move_between_leaves() {
+        let w = param(&[1.0, 2.0]);
+        (&w * 3.0).sum().backward().unwrap();
+        let g = w.take_grad().unwrap();
+        assert!(w.grad().is_none());
+        let other = param(&[0.0, 0.0]);
+        other.add_grad(g.view());
+        other.add_grad(g.view());
+        assert_eq!(other.grad().unwrap().as_slice().unwrap(), &[6.0, 6.0]);
+        assert!(Tensor::<f64>::scalar(1.0).take_grad().is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "add_grad: the parameter has shape [2], the gradient [3]")]
+    fn a_gradient_of_another_shape_is_refused() {
+        param(&[1.0, 2.0]).add_grad(ArrayD::zeros(IxDyn(&[3])).view());
+    }
+
+    #[test]
+    fn a_shared_value_is_copied_on_write() {
+        let w = param(&[1.0, 2.0]);
+        let outside = ndarray::arr1(&[5.0, 6.0]).into_dyn().into_shared();
+        w.set_shared_value(outside.clone());
+        assert_eq!(w.array().as_ptr(), outside.as_ptr());
+        w.update_value(|mut v| v += 1.0);
+        assert_eq!(outside.as_slice().unwrap(), &[5.0, 6.0]);
+        assert_eq!(w.to_array().as_slice().unwrap(), &[6.0, 7.0]);
+    }
+
+    #[test]
     fn parameter_updates_are_seen_by_every_clone() {
         let w = param(&[1.0, 2.0]);
         let alias = w.clone();

@@ -4,7 +4,7 @@ use std::cell::Ref;
 use std::fmt;
 use std::rc::Rc;
 
-use ndarray::{ArcArray, Array, ArrayD, ArrayViewMutD, Dimension, IxDyn};
+use ndarray::{ArcArray, Array, ArrayD, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Uniform};
@@ -282,6 +282,51 @@ impl<T: Float> Tensor<T> {
         }
     }
 
+    /// Takes a leaf's gradient out, leaving `None` (no copy); `None` for other tensors.
+    pub fn take_grad(&self) -> Option<ArrayD<T>> {
+        match &self.repr {
+            Repr::Leaf(leaf) => leaf.grad.borrow_mut().take(),
+            Repr::Value { .. } => None,
+        }
+    }
+
+    /// Adds `g` to a leaf's gradient, as a backward pass would (a copy of `g` becomes the
+    /// gradient if there was none); used to gather gradients computed elsewhere, e.g. on other
+    /// threads.
+    ///
+    /// ```
+    /// use nn_core::Tensor;
+    /// use nn_core::ndarray::arr1;
+    /// let w = Tensor::<f64>::zeros(&[2]).requires_grad();
+    /// w.add_grad(arr1(&[1.0, 2.0]).into_dyn().view());
+    /// w.add_grad(arr1(&[0.5, 0.5]).into_dyn().view());
+    /// assert_eq!(w.grad().unwrap().as_slice().unwrap(), &[1.5, 2.5]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the tensor is not a leaf, or `g`'s shape is not the leaf's.
+    pub fn add_grad(&self, g: ArrayViewD<'_, T>) {
+        match &self.repr {
+            Repr::Leaf(leaf) => {
+                let shape = leaf.value.borrow().raw_dim();
+                assert!(
+                    g.raw_dim() == shape,
+                    "add_grad: the parameter has shape {:?}, the gradient {:?}",
+                    shape.slice(),
+                    g.shape()
+                );
+                let mut grad = leaf.grad.borrow_mut();
+                match grad.as_mut() {
+                    Some(acc) => *acc += &g,
+                    None => *grad = Some(g.to_owned()),
+                }
+            }
+            Repr::Value { .. } => {
+                panic!("add_grad: the tensor is not a parameter (requires_grad leaf)")
+            }
+        }
+    }
+
     /// Clears a leaf's gradient (to `None`, as PyTorch's `set_to_none`); no-op otherwise.
     pub fn zero_grad(&self) {
         if let Repr::Leaf(leaf) = &self.repr {
@@ -308,20 +353,32 @@ impl<T: Float> Tensor<T> {
     /// # Panics
     /// If the tensor is not a leaf or `value` has another shape.
     pub fn set_value<D: Dimension>(&self, value: Array<T, D>) {
-        let value = value.into_dyn();
+        self.replace_value("set_value", value.into_dyn().into_shared());
+    }
+
+    /// Makes a leaf's value `value` without copying it: both share the data, and the next
+    /// in-place update of either copies it first (copy-on-write).
+    ///
+    /// # Panics
+    /// If the tensor is not a leaf or `value` has another shape.
+    pub fn set_shared_value(&self, value: ArcArray<T, IxDyn>) {
+        self.replace_value("set_shared_value", value);
+    }
+
+    fn replace_value(&self, op: &str, value: ArcArray<T, IxDyn>) {
         match &self.repr {
             Repr::Leaf(leaf) => {
                 let mut current = leaf.value.borrow_mut();
                 assert!(
                     current.shape() == value.shape(),
-                    "set_value: the parameter has shape {:?}, the new value {:?}",
+                    "{op}: the parameter has shape {:?}, the new value {:?}",
                     current.shape(),
                     value.shape()
                 );
-                *current = value.into_shared();
+                *current = value;
             }
             Repr::Value { .. } => {
-                panic!("set_value: the tensor is not a parameter (requires_grad leaf)")
+                panic!("{op}: the tensor is not a parameter (requires_grad leaf)")
             }
         }
     }

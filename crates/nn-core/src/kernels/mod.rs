@@ -56,8 +56,41 @@ pub fn set_num_threads(n: usize) {
     THREADS.store(n.max(1), Ordering::Relaxed);
 }
 
-/// How many threads matrix products may use.
+std::thread_local! {
+    /// A limit for this thread alone (0: none), set by [`with_num_threads`].
+    static LOCAL_THREADS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` with matrix products, convolutions and batched inference on *this* thread limited
+/// to `n` threads (at least 1), whatever [`set_num_threads`] says; other threads are not
+/// affected. Data-parallel training uses it so that each of its threads computes alone.
+///
+/// ```
+/// use nn_core::kernels;
+/// kernels::set_num_threads(2);
+/// assert_eq!(kernels::with_num_threads(1, kernels::num_threads), 1);
+/// assert_eq!(kernels::num_threads(), 2);
+/// ```
+pub fn with_num_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LOCAL_THREADS.with(|l| l.set(self.0));
+        }
+    }
+    let _restore = Restore(LOCAL_THREADS.with(|l| l.replace(n.max(1))));
+    f()
+}
+
+/// How many threads matrix products may use (on this thread: see [`with_num_threads`]).
 pub fn num_threads() -> usize {
+    match LOCAL_THREADS.with(std::cell::Cell::get) {
+        0 => global_threads(),
+        n => n,
+    }
+}
+
+fn global_threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
         0 => {
             let n = std::env::var("NN_NUM_THREADS")
