@@ -1,15 +1,25 @@
 //! One training step — forward, cross-entropy, backward, optimizer update — at batch 100
 //! (`cargo bench --bench train_step`): 784-100-10 and 784-256-256-10 ReLU networks, SGD and
-//! Adam, on one and two threads.
+//! Adam, on one and two threads; two threads either split each matrix product or split the
+//! batch ([`DataParallel`]).
 
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zero_nn::core::{Tensor, kernels};
-use zero_nn::layers::{Linear, Module, Reduction, Relu, Sequential, Target, cross_entropy};
+use zero_nn::layers::{
+    DataParallel, Linear, Module, Reduction, Relu, Sequential, Target, cross_entropy,
+};
 use zero_nn::optim::{Adam, Optimizer, Sgd};
+
+// glibc's malloc handed the heap top back to the OS and faulted it in again on every
+// data-parallel step (docs/performance.md); the binaries here use mimalloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const BATCH: usize = 100;
 
@@ -59,6 +69,37 @@ fn train_step(c: &mut Criterion) {
                 });
             }
         }
+    }
+    for (name, widths) in [
+        ("784_100_10_sgd", &[784, 100, 10][..]),
+        ("784_256_256_10_adam", &[784, 256, 256, 10][..]),
+    ] {
+        let mut net = network(widths);
+        let mut optimizer: Box<dyn Optimizer> = if name.ends_with("sgd") {
+            Box::new(Sgd::new(net.parameter_tensors(), 0.1))
+        } else {
+            Box::new(Adam::new(net.parameter_tensors(), 0.001))
+        };
+        let w = widths.to_vec();
+        let mut parallel = DataParallel::new(
+            2,
+            move || network(&w),
+            |net: &mut Sequential<f32>, x: &Tensor<f32>, t: &[usize], rows: Range<usize>| {
+                cross_entropy(&net.forward(x), Target::Classes(&t[rows]), Reduction::Mean)
+            },
+        );
+        let targets: Arc<[usize]> = Arc::from(labels.as_slice());
+        let id = BenchmarkId::new(name, "2thread_data_parallel");
+        group.bench_function(id, |bench| {
+            bench.iter(|| {
+                optimizer.zero_grad();
+                let loss = parallel
+                    .backward(&mut net, x.array(), Arc::clone(&targets))
+                    .expect("scalar loss");
+                optimizer.step();
+                loss
+            })
+        });
     }
     kernels::set_num_threads(1);
     group.finish();

@@ -6,6 +6,8 @@
 //! `cargo run --release --example compare -- RUNS THREADS [WORKLOADS]` (e.g. `W6,W8`; all by
 //! default)
 
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ndarray::{Array1, Array2, Axis};
@@ -13,10 +15,13 @@ use zero_nn::Tensor;
 use zero_nn::core::kernels;
 use zero_nn::core::no_grad;
 use zero_nn::layers::{
-    Conv2d, Flatten, Linear, MaxPool2d, Module, Predictor, Reduction, Relu, Sequential, Sigmoid,
-    Softmax, Target, cross_entropy,
+    Conv2d, DataParallel, Flatten, Linear, MaxPool2d, Module, Predictor, Reduction, Relu,
+    Sequential, Sigmoid, Softmax, Target, cross_entropy,
 };
 use zero_nn::optim::{Adam, Optimizer, Sgd};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn images(n: usize) -> Array2<f32> {
     Array2::from_shape_fn((n, 784), |(i, j)| {
@@ -156,17 +161,49 @@ fn manual_epoch(x: &Array2<f32>, labels: &[usize]) -> f32 {
     loss
 }
 
-fn epoch(x: &Array2<f32>, labels: &[usize], widths: &[usize], adam: bool) -> f32 {
+fn epoch(x: &Array2<f32>, labels: &[usize], widths: &[usize], adam: bool, threads: usize) -> f32 {
     let mut net = mlp(widths);
     let mut opt: Box<dyn Optimizer> = if adam {
         Box::new(Adam::new(net.parameter_tensors(), 0.001))
     } else {
         Box::new(Sgd::new(net.parameter_tensors(), 0.1))
     };
+    if threads > 1 && std::env::var("COMPARE_SPLIT").as_deref() != Ok("products") {
+        return parallel_epoch(&mut net, opt.as_mut(), x, labels, widths, threads);
+    }
     let batches = x
         .axis_chunks_iter(Axis(0), 100)
         .map(|xb| Tensor::from_array(xb.to_owned().into_dyn()));
     train_batches(&mut net, opt.as_mut(), batches, labels)
+}
+
+/// [`epoch`] with each batch split over `threads` threads ([`DataParallel`]); the last
+/// batch's loss.
+fn parallel_epoch(
+    net: &mut Sequential<f32>,
+    opt: &mut dyn Optimizer,
+    x: &Array2<f32>,
+    labels: &[usize],
+    widths: &[usize],
+    threads: usize,
+) -> f32 {
+    let widths = widths.to_vec();
+    let mut parallel = DataParallel::new(
+        threads,
+        move || mlp(&widths),
+        |net: &mut Sequential<f32>, x: &Tensor<f32>, t: &[usize], rows: Range<usize>| {
+            cross_entropy(&net.forward(x), Target::Classes(&t[rows]), Reduction::Mean)
+        },
+    );
+    let mut loss = 0.0;
+    for (bi, xb) in x.axis_chunks_iter(Axis(0), 100).enumerate() {
+        let t: Arc<[usize]> = Arc::from(&labels[bi * 100..bi * 100 + xb.nrows()]);
+        opt.zero_grad();
+        let xb = xb.to_owned().into_dyn().into_shared();
+        loss = parallel.backward(net, xb, t).expect("scalar loss");
+        opt.step();
+    }
+    loss
 }
 
 /// One pass of `opt` over `batches` of 100 (the last may be shorter), labelled in order by
@@ -278,9 +315,7 @@ fn main() {
     };
     kernels::set_num_threads(threads);
 
-    if wanted("W1") || wanted("W2") || wanted("W3") || wanted("W4") || wanted("W5") {
-        mlp_workloads(runs, threads);
-    }
+    mlp_workloads(runs, threads, &wanted);
     cnn_workloads(runs, threads, &wanted);
 }
 
@@ -317,7 +352,19 @@ fn cnn_workloads(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
     }
 }
 
-fn mlp_workloads(runs: usize, threads: usize) {
+fn mlp_workloads(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
+    if wanted("W1") || wanted("W2") {
+        inference_workloads(runs, threads);
+    }
+    if wanted("W3") || wanted("W4") {
+        training_workloads(runs, threads, wanted);
+    }
+    if wanted("W5") {
+        product_workloads(runs, threads);
+    }
+}
+
+fn inference_workloads(runs: usize, threads: usize) {
     let ours = "zero-nn";
     let base = "ndarray by hand";
     let x10k = images(10_000);
@@ -377,23 +424,34 @@ fn mlp_workloads(runs: usize, threads: usize) {
         });
         report(base, 1, "W2", b2, 10_000.0, "images/s");
     }
+}
 
+fn training_workloads(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
+    let (ours, base) = ("zero-nn", "ndarray by hand");
     let x60k = images(60_000);
     let labels: Vec<usize> = (0..60_000).map(|i| i % 10).collect();
-    let w3 = median_time(runs, || {
-        std::hint::black_box(epoch(&x60k, &labels, &[784, 100, 10], false));
-    });
-    report(ours, threads, "W3", w3, 60_000.0, "samples/s");
-    if threads == 1 {
-        let b3 = median_time(runs, || {
-            std::hint::black_box(manual_epoch(&x60k, &labels));
+    if wanted("W3") {
+        let w3 = median_time(runs, || {
+            std::hint::black_box(epoch(&x60k, &labels, &[784, 100, 10], false, threads));
         });
-        report(base, 1, "W3", b3, 60_000.0, "samples/s");
+        report(ours, threads, "W3", w3, 60_000.0, "samples/s");
+        if threads == 1 {
+            let b3 = median_time(runs, || {
+                std::hint::black_box(manual_epoch(&x60k, &labels));
+            });
+            report(base, 1, "W3", b3, 60_000.0, "samples/s");
+        }
     }
-    let w4 = median_time(runs, || {
-        std::hint::black_box(epoch(&x60k, &labels, &[784, 256, 256, 10], true));
-    });
-    report(ours, threads, "W4", w4, 60_000.0, "samples/s");
+    if wanted("W4") {
+        let w4 = median_time(runs, || {
+            std::hint::black_box(epoch(&x60k, &labels, &[784, 256, 256, 10], true, threads));
+        });
+        report(ours, threads, "W4", w4, 60_000.0, "samples/s");
+    }
+}
+
+fn product_workloads(runs: usize, threads: usize) {
+    let ours = "zero-nn";
 
     for (name, (m, k, n)) in [
         ("W5 1024^3", (1024, 1024, 1024)),
