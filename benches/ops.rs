@@ -131,6 +131,19 @@ fn matmul_paths(c: &mut Criterion) {
     group.finish();
 }
 
+/// Packing B into panels, as every packed product does: W1 of 784-256-256-10 row-major (the
+/// forward product) and W2ᵀ as a transposed view (the backward `G Wᵀ`).
+fn packing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pack_f32");
+    let (w1, w2) = (matrix(784, 256, 1), matrix(256, 256, 2));
+    let mut packed = kernels::PackedMatrix::pack(&w1.view());
+    for (name, w) in [("rows_784x256", w1.view()), ("transposed_256x256", w2.t())] {
+        group.throughput(Throughput::Elements(w.len() as u64));
+        group.bench_function(name, |bench| bench.iter(|| packed.repack(black_box(&w))));
+    }
+    group.finish();
+}
+
 fn elementwise(c: &mut Criterion) {
     let mut group = c.benchmark_group("elementwise_f32_100x256");
     group.throughput(Throughput::Elements(100 * 256));
@@ -232,6 +245,6 @@ fn conv(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = matmul, matmul_paths, elementwise, tape_overhead, conv
+    targets = matmul, matmul_paths, packing, elementwise, tape_overhead, conv
 }
 criterion_main!(benches);

@@ -4,6 +4,8 @@
 
 use num_traits::Float as NumFloat;
 
+use super::packed::panel_width;
+
 /// Column blocks of `NB` outputs: `acc[j] += x[i] · W[i, j0 + j]` over all `i`.
 #[inline(always)]
 fn block<T: NumFloat, const NB: usize, const FMA: bool>(
@@ -275,5 +277,70 @@ pub(crate) fn adam<T: NumFloat>(w: &mut [T], m: &mut [T], v: &mut [T], g: &[T], 
         m[i] = b1 * m[i] + (T::one() - b1) * g[i];
         v[i] = b2 * v[i] + (T::one() - b2) * g[i] * g[i];
         w[i] = w[i] - step * m[i] / (v[i].sqrt() * inv_sqrt_c2 + eps);
+    }
+}
+
+/// Row-major `w (k, n)`, rows `ld` apart, as `alpha · w` in column panels (the layout of
+/// `PackedMatrix`): each full panel row is one 16-value copy.
+#[inline(always)]
+pub(crate) fn pack_panels_rows<T: NumFloat>(
+    w: &[T],
+    ld: usize,
+    (k, n): (usize, usize),
+    alpha: T,
+    data: &mut [T],
+) {
+    let full = n / 16 * 16;
+    for i in 0..k {
+        let row = &w[i * ld..i * ld + n];
+        for j0 in (0..full).step_by(16) {
+            let src: &[T; 16] = row[j0..j0 + 16].try_into().expect("16 values");
+            let at = j0 * k + i * 16;
+            let dst: &mut [T; 16] = (&mut data[at..at + 16]).try_into().expect("16 values");
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = alpha * s;
+            }
+        }
+        if full < n {
+            let nb = panel_width(n - full);
+            let at = full * k + i * nb;
+            let dst = &mut data[at..at + nb];
+            for (d, &s) in dst.iter_mut().zip(&row[full..]) {
+                *d = alpha * s;
+            }
+            dst[n - full..].fill(T::zero());
+        }
+    }
+}
+
+/// Column-major `w (k, n)`, columns `ld` apart (a transposed row-major matrix), into the same
+/// panels: 16 × 16 blocks are read column by column into a small buffer and written row by row,
+/// so both sides of the copy walk memory in order.
+#[inline(always)]
+pub(crate) fn pack_panels_cols<T: NumFloat>(
+    w: &[T],
+    ld: usize,
+    (k, n): (usize, usize),
+    alpha: T,
+    data: &mut [T],
+) {
+    let mut block = [[T::zero(); 16]; 16];
+    for j0 in (0..n).step_by(16) {
+        let (nb, valid) = (panel_width(n - j0), (n - j0).min(16));
+        let panel = &mut data[j0 * k..j0 * k + k * nb];
+        for i0 in (0..k).step_by(16) {
+            let len = (k - i0).min(16);
+            for (jj, b) in block.iter_mut().enumerate().take(valid) {
+                let col = &w[(j0 + jj) * ld + i0..(j0 + jj) * ld + i0 + len];
+                b[..len].copy_from_slice(col);
+            }
+            for t in 0..len {
+                let dst = &mut panel[(i0 + t) * nb..(i0 + t + 1) * nb];
+                for (jj, d) in dst.iter_mut().enumerate().take(valid) {
+                    *d = alpha * block[jj][t];
+                }
+                dst[valid..].fill(T::zero());
+            }
+        }
     }
 }

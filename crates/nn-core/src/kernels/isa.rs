@@ -157,6 +157,21 @@ mod x86 {
                     imp::adam(w, m, v, g, c)
                 }
 
+                #[target_feature(enable = $features)]
+                pub(crate) fn pack_panels<T: num_traits::Float, const COLS: bool>(
+                    w: &[T],
+                    ld: usize,
+                    kn: (usize, usize),
+                    alpha: T,
+                    data: &mut [T],
+                ) {
+                    if COLS {
+                        imp::pack_panels_cols(w, ld, kn, alpha, data)
+                    } else {
+                        imp::pack_panels_rows(w, ld, kn, alpha, data)
+                    }
+                }
+
                 /// On AVX-512 only f64 comes here (f32 has its own kernel in `avx512.rs`).
                 #[target_feature(enable = $features)]
                 pub(crate) fn gemm_packed<T: num_traits::Float, const COLS: bool>(
@@ -228,6 +243,26 @@ pub(crate) fn adam<T: num_traits::Float>(
     c: [T; 5],
 ) {
     on_path!(isa, adam(w, m, v, g, c), imp::adam(w, m, v, g, c))
+}
+
+/// `alpha · w` into `data` in panels; `w (k, n)` has rows `ld` apart, or columns if `COLS`.
+pub(crate) fn pack_panels<T: num_traits::Float, const COLS: bool>(
+    isa: Isa,
+    w: &[T],
+    ld: usize,
+    kn: (usize, usize),
+    alpha: T,
+    data: &mut [T],
+) {
+    on_path!(
+        isa,
+        pack_panels::<T, COLS>(w, ld, kn, alpha, data),
+        if COLS {
+            imp::pack_panels_cols(w, ld, kn, alpha, data)
+        } else {
+            imp::pack_panels_rows(w, ld, kn, alpha, data)
+        }
+    )
 }
 
 /// The standard library's `exp` does not vectorise, so every path runs the same loop.

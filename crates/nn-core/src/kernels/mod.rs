@@ -187,7 +187,7 @@ pub fn gemm_on<T: Float>(
             T::pack_buffer().with(|cell| {
                 // Taken out of the cell, so a nested call would simply use a fresh buffer.
                 let mut buf = cell.take();
-                pack_panels(b, alpha, &mut buf);
+                pack_panels(isa, b, alpha, &mut buf);
                 let parts = if serial { 1 } else { threads };
                 run_packed(isa, layout, (m, k), (&buf, n), out, parts);
                 if buf.capacity() <= PACK_KEEP_MAX {
@@ -250,7 +250,8 @@ pub fn dot<T: Float>(a: &ArrayView2<'_, T>, b: &ArrayView2<'_, T>) -> Array2<T> 
         b.shape()
     );
     let mut c = Array2::zeros((a.nrows(), b.ncols()));
-    gemm(T::one(), a, b, T::zero(), &mut c.view_mut());
+    // Adding to the zeros the allocator wrote spares the kernel clearing them again.
+    gemm(T::one(), a, b, T::one(), &mut c.view_mut());
     c
 }
 

@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use super::isa::{Isa, active_isa};
+use super::isa::{Isa, active_isa, pack_panels as pack_panels_on};
 use super::{PAR_MIN_MACS, num_threads};
 use crate::float::Float;
 
@@ -37,14 +37,14 @@ impl<T: Float> PackedMatrix<T> {
     /// Packs `alpha · w`.
     pub fn pack_scaled(w: &ArrayView2<'_, T>, alpha: T) -> Self {
         let mut data = Vec::new();
-        pack_panels(w, alpha, &mut data);
+        pack_panels(active_isa(), w, alpha, &mut data);
         let (k, n) = w.dim();
         PackedMatrix { data, k, n }
     }
 
     /// Packs `w (k, n)` in place of the matrix held, reusing its memory.
     pub fn repack(&mut self, w: &ArrayView2<'_, T>) {
-        pack_panels(w, T::one(), &mut self.data);
+        pack_panels(active_isa(), w, T::one(), &mut self.data);
         (self.k, self.n) = w.dim();
     }
 
@@ -61,7 +61,7 @@ pub(super) fn panel_width(remaining: usize) -> usize {
 }
 
 /// Fills `data` with `alpha · w` in panels (the layout of [`PackedMatrix`]), reusing its memory.
-pub(super) fn pack_panels<T: Float>(w: &ArrayView2<'_, T>, alpha: T, data: &mut Vec<T>) {
+pub(super) fn pack_panels<T: Float>(isa: Isa, w: &ArrayView2<'_, T>, alpha: T, data: &mut Vec<T>) {
     let (k, n) = w.dim();
     let last = n / 16 * 16;
     let padded = if last == n {
@@ -71,32 +71,23 @@ pub(super) fn pack_panels<T: Float>(w: &ArrayView2<'_, T>, alpha: T, data: &mut 
     };
     // Every element is written below, so a reused buffer needs no clearing.
     data.resize(k * padded, T::zero());
-    let width = |j0: usize| panel_width(n - j0);
-    if let Some(ws) = w.as_slice() {
-        for (i, row) in ws.chunks_exact(n.max(1)).enumerate().take(k) {
-            for j0 in (0..n).step_by(16) {
-                let (nb, valid) = (width(j0), (n - j0).min(16));
-                let dst = &mut data[j0 * k + i * nb..j0 * k + (i + 1) * nb];
-                for (d, &v) in dst.iter_mut().zip(&row[j0..j0 + valid]) {
-                    *d = alpha * v;
-                }
-                dst[valid..].fill(T::zero());
-            }
+    if let Some((ws, ld, cols)) = a_layout(w) {
+        if cols {
+            pack_panels_on::<T, true>(isa, ws, ld, (k, n), alpha, data);
+        } else {
+            pack_panels_on::<T, false>(isa, ws, ld, (k, n), alpha, data);
         }
-    } else {
-        // Column by column, which walks a transposed (column-major) `w` in memory order.
-        for (j, col) in w.columns().into_iter().enumerate() {
+        return;
+    }
+    let width = |j0: usize| panel_width(n - j0);
+    for (i, row) in w.rows().into_iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
             let j0 = j / 16 * 16;
-            let (nb, base) = (width(j0), j0 * k + (j - j0));
-            for (i, &v) in col.iter().enumerate() {
-                data[base + i * nb] = alpha * v;
-            }
+            data[j0 * k + i * width(j0) + (j - j0)] = alpha * v;
         }
         if last < n {
             let nb = width(last);
-            for i in 0..k {
-                data[last * k + i * nb + (n - last)..last * k + (i + 1) * nb].fill(T::zero());
-            }
+            data[last * k + i * nb + (n - last)..last * k + (i + 1) * nb].fill(T::zero());
         }
     }
 }

@@ -219,3 +219,60 @@ fn adam_update_names_the_lengths() {
     };
     adam_update(&mut [0.0; 2], &mut [0.0; 2], &mut [0.0; 1], &[0.0; 2], c);
 }
+
+#[test]
+fn packing_lays_out_panels_on_every_path_and_layout() {
+    for isa in Isa::available() {
+        for (k, n) in [
+            (1, 1),
+            (3, 8),
+            (5, 9),
+            (17, 16),
+            (33, 17),
+            (40, 100),
+            (16, 24),
+            (2, 33),
+        ] {
+            let w = arr(k, n, 4);
+            let padded = n / 16 * 16
+                + if n % 16 == 0 {
+                    0
+                } else {
+                    packed::panel_width(n % 16)
+                };
+            let mut expect = vec![0.0; k * padded];
+            for ((i, j), &v) in w.indexed_iter() {
+                let j0 = j / 16 * 16;
+                expect[j0 * k + i * packed::panel_width(n - j0) + (j - j0)] = 0.5 * v;
+            }
+            let wt = transposed(&w);
+            let wide = Array2::from_shape_fn((k, 2 * n), |(i, j)| w[[i, j / 2]]);
+            let strided = wide.slice(ndarray::s![.., ..;2]);
+            for (layout, view) in [
+                ("rows", w.view()),
+                ("columns", wt.t()),
+                ("strided", strided),
+            ] {
+                // A reused buffer holding garbage must come out the same.
+                let mut data = vec![f64::NAN; 3];
+                packed::pack_panels(isa, &view, 0.5, &mut data);
+                assert_eq!(data, expect, "{isa:?}, {layout}, ({k},{n})");
+                let mut data = vec![f64::NAN; k * padded + 5];
+                packed::pack_panels(isa, &view, 0.5, &mut data);
+                assert_eq!(
+                    data[..k * padded],
+                    expect[..],
+                    "{isa:?}, {layout}, ({k},{n}), reused"
+                );
+            }
+            let w32 = w.mapv(|v| v as f32);
+            let wt32 = wt.mapv(|v| v as f32);
+            let e32: Vec<f32> = expect.iter().map(|&v| v as f32).collect();
+            for (layout, view) in [("rows", w32.view()), ("columns", wt32.t())] {
+                let mut d32 = Vec::new();
+                packed::pack_panels(isa, &view, 0.5f32, &mut d32);
+                assert_eq!(d32, e32, "{isa:?}, {layout}, ({k},{n}), f32");
+            }
+        }
+    }
+}

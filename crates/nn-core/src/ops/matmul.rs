@@ -3,7 +3,9 @@
 //! by every batch entry. Backward: `dA = G Bᵀ`, `dB = Aᵀ G` (summed over the batch for a
 //! shared operand). Transposes are stride tricks: no copies.
 
-use ndarray::{ArcArray, Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Dimension, Ix2, Ix3, IxDyn};
+use ndarray::{
+    ArcArray, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, Axis, Dimension, Ix2, Ix3, IxDyn,
+};
 
 use crate::float::Float;
 use crate::kernels::{dot, gemm};
@@ -167,8 +169,15 @@ impl<T: Float> Op<T> for AffineOp<T> {
             ok,
             "affine: x {sx:?} @ w {sw:?} + b {sb:?} needs x (n, in), w (in, out), b (out)"
         );
-        let mut y = dot2(x.view(), w.view());
-        y += b;
+        // The bias is the product's starting value: one pass over `y` instead of three
+        // (clear, multiply-add, add the bias).
+        let (x2, w2) = (as_matrix(x), as_matrix(w));
+        let mut y = b
+            .broadcast((x2.nrows(), w2.ncols()))
+            .unwrap_or_else(|| unreachable!("b has w's column count, checked above"))
+            .to_owned();
+        gemm(T::one(), &x2, &w2, T::one(), &mut y.view_mut());
+        let y = y.into_dyn();
         self.x = needs[1].then(|| x.clone());
         self.w = needs[0].then(|| w.clone());
         y.into_shared()
@@ -183,6 +192,13 @@ impl<T: Float> Op<T> for AffineOp<T> {
         if let Some(w) = &self.w {
             grads.add(0, dot2(g.view(), w.view().reversed_axes()));
         }
+    }
+}
+
+fn as_matrix<T: Float>(a: &ArcArray<T, IxDyn>) -> ArrayView2<'_, T> {
+    match a.view().into_dimensionality::<Ix2>() {
+        Ok(v) => v,
+        Err(_) => unreachable!("2-D by construction"),
     }
 }
 
