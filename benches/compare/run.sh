@@ -5,6 +5,7 @@
 # DeepConvNet inference.
 #   bash benches/compare/run.sh [RUNS] [THREADS…]   (default 3 runs per workload, medians reported;
 #                                                  thread counts default to 1 2, at most nproc)
+#   COMPARE_WORKLOADS=W1,W2,W3,W4,W5 bash benches/compare/run.sh …   runs only those workloads
 # Installs NumPy and PyTorch from PyPI into a virtualenv ($COMPARE_VENV, default
 # ~/.cache/zero-nn-compare). Prints a Markdown table and keeps the raw JSON lines in
 # target/compare/results.jsonl.
@@ -37,6 +38,11 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 "$venv/bin/python" -c "import threadpoolctl" 2>/dev/null || "$venv/bin/pip" install --quiet threadpoolctl
 
 (cd "$root" && cargo build --release --quiet --example compare)
+workloads="${COMPARE_WORKLOADS:-}"
+if ! [[ "$workloads" =~ ^(W[1-8](,W[1-8])*)?$ ]]; then
+    echo "run.sh: COMPARE_WORKLOADS='$workloads' must be a list like W1,W3,W5" >&2
+    exit 2
+fi
 results="$out/results.jsonl"
 : > "$results"
 {
@@ -53,8 +59,8 @@ for threads in "${thread_counts[@]}"; do
     echo "== $threads thread(s)" >&2
     # The BLAS libraries read these when they start.
     export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
-    "$root/target/release/examples/compare" "$runs" "$threads" | tee -a "$results"
-    (cd "$here" && "$venv/bin/python" book_numpy.py "$runs" "$threads") | tee -a "$results"
-    (cd "$here" && "$venv/bin/python" torch_bench.py "$runs" "$threads") | tee -a "$results"
+    "$root/target/release/examples/compare" "$runs" "$threads" $workloads | tee -a "$results"
+    (cd "$here" && "$venv/bin/python" book_numpy.py "$runs" "$threads" $workloads) | tee -a "$results"
+    (cd "$here" && "$venv/bin/python" torch_bench.py "$runs" "$threads" $workloads) | tee -a "$results"
 done
 "$venv/bin/python" "$here/table.py" "$results" | tee "$out/table.md"
