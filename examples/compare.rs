@@ -168,8 +168,17 @@ fn epoch(x: &Array2<f32>, labels: &[usize], widths: &[usize], adam: bool, thread
     } else {
         Box::new(Sgd::new(net.parameter_tensors(), 0.1))
     };
-    if threads > 1 && std::env::var("COMPARE_SPLIT").as_deref() != Ok("products") {
-        return parallel_epoch(&mut net, opt.as_mut(), x, labels, widths, threads);
+    if split_batches(threads) {
+        let widths = widths.to_vec();
+        let build = move || mlp(&widths);
+        return parallel_epoch(
+            &mut net,
+            opt.as_mut(),
+            x.view().into_dyn(),
+            labels,
+            build,
+            threads,
+        );
     }
     let batches = x
         .axis_chunks_iter(Axis(0), 100)
@@ -177,33 +186,40 @@ fn epoch(x: &Array2<f32>, labels: &[usize], widths: &[usize], adam: bool, thread
     train_batches(&mut net, opt.as_mut(), batches, labels)
 }
 
-/// [`epoch`] with each batch split over `threads` threads ([`DataParallel`]); the last
-/// batch's loss.
+/// An epoch with each batch of 100 split over `threads` threads ([`DataParallel`], replicas
+/// made by `build`); the last batch's loss.
 fn parallel_epoch(
     net: &mut Sequential<f32>,
     opt: &mut dyn Optimizer,
-    x: &Array2<f32>,
+    x: ndarray::ArrayViewD<'_, f32>,
     labels: &[usize],
-    widths: &[usize],
+    build: impl Fn() -> Sequential<f32> + Send + Sync + 'static,
     threads: usize,
 ) -> f32 {
-    let widths = widths.to_vec();
     let mut parallel = DataParallel::new(
         threads,
-        move || mlp(&widths),
+        build,
         |net: &mut Sequential<f32>, x: &Tensor<f32>, t: &[usize], rows: Range<usize>| {
             cross_entropy(&net.forward(x), Target::Classes(&t[rows]), Reduction::Mean)
         },
     );
     let mut loss = 0.0;
     for (bi, xb) in x.axis_chunks_iter(Axis(0), 100).enumerate() {
-        let t: Arc<[usize]> = Arc::from(&labels[bi * 100..bi * 100 + xb.nrows()]);
+        let n = xb.shape()[0];
+        let t: Arc<[usize]> = Arc::from(&labels[bi * 100..bi * 100 + n]);
         opt.zero_grad();
-        let xb = xb.to_owned().into_dyn().into_shared();
-        loss = parallel.backward(net, xb, t).expect("scalar loss");
+        loss = parallel
+            .backward(net, xb.to_owned().into_shared(), t)
+            .expect("scalar loss");
         opt.step();
     }
     loss
+}
+
+/// Whether training at `threads` threads splits the batch (the default) rather than each
+/// product (`COMPARE_SPLIT=products`).
+fn split_batches(threads: usize) -> bool {
+    threads > 1 && std::env::var("COMPARE_SPLIT").as_deref() != Ok("products")
 }
 
 /// One pass of `opt` over `batches` of 100 (the last may be shorter), labelled in order by
@@ -289,9 +305,13 @@ fn classify(net: &mut Sequential<f32>, x: &ndarray::Array4<f32>) -> usize {
 }
 
 /// One Adam epoch of SimpleConvNet over `x` (`(n, 1, 28, 28)`) in batches of 100.
-fn cnn_epoch(x: &ndarray::Array4<f32>, labels: &[usize]) -> f32 {
+fn cnn_epoch(x: &ndarray::Array4<f32>, labels: &[usize], threads: usize) -> f32 {
     let mut net = simple_convnet();
     let mut opt = Adam::new(net.parameter_tensors(), 0.001);
+    if split_batches(threads) {
+        let x = x.view().into_dyn();
+        return parallel_epoch(&mut net, &mut opt, x, labels, simple_convnet, threads);
+    }
     let batches = x
         .axis_chunks_iter(Axis(0), 100)
         .map(|xb| Tensor::from_array(xb.to_owned().into_dyn()));
@@ -338,7 +358,7 @@ fn cnn_workloads(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
         let x = as_images(images(60_000));
         let labels: Vec<usize> = (0..60_000).map(|i| i % 10).collect();
         let w7 = median_time(runs, || {
-            std::hint::black_box(cnn_epoch(&x, &labels));
+            std::hint::black_box(cnn_epoch(&x, &labels, threads));
         });
         report(ours, threads, "W7", w7, 60_000.0, "samples/s");
     }

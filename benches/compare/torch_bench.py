@@ -101,7 +101,7 @@ def cnn_workloads(wanted):
                 loss = loss_fn(model(x[i:i + 100]), t[i:i + 100])
                 loss.backward()
                 optimizer.step()
-            return float(loss)
+            return loss.item()
         s, ts = median_time(epoch, RUNS)
         report("W7", s, ts, 60_000, "samples/s")
     if "W8" in wanted:
