@@ -84,7 +84,7 @@ fn train_step(c: &mut Criterion) {
         let mut parallel = DataParallel::new(
             2,
             move || network(&w),
-            |net: &mut Sequential<f32>, x: &Tensor<f32>, t: &[usize], rows: Range<usize>| {
+            |net: &mut dyn Module<f32>, x: &Tensor<f32>, t: &[usize], rows: Range<usize>| {
                 cross_entropy(&net.forward(x), Target::Classes(&t[rows]), Reduction::Mean)
             },
         );

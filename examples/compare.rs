@@ -199,7 +199,7 @@ fn parallel_epoch(
     let mut parallel = DataParallel::new(
         threads,
         build,
-        |net: &mut Sequential<f32>, x: &Tensor<f32>, t: &[usize], rows: Range<usize>| {
+        |net: &mut dyn Module<f32>, x: &Tensor<f32>, t: &[usize], rows: Range<usize>| {
             cross_entropy(&net.forward(x), Target::Classes(&t[rows]), Reduction::Mean)
         },
     );

@@ -21,7 +21,8 @@ use crate::module::Module;
 
 /// The loss of one shard: the model, the shard's rows of the input, all the step's targets, and
 /// which rows of them belong to the shard.
-type LossFn<M, Y, T> = dyn Fn(&mut M, &Tensor<T>, &Y, Range<usize>) -> Tensor<T> + Send + Sync;
+type LossFn<Y, T> =
+    dyn Fn(&mut dyn Module<T>, &Tensor<T>, &Y, Range<usize>) -> Tensor<T> + Send + Sync;
 
 /// Splits each training step's batch over threads: this thread computes the first shard on the
 /// model itself, helper threads the others on replicas built once by `build`; their gradients
@@ -47,7 +48,7 @@ type LossFn<M, Y, T> = dyn Fn(&mut M, &Tensor<T>, &Y, Range<usize>) -> Tensor<T>
 ///         .add(Relu)
 ///         .add(Linear::new(8, 3, &mut rng))
 /// };
-/// let loss = |m: &mut Sequential<f64>, x: &Tensor<f64>, t: &[usize], rows: std::ops::Range<usize>| {
+/// let loss = |m: &mut dyn Module<f64>, x: &Tensor<f64>, t: &[usize], rows: std::ops::Range<usize>| {
 ///     cross_entropy(&m.forward(x), Target::Classes(&t[rows]), Reduction::Mean)
 /// };
 /// let mut model = net();
@@ -65,8 +66,8 @@ type LossFn<M, Y, T> = dyn Fn(&mut M, &Tensor<T>, &Y, Range<usize>) -> Tensor<T>
 ///     assert!((p.grad().unwrap() - g).iter().all(|d| d.abs() < 1e-12));
 /// }
 /// ```
-pub struct DataParallel<M, Y: ?Sized, T: Float = f32> {
-    loss: Arc<LossFn<M, Y, T>>,
+pub struct DataParallel<Y: ?Sized, T: Float = f32> {
+    loss: Arc<LossFn<Y, T>>,
     workers: Vec<Worker<Y, T>>,
 }
 
@@ -94,9 +95,8 @@ struct Worker<Y: ?Sized, T: Float> {
     thread: Option<JoinHandle<()>>,
 }
 
-impl<M, Y, T> DataParallel<M, Y, T>
+impl<Y, T> DataParallel<Y, T>
 where
-    M: Module<T> + 'static,
     Y: ?Sized + Send + Sync + 'static,
     T: Float,
 {
@@ -107,12 +107,16 @@ where
     ///
     /// # Panics
     /// If a thread cannot be started.
-    pub fn new<B, L>(threads: usize, build: B, loss: L) -> Self
+    pub fn new<M, B, L>(threads: usize, build: B, loss: L) -> Self
     where
+        M: Module<T> + 'static,
         B: Fn() -> M + Send + Sync + 'static,
-        L: Fn(&mut M, &Tensor<T>, &Y, Range<usize>) -> Tensor<T> + Send + Sync + 'static,
+        L: Fn(&mut dyn Module<T>, &Tensor<T>, &Y, Range<usize>) -> Tensor<T>
+            + Send
+            + Sync
+            + 'static,
     {
-        let loss: Arc<LossFn<M, Y, T>> = Arc::new(loss);
+        let loss: Arc<LossFn<Y, T>> = Arc::new(loss);
         let build = Arc::new(build);
         let workers: Vec<Worker<Y, T>> = (1..threads.max(1))
             .map(|i| {
@@ -151,7 +155,7 @@ where
     /// parameters do not have the model's shapes.
     pub fn backward(
         &mut self,
-        model: &mut M,
+        model: &mut dyn Module<T>,
         x: ArcArray<T, IxDyn>,
         targets: Arc<Y>,
     ) -> Result<T, AutogradError> {
@@ -205,7 +209,7 @@ where
     }
 }
 
-impl<M, Y: ?Sized, T: Float> Drop for DataParallel<M, Y, T> {
+impl<Y: ?Sized, T: Float> Drop for DataParallel<Y, T> {
     fn drop(&mut self) {
         for w in &mut self.workers {
             w.jobs = None; // the thread's loop ends
@@ -233,9 +237,9 @@ fn shards(n: usize, parts: usize) -> Vec<Range<usize>> {
 }
 
 /// The weighted loss of rows `rows`, its gradient added to the model's parameters.
-fn shard_backward<M, Y: ?Sized, T: Float>(
-    model: &mut M,
-    loss: &LossFn<M, Y, T>,
+fn shard_backward<Y: ?Sized, T: Float>(
+    model: &mut dyn Module<T>,
+    loss: &LossFn<Y, T>,
     x: &ArcArray<T, IxDyn>,
     targets: &Y,
     rows: Range<usize>,
@@ -272,11 +276,11 @@ const SPIN_TRIES: usize = 200_000;
 /// A helper thread: builds its replica, then computes shards until the sender is dropped.
 fn serve<M, B, Y, T>(
     build: &B,
-    loss: &LossFn<M, Y, T>,
+    loss: &LossFn<Y, T>,
     jobs: Receiver<Job<Y, T>>,
     replies: Sender<Reply<T>>,
 ) where
-    M: Module<T>,
+    M: Module<T> + 'static,
     B: Fn() -> M,
     Y: ?Sized,
     T: Float,
@@ -327,7 +331,7 @@ fn serve<M, B, Y, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Linear, Reduction, Relu, Sequential, Tanh, Target, cross_entropy};
+    use crate::{Linear, Module, Reduction, Relu, Sequential, Tanh, Target, cross_entropy};
     use rand::SeedableRng;
 
     fn net() -> Sequential<f64> {
@@ -339,7 +343,7 @@ mod tests {
     }
 
     fn loss(
-        m: &mut Sequential<f64>,
+        m: &mut dyn Module<f64>,
         x: &Tensor<f64>,
         t: &[usize],
         rows: Range<usize>,

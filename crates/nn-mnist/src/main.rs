@@ -10,8 +10,16 @@ use nn_data::{DatasetKind, FetchOptions, LoadOptions, Split};
 use nn_layers::Module;
 use nn_layers::checkpoint::{load, read_metadata, save_with_metadata};
 use nn_mnist::report::{csv, svg, write_atomic};
-use nn_mnist::train::{OptimizerKind, TrainConfig, accuracy, classes, confusion, predict, train};
+use nn_mnist::train::{
+    OptimizerKind, TrainConfig, accuracy, classes, confusion, parallel_trainer, predict, train,
+    train_data_parallel,
+};
 use nn_mnist::{Arch, InitChoice, MnistError, book};
+
+// glibc's malloc returned the heap top to the OS and faulted it back in on every data-parallel
+// training step (docs/performance.md, "Threads in a training step").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// MNIST with zero-nn: the book's chapter 3, and training your own networks.
 #[derive(Parser)]
@@ -44,7 +52,8 @@ struct DataArgs {
     /// Cache directory for downloaded files (default: $NN_DATA_DIR, else ./datasets).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
-    /// Threads for matrix products (default: $NN_NUM_THREADS, else every core).
+    /// Threads to use (default: $NN_NUM_THREADS, else every core): inference splits its matrix
+    /// products and batches; `train` with 2 or more splits every batch over them (data-parallel).
     #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(1..=1024))]
     threads: Option<u64>,
 }
@@ -371,7 +380,8 @@ fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
         config.epochs,
         config.seed
     );
-    let history = train(&mut net, optimizer.as_mut(), &data, &test, &config, |s| {
+    let threads = nn_core::kernels::num_threads();
+    let report = |s: &nn_mnist::train::EpochStats| {
         let train_acc = s
             .train_accuracy
             .map_or_else(String::new, |a| format!("  train acc {a:.4}"));
@@ -384,7 +394,32 @@ fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
             s.seconds,
             rate(data.len(), s.seconds)
         );
-    })?;
+    };
+    let history = if threads > 1 {
+        // Both cores on every step: the batch is split, each helper thread with its own replica
+        // (docs/architecture.md). Replicas differ only in their Dropout seeds.
+        let (init, seed) = (args.init, args.seed);
+        let replica = std::sync::atomic::AtomicU64::new(1);
+        let build = move || {
+            let k = replica.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            arch.build(
+                init,
+                seed.wrapping_add(k.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            )
+        };
+        let mut parallel = parallel_trainer(threads, build);
+        train_data_parallel(
+            &mut net,
+            &mut parallel,
+            optimizer.as_mut(),
+            &data,
+            &test,
+            &config,
+            report,
+        )?
+    } else {
+        train(&mut net, optimizer.as_mut(), &data, &test, &config, report)?
+    };
     std::fs::create_dir_all(&args.out_dir).map_err(|e| MnistError::Report {
         path: args.out_dir.clone(),
         reason: e.to_string(),

@@ -2,12 +2,14 @@
 //! ch.5 and the optimizers of ch.6).
 
 use std::io::IsTerminal;
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ndarray::{ArrayD, ArrayView2, Axis, Ix2};
 use nn_core::{Float, Tensor, no_grad};
 use nn_data::{Batches, Dataset, Labels};
-use nn_layers::{Module, Predictor, Reduction, Target, cross_entropy};
+use nn_layers::{DataParallel, Module, Predictor, Reduction, Sequential, Target, cross_entropy};
 use nn_optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd, clip_grad_norm};
 
 use crate::error::MnistError;
@@ -216,6 +218,79 @@ pub fn train(
     train: &Dataset,
     test: &Dataset,
     config: &TrainConfig,
+    on_epoch: impl FnMut(&EpochStats),
+) -> Result<Vec<EpochStats>, MnistError> {
+    let step = |net: &mut dyn Module<f32>, x: ArrayD<f32>, t: Vec<usize>| {
+        let n = t.len();
+        let loss = class_loss(net, &Tensor::from_array(x), &t, 0..n);
+        let value = loss.item();
+        // A non-finite loss ends training before its gradient is used.
+        if value.is_finite()
+            && let Err(e) = loss.backward()
+        {
+            unreachable!("the loss is a tracked scalar: {e}");
+        }
+        value
+    };
+    train_with(net, step, optimizer, train, test, config, on_epoch)
+}
+
+/// A [`DataParallel`] for the networks `nn-mnist` trains: cross-entropy over class labels.
+pub type ParallelTrainer = DataParallel<[usize], f32>;
+
+/// A [`ParallelTrainer`] over `threads` threads whose replicas `build` makes.
+pub fn parallel_trainer(
+    threads: usize,
+    build: impl Fn() -> Sequential<f32> + Send + Sync + 'static,
+) -> ParallelTrainer {
+    DataParallel::new(threads, build, class_loss)
+}
+
+/// The mean cross-entropy of rows `rows` of a batch whose class labels are `t`.
+fn class_loss(
+    net: &mut dyn Module<f32>,
+    x: &Tensor<f32>,
+    t: &[usize],
+    rows: Range<usize>,
+) -> Tensor<f32> {
+    cross_entropy(&net.forward(x), Target::Classes(&t[rows]), Reduction::Mean)
+}
+
+/// [`train`] with every batch split over the threads of `parallel` (each thread a replica of
+/// `net`, gradients summed before the optimizer step; see [`DataParallel`] for what changes for
+/// BatchNorm and Dropout).
+///
+/// # Errors
+/// As [`train`].
+pub fn train_data_parallel(
+    net: &mut dyn Module<f32>,
+    parallel: &mut ParallelTrainer,
+    optimizer: &mut dyn Optimizer,
+    train: &Dataset,
+    test: &Dataset,
+    config: &TrainConfig,
+    on_epoch: impl FnMut(&EpochStats),
+) -> Result<Vec<EpochStats>, MnistError> {
+    let step = |net: &mut dyn Module<f32>, x: ArrayD<f32>, t: Vec<usize>| match parallel.backward(
+        net,
+        x.into_shared(),
+        Arc::from(t),
+    ) {
+        Ok(value) => value,
+        Err(e) => unreachable!("the loss is a tracked scalar: {e}"),
+    };
+    train_with(net, step, optimizer, train, test, config, on_epoch)
+}
+
+/// The epoch loop of [`train`] and [`train_data_parallel`]; `step` computes a batch's mean loss
+/// and, if it is finite, adds its gradient to the parameters.
+fn train_with(
+    net: &mut dyn Module<f32>,
+    mut step: impl FnMut(&mut dyn Module<f32>, ArrayD<f32>, Vec<usize>) -> f32,
+    optimizer: &mut dyn Optimizer,
+    train: &Dataset,
+    test: &Dataset,
+    config: &TrainConfig,
     mut on_epoch: impl FnMut(&EpochStats),
 ) -> Result<Vec<EpochStats>, MnistError> {
     let labels = classes(&train.labels);
@@ -239,26 +314,21 @@ pub fn train(
         };
         let started = Instant::now();
         let (mut total, mut steps, mut seen) = (0.0f64, 0usize, 0usize);
-        for (step, idx) in batches.epoch().enumerate() {
-            let x = Tensor::from_array(train.images.select(Axis(0), idx));
+        for (n, idx) in batches.epoch().enumerate() {
+            let x = train.images.select(Axis(0), idx);
             let t: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
             optimizer.zero_grad();
-            let loss = cross_entropy(&net.forward(&x), Target::Classes(&t), Reduction::Mean);
-            let value = loss.item();
+            let value = step(net, x, t);
             if !value.is_finite() {
                 if let Some(bar) = &bar {
                     bar.abandon();
                 }
                 return Err(MnistError::NonFinite {
                     epoch,
-                    step: step + 1,
+                    step: n + 1,
                     loss: value,
                 });
             }
-            if let Err(e) = loss.backward() {
-                unreachable!("the loss is a tracked scalar: {e}");
-            }
-            drop(loss);
             if let Some(max) = config.clip {
                 clip_grad_norm(&params, max);
             }
@@ -268,7 +338,7 @@ pub fn train(
             seen += idx.len();
             if let Some(bar) = &bar {
                 bar.inc(1);
-                if step % 20 == 0 {
+                if n % 20 == 0 {
                     let rate = seen as f64 / started.elapsed().as_secs_f64().max(1e-9);
                     bar.set_message(format!(
                         "loss {:.4}  {rate:.0} samples/s",
