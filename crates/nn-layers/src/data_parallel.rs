@@ -5,7 +5,8 @@
 //! Why not split each matrix product instead: a training step of the book's networks is a few
 //! hundred small operations; handing out each product costs a wake-up per product, and every
 //! elementwise op between them stays on one core. One hand-off per step and every op of a
-//! half-batch on each core is coarser work (docs/architecture.md, "Threads").
+//! half-batch on each core is coarser work (docs/architecture.md, "Both cores in a training
+//! step").
 
 use std::any::Any;
 use std::ops::Range;
