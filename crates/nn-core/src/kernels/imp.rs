@@ -280,10 +280,27 @@ pub(crate) fn adam<T: NumFloat>(w: &mut [T], m: &mut [T], v: &mut [T], g: &[T], 
     }
 }
 
+/// `alpha · w` in column panels (the layout of `PackedMatrix`); `w (k, n)` has rows `ld` apart,
+/// or columns if `COLS`.
+#[inline(always)]
+pub(crate) fn pack_panels<T: NumFloat, const COLS: bool>(
+    w: &[T],
+    ld: usize,
+    kn: (usize, usize),
+    alpha: T,
+    data: &mut [T],
+) {
+    if COLS {
+        pack_panels_cols(w, ld, kn, alpha, data)
+    } else {
+        pack_panels_rows(w, ld, kn, alpha, data)
+    }
+}
+
 /// Row-major `w (k, n)`, rows `ld` apart, as `alpha · w` in column panels (the layout of
 /// `PackedMatrix`): each full panel row is one 16-value copy.
 #[inline(always)]
-pub(crate) fn pack_panels_rows<T: NumFloat>(
+fn pack_panels_rows<T: NumFloat>(
     w: &[T],
     ld: usize,
     (k, n): (usize, usize),
@@ -317,7 +334,7 @@ pub(crate) fn pack_panels_rows<T: NumFloat>(
 /// panels: 16 × 16 blocks are read column by column into a small buffer and written row by row,
 /// so both sides of the copy walk memory in order.
 #[inline(always)]
-pub(crate) fn pack_panels_cols<T: NumFloat>(
+fn pack_panels_cols<T: NumFloat>(
     w: &[T],
     ld: usize,
     (k, n): (usize, usize),

@@ -165,11 +165,7 @@ mod x86 {
                     alpha: T,
                     data: &mut [T],
                 ) {
-                    if COLS {
-                        imp::pack_panels_cols(w, ld, kn, alpha, data)
-                    } else {
-                        imp::pack_panels_rows(w, ld, kn, alpha, data)
-                    }
+                    imp::pack_panels::<T, COLS>(w, ld, kn, alpha, data)
                 }
 
                 /// On AVX-512 only f64 comes here (f32 has its own kernel in `avx512.rs`).
@@ -257,11 +253,7 @@ pub(crate) fn pack_panels<T: num_traits::Float, const COLS: bool>(
     on_path!(
         isa,
         pack_panels::<T, COLS>(w, ld, kn, alpha, data),
-        if COLS {
-            imp::pack_panels_cols(w, ld, kn, alpha, data)
-        } else {
-            imp::pack_panels_rows(w, ld, kn, alpha, data)
-        }
+        imp::pack_panels::<T, COLS>(w, ld, kn, alpha, data)
     )
 }
 
