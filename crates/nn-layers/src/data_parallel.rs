@@ -168,7 +168,7 @@ where
         let shards = shards(n, self.threads());
         let weight = |r: &Range<usize>| T::from(r.len()).unwrap() / T::from(n.max(1)).unwrap();
         let params = model.parameter_tensors();
-        let mut busy = Vec::new();
+        // Every helper gets a shard (empty when rows are fewer than threads).
         for (worker, rows) in self.workers.iter_mut().zip(&shards[1..]) {
             let job = Job {
                 spent: std::mem::take(&mut worker.spent),
@@ -183,7 +183,6 @@ where
                 sent,
                 "DataParallel: a helper thread stopped after an earlier panic"
             );
-            busy.push(worker);
         }
         let rows = shards[0].clone();
         let w0 = weight(&rows);
@@ -194,8 +193,9 @@ where
             })
         }));
         // Every reply is taken, even after a failure, so none is left for the next step.
-        let replies: Vec<Reply<T>> = busy
-            .into_iter()
+        let replies: Vec<Reply<T>> = self
+            .workers
+            .iter()
             .map(|w| receive(&w.replies).expect("DataParallel: a helper thread stopped"))
             .collect();
         drop(x);
