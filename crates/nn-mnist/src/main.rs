@@ -12,7 +12,6 @@ use nn_layers::checkpoint::{load, read_metadata, save_with_metadata};
 use nn_mnist::report::{csv, svg, write_atomic};
 use nn_mnist::train::{
     OptimizerKind, TrainConfig, accuracy, classes, confusion, parallel_trainer, predict, train,
-    train_data_parallel,
 };
 use nn_mnist::{Arch, InitChoice, MnistError, book};
 
@@ -395,31 +394,29 @@ fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
             rate(data.len(), s.seconds)
         );
     };
-    let history = if threads > 1 {
-        // Both cores on every step: the batch is split, each helper thread with its own replica
-        // (docs/architecture.md). Replicas differ only in their Dropout seeds.
+    // Both cores on every step: with two threads or more the batch is split, each helper
+    // thread with its own replica (docs/architecture.md). Replicas differ only in their Dropout
+    // seeds.
+    let mut parallel = (threads > 1).then(|| {
         let (init, seed) = (args.init, args.seed);
         let replica = std::sync::atomic::AtomicU64::new(1);
-        let build = move || {
+        parallel_trainer(threads, move || {
             let k = replica.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             arch.build(
                 init,
                 seed.wrapping_add(k.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
             )
-        };
-        let mut parallel = parallel_trainer(threads, build);
-        train_data_parallel(
-            &mut net,
-            &mut parallel,
-            optimizer.as_mut(),
-            &data,
-            &test,
-            &config,
-            report,
-        )?
-    } else {
-        train(&mut net, optimizer.as_mut(), &data, &test, &config, report)?
-    };
+        })
+    });
+    let history = train(
+        &mut net,
+        parallel.as_mut(),
+        optimizer.as_mut(),
+        &data,
+        &test,
+        &config,
+        report,
+    )?;
     std::fs::create_dir_all(&args.out_dir).map_err(|e| MnistError::Report {
         path: args.out_dir.clone(),
         reason: e.to_string(),

@@ -205,36 +205,6 @@ pub fn evaluate(net: &mut dyn Module<f32>, data: &Dataset) -> f64 {
     acc
 }
 
-/// Trains `net` on `train`, measuring on `test` after every epoch; `on_epoch` sees each
-/// epoch's figures as they come.
-///
-/// Shows a progress bar with the running loss and samples/s when stderr is a terminal.
-///
-/// # Errors
-/// [`MnistError::NonFinite`] as soon as a loss is NaN or infinite.
-pub fn train(
-    net: &mut dyn Module<f32>,
-    optimizer: &mut dyn Optimizer,
-    train: &Dataset,
-    test: &Dataset,
-    config: &TrainConfig,
-    on_epoch: impl FnMut(&EpochStats),
-) -> Result<Vec<EpochStats>, MnistError> {
-    let step = |net: &mut dyn Module<f32>, x: ArrayD<f32>, t: Vec<usize>| {
-        let n = t.len();
-        let loss = class_loss(net, &Tensor::from_array(x), &t, 0..n);
-        let value = loss.item();
-        // A non-finite loss ends training before its gradient is used.
-        if value.is_finite()
-            && let Err(e) = loss.backward()
-        {
-            unreachable!("the loss is a tracked scalar: {e}");
-        }
-        value
-    };
-    train_with(net, step, optimizer, train, test, config, on_epoch)
-}
-
 /// A [`DataParallel`] for the networks `nn-mnist` trains: cross-entropy over class labels.
 pub type ParallelTrainer = DataParallel<[usize], f32>;
 
@@ -256,43 +226,41 @@ fn class_loss(
     cross_entropy(&net.forward(x), Target::Classes(&t[rows]), Reduction::Mean)
 }
 
-/// [`train`] with every batch split over the threads of `parallel` (each thread a replica of
-/// `net`, gradients summed before the optimizer step; see [`DataParallel`] for what changes for
-/// BatchNorm and Dropout).
+/// Trains `net` on `train`, measuring on `test` after every epoch; `on_epoch` sees each
+/// epoch's figures as they come. With `parallel`, every batch is split over its threads (each
+/// a replica of `net`, gradients summed before the optimizer step; see [`DataParallel`] for
+/// what changes for BatchNorm and Dropout).
+///
+/// Shows a progress bar with the running loss and samples/s when stderr is a terminal.
 ///
 /// # Errors
-/// As [`train`].
-pub fn train_data_parallel(
+/// [`MnistError::NonFinite`] as soon as a loss is NaN or infinite.
+pub fn train(
     net: &mut dyn Module<f32>,
-    parallel: &mut ParallelTrainer,
-    optimizer: &mut dyn Optimizer,
-    train: &Dataset,
-    test: &Dataset,
-    config: &TrainConfig,
-    on_epoch: impl FnMut(&EpochStats),
-) -> Result<Vec<EpochStats>, MnistError> {
-    let step = |net: &mut dyn Module<f32>, x: ArrayD<f32>, t: Vec<usize>| match parallel.backward(
-        net,
-        x.into_shared(),
-        Arc::from(t),
-    ) {
-        Ok(value) => value,
-        Err(e) => unreachable!("the loss is a tracked scalar: {e}"),
-    };
-    train_with(net, step, optimizer, train, test, config, on_epoch)
-}
-
-/// The epoch loop of [`train`] and [`train_data_parallel`]; `step` computes a batch's mean loss
-/// and, if it is finite, adds its gradient to the parameters.
-fn train_with(
-    net: &mut dyn Module<f32>,
-    mut step: impl FnMut(&mut dyn Module<f32>, ArrayD<f32>, Vec<usize>) -> f32,
+    mut parallel: Option<&mut ParallelTrainer>,
     optimizer: &mut dyn Optimizer,
     train: &Dataset,
     test: &Dataset,
     config: &TrainConfig,
     mut on_epoch: impl FnMut(&EpochStats),
 ) -> Result<Vec<EpochStats>, MnistError> {
+    // A batch's mean loss; its gradient is added to the parameters only if it is finite
+    // (a split batch runs backward before the loss is known: the step is refused below).
+    let mut step = |net: &mut dyn Module<f32>, x: ArrayD<f32>, t: Vec<usize>| {
+        let result = match parallel.as_deref_mut() {
+            Some(p) => p.backward(net, x.into_shared(), Arc::from(t)),
+            None => {
+                let loss = class_loss(net, &Tensor::from_array(x), &t, 0..t.len());
+                let value = loss.item();
+                if value.is_finite() {
+                    loss.backward().map(|()| value)
+                } else {
+                    Ok(value)
+                }
+            }
+        };
+        result.unwrap_or_else(|e| unreachable!("the loss is a tracked scalar: {e}"))
+    };
     let labels = classes(&train.labels);
     let mut batches = Batches::new(train.len(), config.batch_size, Some(config.seed), false);
     let params = net.parameter_tensors();
