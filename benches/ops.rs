@@ -88,9 +88,9 @@ fn matmul(c: &mut Criterion) {
     group.finish();
 }
 
-/// Each instruction-set path of the product on one thread, against matrixmultiply (the
-/// crate's default backend) in the same run: the figures behind the choice of path in
-/// `kernels::gemm` (docs/performance.md).
+/// The hand-written panel kernel on each instruction-set path, one thread, against
+/// matrixmultiply (ndarray's backend, with its AVX-512 kernels) in the same run: the figures
+/// behind the choice in `kernels::gemm` (docs/performance.md).
 fn matmul_paths(c: &mut Criterion) {
     let mut group = c.benchmark_group("matmul_paths_f32");
     kernels::set_num_threads(1);
@@ -105,18 +105,35 @@ fn matmul_paths(c: &mut Criterion) {
         group
             .throughput(Throughput::Elements((2 * m * k * n) as u64))
             .sample_size(if m * k * n > 100_000_000 { 10 } else { 50 });
-        for isa in kernels::Isa::available() {
-            group.bench_function(BenchmarkId::new(name, isa.name()), |bench| {
-                bench.iter(|| {
-                    kernels::gemm_on(isa, 1.0, &a.view(), &b.view(), 0.0, &mut out.view_mut());
-                    black_box(&out);
-                })
-            });
+        // The panel kernel has no AVX-512 version of its own (that path runs the AVX2 loop).
+        let paths = kernels::Isa::available()
+            .into_iter()
+            .filter(|&i| i <= kernels::Isa::Avx2);
+        for isa in paths {
+            group.bench_function(
+                BenchmarkId::new(name, format!("panels_{}", isa.name())),
+                |bench| {
+                    bench.iter(|| {
+                        kernels::gemm_panels(
+                            isa,
+                            1.0,
+                            &a.view(),
+                            &b.view(),
+                            0.0,
+                            &mut out.view_mut(),
+                        );
+                        black_box(&out);
+                    })
+                },
+            );
             // Xᵀ·G of the backward pass: A column-major.
-            let id = BenchmarkId::new(format!("{name}_colmajor_a"), isa.name());
+            let id = BenchmarkId::new(
+                format!("{name}_colmajor_a"),
+                format!("panels_{}", isa.name()),
+            );
             group.bench_function(id, |bench| {
                 bench.iter(|| {
-                    kernels::gemm_on(isa, 1.0, &at.t(), &b.view(), 0.0, &mut out.view_mut());
+                    kernels::gemm_panels(isa, 1.0, &at.t(), &b.view(), 0.0, &mut out.view_mut());
                     black_box(&out);
                 })
             });

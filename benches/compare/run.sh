@@ -6,6 +6,9 @@
 #   bash benches/compare/run.sh [RUNS] [THREADS…]   (default 3 runs per workload, medians reported;
 #                                                  thread counts default to 1 2, at most nproc)
 #   COMPARE_WORKLOADS=W1,W2,W3,W4,W5 bash benches/compare/run.sh …   runs only those workloads
+#   COMPARE_ROUNDS=4 bash benches/compare/run.sh …   repeats the whole set 4 times, the peers
+#       taking turns, and pools the runs: on a host whose speed drifts, every peer then meets
+#       the same slow and fast phases (the table gives the median and the minimum)
 # Installs NumPy and PyTorch from PyPI into a virtualenv ($COMPARE_VENV, default
 # ~/.cache/zero-nn-compare). Prints a Markdown table and keeps the raw JSON lines in
 # target/compare/results.jsonl.
@@ -55,12 +58,19 @@ results="$out/results.jsonl"
     rustc --version
 } | tee "$out/machine.txt"
 
-for threads in "${thread_counts[@]}"; do
-    echo "== $threads thread(s)" >&2
-    # The BLAS libraries read these when they start.
-    export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
-    "$root/target/release/examples/compare" "$runs" "$threads" $workloads | tee -a "$results"
-    (cd "$here" && "$venv/bin/python" book_numpy.py "$runs" "$threads" $workloads) | tee -a "$results"
-    (cd "$here" && "$venv/bin/python" torch_bench.py "$runs" "$threads" $workloads) | tee -a "$results"
+rounds="${COMPARE_ROUNDS:-1}"
+if ! [[ "$rounds" =~ ^[1-9][0-9]*$ ]]; then
+    echo "run.sh: COMPARE_ROUNDS='$rounds' must be a positive number" >&2
+    exit 2
+fi
+for round in $(seq "$rounds"); do
+    for threads in "${thread_counts[@]}"; do
+        echo "== round $round of $rounds, $threads thread(s)" >&2
+        # The BLAS libraries read these when they start.
+        export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
+        "$root/target/release/examples/compare" "$runs" "$threads" $workloads | tee -a "$results"
+        (cd "$here" && "$venv/bin/python" book_numpy.py "$runs" "$threads" $workloads) | tee -a "$results"
+        (cd "$here" && "$venv/bin/python" torch_bench.py "$runs" "$threads" $workloads) | tee -a "$results"
+    done
 done
 "$venv/bin/python" "$here/table.py" "$results" | tee "$out/table.md"

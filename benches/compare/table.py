@@ -1,19 +1,43 @@
-"""Reads the JSON lines of run.sh and prints, per workload, each implementation's median time,
-its rate, and its time relative to zero-nn at the same thread count (> 1: slower than zero-nn)."""
+"""Reads the JSON lines of run.sh and prints, per workload, each implementation's median time
+over all its runs (every round pooled), its minimum, its rate at the median, and both relative to
+zero-nn at the same thread count (> 1: slower than zero-nn)."""
 import json
+import statistics
 import sys
+from collections import defaultdict
 
-rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
-ours = {(r["workload"], r["threads"]): r["median_s"] for r in rows if r["impl"] == "zero-nn"}
-print("| workload | implementation | threads | median | rate | time / zero-nn |")
-print("|---|---|---|---|---|---|")
-order = {"zero-nn": 0, "ndarray by hand": 1}
-for r in sorted(rows, key=lambda r: (r["workload"], r["threads"], order.get(r["impl"], 2), r["impl"])):
-    base = ours.get((r["workload"], r["threads"])) or ours.get((r["workload"], 1))
-    ratio = f"{r['median_s'] / base:.2f}" if base else "—"
-    t = r["median_s"]
-    shown = f"{t * 1e3:.2f} ms" if t < 1 else f"{t:.3f} s"
+pooled = defaultdict(list)
+meta = {}
+for line in open(sys.argv[1]):
+    if not line.startswith("{"):
+        continue
+    r = json.loads(line)
+    key = (r["workload"], r["threads"], r["impl"])
+    pooled[key] += r.get("runs_s") or [r["median_s"]]
+    # Work per run, from the line's own rate and median.
+    meta[key] = (r["rate"] * r["median_s"], r["unit"])
+
+stats = {key: (statistics.median(ts), min(ts), len(ts)) for key, ts in pooled.items()}
+ours = {(w, t): s for (w, t, impl), s in stats.items() if impl == "zero-nn"}
+
+
+def shown(t):
     if t < 1e-3:
-        shown = f"{t * 1e6:.1f} µs"
-    rate = f"{r['rate']:,.0f} {r['unit']}" if r["unit"] != "GFLOP/s" else f"{r['rate']:.1f} GFLOP/s"
-    print(f"| {r['workload']} | {r['impl']} | {r['threads']} | {shown} | {rate} | {ratio} |")
+        return f"{t * 1e6:.1f} µs"
+    return f"{t * 1e3:.2f} ms" if t < 1 else f"{t:.3f} s"
+
+
+print("| workload | implementation | threads | median | min | runs | rate (median) "
+      "| time / zero-nn (median, min) |")
+print("|---|---|---|---|---|---|---|---|")
+order = {"zero-nn": 0, "ndarray by hand": 1}
+for key in sorted(stats, key=lambda k: (k[0], k[1], order.get(k[2], 2), k[2])):
+    workload, threads, impl = key
+    median, least, n = stats[key]
+    base = ours.get((workload, threads)) or ours.get((workload, 1))
+    ratio = f"{median / base[0]:.2f}, {least / base[1]:.2f}" if base else "—"
+    work, unit = meta[key]
+    rate = work / median
+    rate = f"{rate:.1f} GFLOP/s" if unit == "GFLOP/s" else f"{rate:,.0f} {unit}"
+    print(f"| {workload} | {impl} | {threads} | {shown(median)} | {shown(least)} | {n} | {rate} "
+          f"| {ratio} |")

@@ -136,7 +136,7 @@ impl_float!(
     PACK_F32,
     isa::vecmat_f32,
     isa::sigmoid_f32,
-    isa::gemm_packed_f32
+    isa::gemm_packed::<f32>
 );
 impl_float!(
     f64,

@@ -69,28 +69,6 @@ pub(crate) fn vecmat<T: NumFloat, const MAXB: usize, const FMA: bool>(
     }
 }
 
-/// `packed[(kk − kb) · rows + r] = a[r · ld + kk]` for `r < rows`, `kb ≤ kk < ke`. Kept out of line so
-/// that it is compiled without AVX-512: vectorised with it, the copy became gathers, which
-/// made the whole product twenty times slower.
-#[inline(never)]
-pub(crate) fn pack_rows<T: NumFloat>(
-    a: &[T],
-    ld: usize,
-    rows: usize,
-    (kb, ke): (usize, usize),
-    packed: &mut [T],
-) {
-    for r in 0..rows {
-        let row = &a[r * ld + kb..r * ld + ke];
-        for (kk, &v) in (kb..ke).zip(row) {
-            packed[(kk - kb) * rows + r] = v;
-        }
-    }
-}
-
-/// The AVX-512 kernel copies row-major A when the output has more columns than this.
-pub(crate) const PACK_A_MIN_N: usize = 16;
-
 /// Depth of a k-block: a 6-row slice of A and a panel block stay in L1/L2 while reused.
 pub(crate) const KC: usize = 256;
 

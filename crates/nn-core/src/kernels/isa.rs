@@ -156,36 +156,42 @@ mod x86 {
                 ) {
                     imp::adam(w, m, v, g, c)
                 }
-
-                #[target_feature(enable = $features)]
-                pub(crate) fn pack_panels<T: num_traits::Float, const COLS: bool>(
-                    w: &[T],
-                    ld: usize,
-                    kn: (usize, usize),
-                    alpha: T,
-                    data: &mut [T],
-                ) {
-                    imp::pack_panels::<T, COLS>(w, ld, kn, alpha, data)
-                }
-
-                /// On AVX-512 only f64 comes here (f32 has its own kernel in `avx512.rs`).
-                #[target_feature(enable = $features)]
-                pub(crate) fn gemm_packed<T: num_traits::Float, const COLS: bool>(
-                    a: &[T],
-                    ld: usize,
-                    (m, k): (usize, usize),
-                    w: &[T],
-                    n: usize,
-                    out: &mut [T],
-                ) {
-                    imp::gemm_packed::<T, true, COLS>(a, ld, m, k, w, n, out)
-                }
             }
         };
     }
 
     clones!(avx2, "avx2,fma", 64, 32);
     clones!(avx512, "avx512f,avx512vl,avx2,fma", 128, 64);
+
+    /// The panel kernel and its packing, on AVX2 only: where AVX-512 is present, matrixmultiply's
+    /// AVX-512 kernel beat it (`kernels::panels_win`), and the generic tile compiled with
+    /// AVX-512 is vectorised across rows (gathers), twenty times slower.
+    pub(super) mod panels_avx2 {
+        use super::imp;
+
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) fn pack_panels<T: num_traits::Float, const COLS: bool>(
+            w: &[T],
+            ld: usize,
+            kn: (usize, usize),
+            alpha: T,
+            data: &mut [T],
+        ) {
+            imp::pack_panels::<T, COLS>(w, ld, kn, alpha, data)
+        }
+
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) fn gemm_packed<T: num_traits::Float, const COLS: bool>(
+            a: &[T],
+            ld: usize,
+            (m, k): (usize, usize),
+            w: &[T],
+            n: usize,
+            out: &mut [T],
+        ) {
+            imp::gemm_packed::<T, true, COLS>(a, ld, m, k, w, n, out)
+        }
+    }
 }
 
 /// Runs `$call` from the module of `$isa`'s clones, or `$portable` where the CPU lacks it.
@@ -250,11 +256,13 @@ pub(crate) fn pack_panels<T: num_traits::Float, const COLS: bool>(
     alpha: T,
     data: &mut [T],
 ) {
-    on_path!(
-        isa,
-        pack_panels::<T, COLS>(w, ld, kn, alpha, data),
-        imp::pack_panels::<T, COLS>(w, ld, kn, alpha, data)
-    )
+    #[cfg(target_arch = "x86_64")]
+    if isa >= Isa::Avx2 && Isa::Avx2.supported() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        #[allow(unsafe_code)]
+        return unsafe { x86::panels_avx2::pack_panels::<T, COLS>(w, ld, kn, alpha, data) };
+    }
+    imp::pack_panels::<T, COLS>(w, ld, kn, alpha, data)
 }
 
 /// The standard library's `exp` does not vectorise, so every path runs the same loop.
@@ -271,30 +279,13 @@ fn gemm_packed_layout<T: num_traits::Float, const COLS: bool>(
     n: usize,
     out: &mut [T],
 ) {
-    on_path!(
-        isa,
-        gemm_packed::<T, COLS>(a, ld, (m, k), w, n, out),
-        imp::gemm_packed::<T, false, COLS>(a, ld, m, k, w, n, out)
-    )
-}
-
-/// The packed kernel for `f32`: [`gemm_packed`], with its own AVX-512 kernel.
-pub(crate) fn gemm_packed_f32(
-    isa: Isa,
-    (a, ld, cols): (&[f32], usize, bool),
-    (m, k): (usize, usize),
-    w: &[f32],
-    n: usize,
-    out: &mut [f32],
-) {
     #[cfg(target_arch = "x86_64")]
-    // One panel does not repay copying row-major A; the AVX2 loop reads it in place.
-    if isa == Isa::Avx512 && isa.supported() && (cols || n > imp::PACK_A_MIN_N) {
-        // SAFETY: the CPU has the features; the shapes are the caller's, as for the others.
+    if isa >= Isa::Avx2 && Isa::Avx2.supported() {
+        // SAFETY: the CPU has AVX2 and FMA.
         #[allow(unsafe_code)]
-        return unsafe { super::avx512::gemm_packed_f32(a, ld, cols, (m, k), w, n, out) };
+        return unsafe { x86::panels_avx2::gemm_packed::<T, COLS>(a, ld, (m, k), w, n, out) };
     }
-    gemm_packed(isa, (a, ld, cols), (m, k), w, n, out)
+    imp::gemm_packed::<T, false, COLS>(a, ld, m, k, w, n, out)
 }
 
 /// The packed kernel on raw slices: A's element `(r, kk)` is `a[kk · ld + r]` if `cols`,

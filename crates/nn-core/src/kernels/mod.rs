@@ -23,8 +23,6 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use crate::float::Float;
 
-#[cfg(target_arch = "x86_64")]
-mod avx512;
 mod imp;
 pub(crate) mod isa;
 mod packed;
@@ -43,8 +41,8 @@ static THREADS: AtomicUsize = AtomicUsize::new(0);
 /// products, batched [`crate::kernels::gemm_packed`] inference and convolutions all use it.
 pub const PAR_MIN_MACS: usize = 1 << 19;
 
-/// Products from this many multiply-adds on go through the packed-panel kernel (when the output
-/// is row-major and A's rows or columns are contiguous); smaller ones through matrixmultiply.
+/// Products from this many multiply-adds on go through the panel kernel where it is used at
+/// all (`panels_win`); smaller ones through matrixmultiply.
 const PACK_MIN_MACS: usize = 1 << 14;
 /// The largest packing buffer (in elements) a thread keeps between calls.
 const PACK_KEEP_MAX: usize = 1 << 22;
@@ -141,6 +139,27 @@ pub fn gemm_on<T: Float>(
     beta: T,
     c: &mut ArrayViewMut2<'_, T>,
 ) {
+    check_gemm(a, b, c);
+    gemm_with(isa, num_threads(), alpha, a, b, beta, c);
+}
+
+/// [`gemm`] on the calling thread alone (for callers that split the work themselves, as the
+/// convolutions do over images).
+///
+/// # Panics
+/// As [`gemm`].
+pub fn gemm_serial<T: Float>(
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    check_gemm(a, b, c);
+    gemm_with(active_isa(), 1, alpha, a, b, beta, c);
+}
+
+fn check_gemm<T: Float>(a: &ArrayView2<'_, T>, b: &ArrayView2<'_, T>, c: &ArrayViewMut2<'_, T>) {
     let ((m, k), (k2, n)) = (a.dim(), b.dim());
     assert!(
         k == k2 && c.dim() == (m, n),
@@ -149,53 +168,38 @@ pub fn gemm_on<T: Float>(
         b.shape(),
         c.shape()
     );
+}
+
+fn gemm_with<T: Float>(
+    isa: Isa,
+    threads: usize,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
     if cfg!(feature = "blas") {
         // OpenBLAS threads itself (OPENBLAS_NUM_THREADS); ndarray hands it every product whose
         // layout BLAS accepts.
         general_mat_mul(alpha, a, b, beta, c);
         return;
     }
-    let threads = num_threads();
+    let ((m, k), n) = (a.dim(), b.ncols());
     let serial = threads <= 1 || m * n * k < PAR_MIN_MACS;
-    // Packing B on every call pays off on one thread. Split over threads, the AVX2 loop lost
-    // to matrixmultiply's halves (see benches/ops.rs); the AVX-512 kernel packs B once and
-    // shares it, each thread taking a run of A's rows.
-    let split_packed = !serial && isa >= Isa::Avx512 && m >= 24;
-    if (serial || split_packed) && m * n * k >= PACK_MIN_MACS && n >= 8 && c.is_standard_layout() {
-        // Column-major A (Xᵀ G in the backward pass) stays on matrixmultiply below AVX-512:
-        // as fast in isolation, the AVX2 loop made a whole training epoch 1.5x slower here
-        // (benches/compare, W3).
-        let cols_ok = isa >= Isa::Avx512;
-        // Measured against matrixmultiply (which picks its own SIMD): the portable loop is 4x
-        // slower, the AVX2 loop level in f32 and at 2/3 in f64 (21 against 33 GFLOP/s at
-        // 512³); AVX-512 is ahead in both (docs/performance.md, "Matrix products").
-        let path_ok = match isa {
-            Isa::Portable => false,
-            Isa::Avx2 => size_of::<T>() == 4,
-            Isa::Avx512 => true,
-        };
-        let layout = a_layout(a).filter(|&(_, _, cols)| (!cols || cols_ok) && path_ok);
-        if let Some(layout) = layout {
-            if beta == T::zero() {
-                c.fill(T::zero());
-            } else if beta != T::one() {
-                c.map_inplace(|v| *v *= beta);
-            }
-            let out = c
-                .as_slice_mut()
-                .unwrap_or_else(|| unreachable!("checked to be standard layout"));
-            T::pack_buffer().with(|cell| {
-                // Taken out of the cell, so a nested call would simply use a fresh buffer.
-                let mut buf = cell.take();
-                pack_panels(isa, b, alpha, &mut buf);
-                let parts = if serial { 1 } else { threads };
-                run_packed(isa, layout, (m, k), (&buf, n), out, parts);
-                if buf.capacity() <= PACK_KEEP_MAX {
-                    cell.replace(buf);
-                }
-            });
-            return;
-        }
+    // The hand-written panel kernel runs only where it beat matrixmultiply: one thread, f32,
+    // AVX2, row-major A (see `panels_win`). Column-major A (Xᵀ G in the backward pass)
+    // stays on matrixmultiply there too: as fast in isolation, the AVX2 loop made a whole
+    // training epoch 1.5x slower (benches/compare, W3).
+    if serial
+        && panels_win::<T>(isa)
+        && m * n * k >= PACK_MIN_MACS
+        && n >= 8
+        && c.is_standard_layout()
+        && let Some(layout) = a_layout(a).filter(|&(_, _, cols)| !cols)
+    {
+        gemm_panels_with(isa, layout, (m, k), alpha, b, beta, c);
+        return;
     }
     if serial {
         general_mat_mul(alpha, a, b, beta, c);
@@ -204,9 +208,93 @@ pub fn gemm_on<T: Float>(
     }
 }
 
+/// Whether the hand-written panel kernel (`imp::gemm_packed`) is used for `T` on the path
+/// `isa`; elsewhere matrixmultiply computes the product. Measured (docs/performance.md,
+/// "matrixmultiply's AVX-512"): on AVX2 the panel kernel beat matrixmultiply's AVX2 kernel in
+/// f32 (W2 1.4x, 1024³ 1.2x) and lost in f64; on AVX-512 matrixmultiply's own AVX-512 kernel
+/// beat it at every shape, in f32 and f64, on one thread and two; the portable loop is 4x
+/// slower than matrixmultiply.
+pub(crate) fn panels_win<T: Float>(isa: Isa) -> bool {
+    isa == Isa::Avx2 && size_of::<T>() == 4
+}
+
+/// `c = alpha · a b + beta · c` through the hand-written panel kernel on the path `isa`, on
+/// the calling thread, whatever [`gemm`] would choose: for benchmarks and tests that weigh it
+/// against matrixmultiply. The AVX-512 path runs the AVX2 loop (the kernel has no AVX-512
+/// version: matrixmultiply's beat it); a path the CPU lacks falls back to the widest it has.
+///
+/// ```
+/// use nn_core::kernels::{Isa, gemm_panels};
+/// use nn_core::ndarray::{Array2, array};
+/// let (a, b) = (array![[1.0f32, 2.0]], array![[3.0f32], [4.0]]);
+/// let mut c = Array2::zeros((1, 1));
+/// gemm_panels(Isa::Portable, 1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut());
+/// assert_eq!(c, array![[11.0]]);
+/// ```
+///
+/// # Panics
+/// As [`gemm`], and if `c` is not in standard (row-major) layout.
+pub fn gemm_panels<T: Float>(
+    isa: Isa,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(
+        k == k2 && c.dim() == (m, n) && c.is_standard_layout(),
+        "gemm_panels: a {:?} @ b {:?} does not fit c {:?} (standard layout needed)",
+        a.shape(),
+        b.shape(),
+        c.shape()
+    );
+    match a_layout(a) {
+        Some(layout) => gemm_panels_with(isa, layout, (m, k), alpha, b, beta, c),
+        None => {
+            let owned = a.as_standard_layout().into_owned();
+            let xs = owned
+                .as_slice()
+                .unwrap_or_else(|| unreachable!("standard layout was just made"));
+            gemm_panels_with(isa, (xs, k, false), (m, k), alpha, b, beta, c);
+        }
+    }
+}
+
+/// The panel kernel for A laid out as `a_layout` says; `c` in standard layout.
+fn gemm_panels_with<T: Float>(
+    isa: Isa,
+    layout: (&[T], usize, bool),
+    (m, k): (usize, usize),
+    alpha: T,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    if beta == T::zero() {
+        c.fill(T::zero());
+    } else if beta != T::one() {
+        c.map_inplace(|v| *v *= beta);
+    }
+    let out = c
+        .as_slice_mut()
+        .unwrap_or_else(|| unreachable!("checked to be standard layout"));
+    let n = b.ncols();
+    T::pack_buffer().with(|cell| {
+        // Taken out of the cell, so a nested call would simply use a fresh buffer.
+        let mut buf = cell.take();
+        pack_panels(isa, b, alpha, &mut buf);
+        run_packed(isa, layout, (m, k), (&buf, n), out, 1);
+        if buf.capacity() <= PACK_KEEP_MAX {
+            cell.replace(buf);
+        }
+    });
+}
+
 /// Halves the output along its longer side until each part has one thread; the cut falls on a
 /// multiple of 8 so every part keeps whole micro-kernel tiles.
-fn split<T: Float>(
+pub(super) fn split<T: Float>(
     parts: usize,
     alpha: T,
     a: ArrayView2<'_, T>,

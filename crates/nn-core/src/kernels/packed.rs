@@ -1,15 +1,17 @@
 //! Weight matrices packed once into column panels, and the products that read them.
 
+use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::isa::{Isa, active_isa, pack_panels as pack_panels_on};
-use super::{PAR_MIN_MACS, num_threads};
+use super::{PAR_MIN_MACS, num_threads, panels_win, split};
 use crate::float::Float;
 
-/// A weight matrix `W (k, n)` laid out for [`gemm_packed`]: columns in panels of 16 (the last
-/// one 8 wide if at most 8 columns remain), zero-padded, each panel contiguous row by row.
-/// Packing once and multiplying many batches saves the copy a general product makes on every
-/// call.
+/// A weight matrix `W (k, n)` laid out once for many products with [`gemm_packed`]. Where the
+/// hand-written panel kernel is used (f32 on AVX2, see `kernels::gemm`): columns in panels of
+/// 16 (the last one 8 wide if at most 8 columns remain), zero-padded, each panel contiguous row
+/// by row, which saves the copy a general product makes on every call. Elsewhere: `W` row-major,
+/// for matrixmultiply.
 ///
 /// ```
 /// use nn_core::kernels::{PackedMatrix, gemm_packed};
@@ -26,6 +28,8 @@ pub struct PackedMatrix<T: Float> {
     data: Vec<T>,
     k: usize,
     n: usize,
+    /// Panels for the hand-written kernel, else `W` row-major.
+    panels: bool,
 }
 
 impl<T: Float> PackedMatrix<T> {
@@ -36,16 +40,43 @@ impl<T: Float> PackedMatrix<T> {
 
     /// Packs `alpha · w`.
     pub fn pack_scaled(w: &ArrayView2<'_, T>, alpha: T) -> Self {
-        let mut data = Vec::new();
-        pack_panels(active_isa(), w, alpha, &mut data);
-        let (k, n) = w.dim();
-        PackedMatrix { data, k, n }
+        let isa = active_isa();
+        let mut packed = PackedMatrix {
+            data: Vec::new(),
+            k: 0,
+            n: 0,
+            panels: panels_win::<T>(isa),
+        };
+        packed.fill(isa, w, alpha);
+        packed
     }
 
     /// Packs `w (k, n)` in place of the matrix held, reusing its memory.
     pub fn repack(&mut self, w: &ArrayView2<'_, T>) {
-        pack_panels(active_isa(), w, T::one(), &mut self.data);
+        self.fill(active_isa(), w, T::one());
+    }
+
+    /// The layout the tests pick: panels or row-major, whatever the path would use.
+    #[cfg(test)]
+    pub(super) fn pack_as(isa: Isa, w: &ArrayView2<'_, T>, alpha: T, panels: bool) -> Self {
+        let mut packed = PackedMatrix {
+            data: Vec::new(),
+            k: 0,
+            n: 0,
+            panels,
+        };
+        packed.fill(isa, w, alpha);
+        packed
+    }
+
+    fn fill(&mut self, isa: Isa, w: &ArrayView2<'_, T>, alpha: T) {
         (self.k, self.n) = w.dim();
+        if self.panels {
+            pack_panels(isa, w, alpha, &mut self.data);
+        } else {
+            self.data.clear();
+            self.data.extend(w.iter().map(|&v| alpha * v));
+        }
     }
 
     /// `(k, n)`.
@@ -171,6 +202,16 @@ pub(super) fn packed_product<T: Float>(
         w.n,
         out.shape()
     );
+    if !w.panels {
+        let wv = ArrayView2::from_shape((w.k, w.n), &w.data[..])
+            .unwrap_or_else(|_| unreachable!("filled row-major"));
+        if parts <= 1 || m * w.n * k < PAR_MIN_MACS {
+            general_mat_mul(T::one(), x, &wv, T::one(), out);
+        } else {
+            split(parts, T::one(), x.view(), wv, T::one(), out.view_mut());
+        }
+        return;
+    }
     let os = out
         .as_slice_mut()
         .unwrap_or_else(|| unreachable!("checked to be standard layout"));

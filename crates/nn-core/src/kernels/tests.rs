@@ -53,24 +53,74 @@ fn gemm_matches_ndarray_on_every_path_and_split() {
                 gemm_on(isa, 1.0, &a.view(), &bt.t(), 0.0, &mut c3.view_mut());
                 let err = max_err(&c3, &a.dot(&b));
                 assert!(err < 1e-9, "{at}, B transposed: error {err}");
+                // f32, where AVX2 takes the panel kernel.
+                let (a32, b32) = (a.mapv(|v| v as f32), b.mapv(|v| v as f32));
+                let mut c32 = Array2::<f32>::zeros((m, n));
+                gemm_on(isa, 1.0, &a32.view(), &b32.view(), 0.0, &mut c32.view_mut());
+                let err = max_err(&c32.mapv(f64::from), &a.dot(&b));
+                assert!(err < 1e-3, "{at}, f32: error {err}");
             }
         }
     }
 }
 
+/// The panel kernel on every path, whether or not `gemm` would pick it there: both layouts
+/// of A (row- and column-major), B row-major and transposed, shapes on both sides of the
+/// tiles and k-blocks.
 #[test]
-fn gemm_packed_matches_ndarray_on_every_path_and_tile_shape() {
+fn gemm_panels_matches_ndarray_on_every_path() {
     for isa in Isa::available() {
+        for (m, k, n) in [
+            (100, 784, 100),
+            (3, 5, 7),
+            (784, 100, 100),
+            (20, 600, 900),
+            (100, 100, 10),
+            (7, 300, 13),
+            (131, 520, 47),
+            (1, 1, 1),
+        ] {
+            let at = format!("{isa:?}, ({m},{k},{n})");
+            let (a, b) = (arr(m, k, 1), arr(k, n, 2));
+            let (at_, bt) = (transposed(&a), transposed(&b));
+            let start = arr(m, n, 3);
+            let expect = a.dot(&b) * 0.5 + &start * 2.0;
+            for (name, av, bv) in [
+                ("rows", a.view(), b.view()),
+                ("A column-major", at_.t(), b.view()),
+                ("B transposed", a.view(), bt.t()),
+                ("both", at_.t(), bt.t()),
+            ] {
+                let mut c = start.clone();
+                gemm_panels(isa, 0.5, &av, &bv, 2.0, &mut c.view_mut());
+                let err = max_err(&c, &expect);
+                assert!(err < 1e-9, "{at}, {name}: error {err}");
+            }
+            let (a32, b32) = (a.mapv(|v| v as f32), b.mapv(|v| v as f32));
+            let mut c32 = Array2::<f32>::zeros((m, n));
+            gemm_panels(isa, 1.0, &a32.view(), &b32.view(), 0.0, &mut c32.view_mut());
+            let err = max_err(&c32.mapv(f64::from), &a.dot(&b));
+            assert!(err < 1e-3, "{at}, f32: error {err}");
+        }
+    }
+}
+
+#[test]
+fn gemm_packed_matches_ndarray_on_every_path_layout_and_tile_shape() {
+    for (isa, panels) in Isa::available()
+        .into_iter()
+        .flat_map(|i| [(i, true), (i, false)])
+    {
         for threads in [1, 2] {
             for m in [1, 2, 5, 6, 7, 11, 12, 13, 18, 23, 25, 100] {
                 for n in [1, 8, 10, 16, 17, 24, 56, 100, 104] {
                     let k = if m == 100 { 784 } else { 37 + m };
-                    let at = format!("{isa:?}, {threads} threads, ({m},{k},{n})");
+                    let at = format!("{isa:?}, panels {panels}, {threads} threads, ({m},{k},{n})");
                     let (x, w) = (arr(m, k, 7), arr(k, n, 8));
                     let start = arr(m, n, 9);
                     let expect = x.dot(&w) + &start;
                     let mut out = start.clone();
-                    let packed = PackedMatrix::pack(&w.view());
+                    let packed = PackedMatrix::pack_as(isa, &w.view(), 1.0, panels);
                     packed::packed_product(isa, &x.view(), &packed, &mut out.view_mut(), threads);
                     let err = max_err(&out, &expect);
                     assert!(err < 1e-9, "{at}: error {err}");
@@ -78,7 +128,7 @@ fn gemm_packed_matches_ndarray_on_every_path_and_tile_shape() {
                     // transpose's memory (as Wᵀ).
                     let (xt, wt) = (transposed(&x), transposed(&w));
                     let mut out = start.clone();
-                    let packed = PackedMatrix::pack(&wt.t());
+                    let packed = PackedMatrix::pack_as(isa, &wt.t(), 1.0, panels);
                     packed::packed_product(isa, &xt.t(), &packed, &mut out.view_mut(), threads);
                     let err = max_err(&out, &expect);
                     assert!(err < 1e-9, "{at}, column-major: error {err}");
@@ -87,7 +137,7 @@ fn gemm_packed_matches_ndarray_on_every_path_and_tile_shape() {
                     let x32 = wide.slice(ndarray::s![.., ..;2]);
                     let w32 = w.mapv(|v| v as f32);
                     let mut out32 = start.mapv(|v| v as f32);
-                    let packed = PackedMatrix::pack(&w32.view());
+                    let packed = PackedMatrix::pack_as(isa, &w32.view(), 1.0, panels);
                     packed::packed_product(isa, &x32, &packed, &mut out32.view_mut(), threads);
                     let err = out32
                         .iter()

@@ -199,7 +199,6 @@ fn backward_in<T: Float>(
         let mut col = vec![T::zero(); if want_dw { p * patch } else { 0 }];
         let mut dcol = vec![T::zero(); if dxs.is_some() { p * patch } else { 0 }];
         let mut dwt = want_dw.then(|| ndarray::Array2::<T>::zeros((patch, o)));
-        let mut packed = PackedMatrix::pack(&ndarray::Array2::<T>::zeros((0, 0)).view());
         for i in first..first + count {
             let gi = ArrayView2::from_shape((o, p), &g[i * o * p..(i + 1) * o * p])
                 .unwrap_or_else(|_| unreachable!("g is (n, o, oh, ow)"));
@@ -208,16 +207,13 @@ fn backward_in<T: Float>(
                 unroll(&x[i * image..(i + 1) * image], win, &mut col);
                 let colv = ArrayView2::from_shape((patch, p), &col[..])
                     .unwrap_or_else(|_| unreachable!("sized above"));
-                packed.repack(&gi.t());
-                kernels::gemm_packed_serial(&colv, &packed, &mut dwt.view_mut());
+                kernels::gemm_serial(T::one(), &colv, &gi.t(), T::one(), &mut dwt.view_mut());
             }
             if let Some(dxs) = dxs.as_deref_mut() {
                 // dcolᵢᵀ = Wᵀ · gᵢ, in `col`'s layout.
-                dcol.fill(T::zero());
                 let mut dcolv = ArrayViewMut2::from_shape((patch, p), &mut dcol[..])
                     .unwrap_or_else(|_| unreachable!("sized above"));
-                packed.repack(&gi);
-                kernels::gemm_packed_serial(&wmat.t(), &packed, &mut dcolv);
+                kernels::gemm_serial(T::one(), &wmat.t(), &gi, T::zero(), &mut dcolv);
                 let dxi = &mut dxs[(i - first) * image..(i - first + 1) * image];
                 roll_back(&dcol, win, dxi);
             }
