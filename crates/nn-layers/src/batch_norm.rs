@@ -7,7 +7,7 @@
 
 use nn_core::{Float, Tensor};
 
-use crate::module::{Module, Named};
+use crate::module::{Module, Named, TorchLayout};
 use crate::predictor::InferenceStep;
 
 /// The state and the forward pass shared by [`BatchNorm1d`] and
@@ -85,8 +85,9 @@ impl<T: Float> Norm<T> {
 
     pub(crate) fn parameters(&self) -> Vec<Named<T>> {
         vec![
-            ("gamma".to_string(), self.gamma.clone()),
-            ("beta".to_string(), self.beta.clone()),
+            // PyTorch's names for γ and β, so that checkpoints carry over.
+            ("weight".to_string(), self.gamma.clone()),
+            ("bias".to_string(), self.beta.clone()),
         ]
     }
 
@@ -95,6 +96,15 @@ impl<T: Float> Norm<T> {
             ("running_mean".to_string(), self.running_mean.clone()),
             ("running_var".to_string(), self.running_var.clone()),
         ]
+    }
+
+    /// PyTorch's BatchNorm counts the batches it has seen; this one does not (the count
+    /// matters there only with `momentum=None`), so checkpoints carry a 0.
+    pub(crate) fn torch_layout() -> TorchLayout {
+        TorchLayout {
+            transposed: Vec::new(),
+            counters: vec![("num_batches_tracked".to_string(), 0)],
+        }
     }
 
     pub(crate) fn set_training(&mut self, training: bool) {
@@ -148,6 +158,10 @@ impl<T: Float> Module<T> for BatchNorm1d<T> {
 
     fn buffers(&self) -> Vec<Named<T>> {
         self.norm.buffers()
+    }
+
+    fn torch_layout(&self) -> TorchLayout {
+        Norm::<T>::torch_layout()
     }
 
     fn set_training(&mut self, training: bool) {

@@ -5,7 +5,7 @@
 use nn_core::{Float, Tensor};
 
 use crate::batch_norm::Norm;
-use crate::module::{Module, Named};
+use crate::module::{Module, Named, TorchLayout};
 
 /// BatchNorm per channel of `(N, C, H, W)` inputs: γ, β and running statistics of shape `(C,)`.
 ///
@@ -64,6 +64,10 @@ impl<T: Float> Module<T> for BatchNorm2d<T> {
 
     fn buffers(&self) -> Vec<Named<T>> {
         self.norm.buffers()
+    }
+
+    fn torch_layout(&self) -> TorchLayout {
+        Norm::<T>::torch_layout()
     }
 
     fn set_training(&mut self, training: bool) {

@@ -1,43 +1,42 @@
-//! Saving and loading a module's parameters and buffers.
+//! Saving and loading a module's parameters and buffers as
+//! [safetensors](https://huggingface.co/docs/safetensors), the format of PyTorch, Hugging Face
+//! and candle: an 8-byte header length, a JSON header (names, dtypes, shapes, offsets and a
+//! `__metadata__` map of strings), then the raw little-endian values.
 //!
-//! Format (version 1), little-endian throughout:
+//! Names and layouts are those of the equivalent PyTorch `nn.Sequential` (`0.weight`,
+//! `1.running_mean`, …): a [`Linear`](crate::Linear) weight, `(in, out)` here, is written as
+//! `(out, in)`, and BatchNorm gets PyTorch's `num_batches_tracked` (see
+//! [`Module::torch_layout`]). So `model.load_state_dict(safetensors.torch.load_file(path))`
+//! accepts a checkpoint saved here, and a state dict PyTorch saved with
+//! `safetensors.torch.save_file` loads here into the same architecture.
 //!
-//! ```text
-//! "ZNNCKPT\0"  u32 version            — uncompressed header
-//! gzip stream of:
-//!   u8 element size (4 = f32, 8 = f64)
-//!   u32 metadata count, per item: u32 key length, key, u32 value length, value (UTF-8)
-//!   u32 entry count
-//!   per entry: u32 name length, name (UTF-8), u32 rank, u64 × rank dims, elements
-//! ```
-//!
-//! gzip's CRC-32 catches flipped bytes; every length is bounded and checked, so a corrupt or
-//! truncated file is an error, never a panic or a huge allocation. Loading checks every name
-//! and shape before changing anything (all or nothing). Saving writes a temporary file, flushes
-//! it to disk and renames it over the target, so an interrupted save never loses the old file.
-//!
-//! The format is written by hand rather than with bincode: bincode is unmaintained (its final
-//! release is a compile error), and a checkpoint format should outlive its serializer.
+//! The header is validated by the `safetensors` crate (sizes, offsets, overlaps; no code is
+//! executed, unlike pickle). The format has no checksum, so files saved here carry a CRC-32 of
+//! every name and value in `__metadata__` (`zero_nn.crc32`), checked on load when present; a
+//! flipped byte is then an error, never silently different weights. Loading checks every name,
+//! dtype and shape before changing anything (all or nothing). Saving writes a temporary file,
+//! flushes it to disk and renames it over the target, so an interrupted save never loses the
+//! old file.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use flate2::Compression;
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use nn_core::Float;
+use safetensors::{Dtype, SafeTensors};
 use thiserror::Error;
 
-use crate::module::{Module, Named};
+use crate::module::{Module, Named, TorchLayout};
 
-const MAGIC: [u8; 8] = *b"ZNNCKPT\0";
+/// The `__metadata__` key PyTorch's `save_file` writes (`"pt"`); written here too.
+const FORMAT_KEY: &str = "format";
+/// This project's format version, in `__metadata__`.
+pub const VERSION_KEY: &str = "zero_nn.format_version";
 const VERSION: u32 = 1;
-const MAX_NAME: usize = 4096;
-const MAX_RANK: usize = 8;
-const MAX_METADATA: usize = 1024;
-const MAX_ELEMENTS: u64 = 1 << 31;
+/// The CRC-32 of every entry's name and values, in name order, in `__metadata__`.
+const CRC_KEY: &str = "zero_nn.crc32";
 
 /// Why a checkpoint could not be saved or loaded.
 #[derive(Debug, Error)]
@@ -50,27 +49,26 @@ pub enum CheckpointError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The file does not start with the checkpoint magic.
-    #[error("{path}: not a zero-nn checkpoint (magic {found:?}, expected {expected:?})")]
+    /// The file is not a valid safetensors file (truncated, or a header that lies about sizes
+    /// or offsets).
+    #[error("{path}: not a valid safetensors checkpoint: {reason}")]
     NotACheckpoint {
         /// The file.
         path: PathBuf,
-        /// The first bytes found.
-        found: Vec<u8>,
-        /// The magic expected.
-        expected: &'static [u8],
+        /// What the safetensors reader found wrong.
+        reason: String,
     },
-    /// A format version this build cannot read.
+    /// Written by a later version of this project.
     #[error("{path}: checkpoint format version {found}, this build reads version {supported}")]
     Version {
         /// The file.
         path: PathBuf,
         /// The version found.
-        found: u32,
+        found: String,
         /// The version supported.
         supported: u32,
     },
-    /// The content is damaged or truncated.
+    /// The values do not match the checksum saved with them.
     #[error("{path}: corrupt checkpoint: {reason}")]
     Corrupt {
         /// The file.
@@ -78,15 +76,17 @@ pub enum CheckpointError {
         /// What is wrong.
         reason: String,
     },
-    /// Saved as f32 but loaded as f64, or the reverse.
-    #[error("{path}: holds {found} values, the model uses {expected}")]
+    /// An entry of another element type (f64 values for an f32 model, say).
+    #[error("{path}: {name:?} holds {found} values, the model uses {expected}")]
     Dtype {
         /// The file.
         path: PathBuf,
+        /// The entry.
+        name: String,
         /// The model's element type.
         expected: &'static str,
         /// The file's element type.
-        found: &'static str,
+        found: String,
     },
     /// The model has a tensor the file lacks.
     #[error("{path}: no entry for the model's {name:?} (a checkpoint of another architecture?)")]
@@ -113,20 +113,15 @@ pub enum CheckpointError {
         path: PathBuf,
         /// The tensor's name.
         name: String,
-        /// The model's shape.
+        /// The shape the model expects in the file.
         expected: Vec<usize>,
         /// The file's shape.
         found: Vec<usize>,
     },
 }
 
-fn element_name(size: u8) -> &'static str {
-    match size {
-        4 => "f32",
-        8 => "f64",
-        _ => "unknown",
-    }
-}
+/// Key/value strings stored with a checkpoint, sorted by key.
+pub type Metadata = Vec<(String, String)>;
 
 fn state<T: Float>(module: &dyn Module<T>) -> Vec<Named<T>> {
     let mut all = module.parameters();
@@ -134,12 +129,68 @@ fn state<T: Float>(module: &dyn Module<T>) -> Vec<Named<T>> {
     all
 }
 
-/// Saves `module`'s parameters and buffers to `path` atomically.
+fn dtype_of<T: Float>() -> Dtype {
+    if size_of::<T>() == 4 {
+        Dtype::F32
+    } else {
+        Dtype::F64
+    }
+}
+
+fn le_bytes<T: Float>(values: impl Iterator<Item = T>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in values {
+        if size_of::<T>() == 4 {
+            out.extend_from_slice(&(v.as_f64() as f32).to_le_bytes());
+        } else {
+            out.extend_from_slice(&v.as_f64().to_le_bytes());
+        }
+    }
+    out
+}
+
+/// One entry ready to write.
+struct Entry {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl safetensors::View for &Entry {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+fn crc32<'a>(entries: impl Iterator<Item = (&'a str, &'a [u8])>) -> String {
+    let mut sorted: Vec<_> = entries.collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut crc = flate2::Crc::new();
+    for (name, bytes) in sorted {
+        crc.update(&(name.len() as u64).to_le_bytes());
+        crc.update(name.as_bytes());
+        crc.update(&(bytes.len() as u64).to_le_bytes());
+        crc.update(bytes);
+    }
+    format!("{:08x}", crc.sum())
+}
+
+/// Saves `module`'s parameters and buffers to `path` atomically, in PyTorch's names and
+/// layouts.
 ///
 /// # Errors
 /// [`CheckpointError::Io`] if the file cannot be written (the previous file, if any, is kept).
 pub fn save<T: Float>(path: &Path, module: &dyn Module<T>) -> Result<(), CheckpointError> {
-    save_tensors(path, &state(module), &[])
+    save_with_metadata(path, module, &[])
 }
 
 /// Saves `module` with metadata — free-form key/value strings such as the architecture's name,
@@ -150,10 +201,13 @@ pub fn save<T: Float>(path: &Path, module: &dyn Module<T>) -> Result<(), Checkpo
 /// use nn_layers::{Linear, Module};
 /// use rand::SeedableRng;
 /// let dir = tempfile::tempdir().unwrap();
-/// let path = dir.path().join("m.ckpt");
+/// let path = dir.path().join("m.safetensors");
 /// let layer = Linear::<f32>::new(3, 2, &mut rand::rngs::StdRng::seed_from_u64(0));
 /// save_with_metadata(&path, &layer, &[("arch", "linear-3-2")]).unwrap();
-/// assert_eq!(read_metadata(&path).unwrap(), [("arch".to_string(), "linear-3-2".to_string())]);
+/// let metadata = read_metadata(&path).unwrap();
+/// assert!(metadata.contains(&("arch".to_string(), "linear-3-2".to_string())));
+/// // The header says which format wrote it, as PyTorch's `save_file` does.
+/// assert!(metadata.contains(&("format".to_string(), "pt".to_string())));
 /// ```
 ///
 /// # Errors
@@ -163,22 +217,84 @@ pub fn save_with_metadata<T: Float>(
     module: &dyn Module<T>,
     metadata: &[(&str, &str)],
 ) -> Result<(), CheckpointError> {
-    save_tensors(path, &state(module), metadata)
+    let TorchLayout {
+        transposed,
+        counters,
+    } = module.torch_layout();
+    let mut entries = Vec::new();
+    for (name, tensor) in state(module) {
+        let value = tensor.array();
+        let entry = if transposed.contains(&name) && value.ndim() == 2 {
+            let t = value.t();
+            Entry {
+                dtype: dtype_of::<T>(),
+                shape: t.shape().to_vec(),
+                bytes: le_bytes(t.iter().copied()),
+            }
+        } else {
+            Entry {
+                dtype: dtype_of::<T>(),
+                shape: value.shape().to_vec(),
+                bytes: le_bytes(value.iter().copied()),
+            }
+        };
+        entries.push((name, entry));
+    }
+    for (name, value) in counters {
+        let entry = Entry {
+            dtype: Dtype::I64,
+            shape: Vec::new(),
+            bytes: value.to_le_bytes().to_vec(),
+        };
+        entries.push((name, entry));
+    }
+    write(path, &entries, metadata)
 }
 
-/// Saves named tensors and metadata to `path` atomically.
+/// Saves named arrays and metadata to `path` atomically, as they are (no change of layout).
 ///
 /// # Errors
 /// [`CheckpointError::Io`] if the file cannot be written (the previous file, if any, is kept).
 pub fn save_tensors<T: Float>(
     path: &Path,
-    tensors: &[Named<T>],
+    tensors: &[(String, ArrayViewD<'_, T>)],
+    metadata: &[(&str, &str)],
+) -> Result<(), CheckpointError> {
+    let entries: Vec<(String, Entry)> = tensors
+        .iter()
+        .map(|(name, value)| {
+            let entry = Entry {
+                dtype: dtype_of::<T>(),
+                shape: value.shape().to_vec(),
+                bytes: le_bytes(value.iter().copied()),
+            };
+            (name.clone(), entry)
+        })
+        .collect();
+    write(path, &entries, metadata)
+}
+
+fn write(
+    path: &Path,
+    entries: &[(String, Entry)],
     metadata: &[(&str, &str)],
 ) -> Result<(), CheckpointError> {
     let io = |source| CheckpointError::Io {
         path: path.to_path_buf(),
         source,
     };
+    let mut info: HashMap<String, String> = metadata
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    info.entry(FORMAT_KEY.into()).or_insert_with(|| "pt".into());
+    info.entry(VERSION_KEY.into())
+        .or_insert_with(|| VERSION.to_string());
+    let crc = crc32(entries.iter().map(|(n, e)| (n.as_str(), &e.bytes[..])));
+    info.insert(CRC_KEY.into(), crc);
+    let bytes = safetensors::serialize(entries.iter().map(|(n, e)| (n.as_str(), e)), Some(info))
+        .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -189,40 +305,8 @@ pub fn save_tensors<T: Float>(
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
-        let mut file = BufWriter::new(File::create(&tmp)?);
-        file.write_all(&MAGIC)?;
-        file.write_all(&VERSION.to_le_bytes())?;
-        let mut gz = GzEncoder::new(file, Compression::fast());
-        let size = std::mem::size_of::<T>() as u8;
-        gz.write_all(&[size])?;
-        gz.write_all(&(metadata.len() as u32).to_le_bytes())?;
-        for (k, v) in metadata {
-            for text in [k, v] {
-                gz.write_all(&(text.len() as u32).to_le_bytes())?;
-                gz.write_all(text.as_bytes())?;
-            }
-        }
-        gz.write_all(&(tensors.len() as u32).to_le_bytes())?;
-        let mut bytes = Vec::new();
-        for (name, tensor) in tensors {
-            gz.write_all(&(name.len() as u32).to_le_bytes())?;
-            gz.write_all(name.as_bytes())?;
-            let value = tensor.array();
-            gz.write_all(&(value.ndim() as u32).to_le_bytes())?;
-            for &d in value.shape() {
-                gz.write_all(&(d as u64).to_le_bytes())?;
-            }
-            bytes.clear();
-            for &v in value.iter() {
-                match size {
-                    4 => bytes.extend_from_slice(&(v.as_f64() as f32).to_le_bytes()),
-                    _ => bytes.extend_from_slice(&v.as_f64().to_le_bytes()),
-                }
-            }
-            gz.write_all(&bytes)?;
-        }
-        let file = gz.finish()?;
-        let file = file.into_inner().map_err(|e| e.into_error())?;
+        let mut file = File::create(&tmp)?;
+        file.write_all(&bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
         if let Ok(d) = File::open(&dir) {
@@ -236,238 +320,227 @@ pub fn save_tensors<T: Float>(
     result.map_err(io)
 }
 
-struct Input<'a, R: Read> {
-    inner: R,
-    path: &'a Path,
+/// A checkpoint read into memory and validated.
+struct Loaded {
+    path: PathBuf,
+    bytes: Vec<u8>,
 }
 
-impl<R: Read> Input<'_, R> {
-    fn corrupt(&self, reason: impl Into<String>) -> CheckpointError {
-        CheckpointError::Corrupt {
-            path: self.path.to_path_buf(),
-            reason: reason.into(),
+impl Loaded {
+    fn read(path: &Path) -> Result<Loaded, CheckpointError> {
+        let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Loaded::check(path, bytes)
+    }
+
+    fn check(path: &Path, bytes: Vec<u8>) -> Result<Loaded, CheckpointError> {
+        let loaded = Loaded {
+            path: path.to_path_buf(),
+            bytes,
+        };
+        let metadata = loaded.metadata()?;
+        if let Some((_, found)) = metadata.iter().find(|(k, _)| k == VERSION_KEY)
+            && found.parse::<u32>().is_ok_and(|v| v > VERSION)
+        {
+            return Err(CheckpointError::Version {
+                path: path.to_path_buf(),
+                found: found.clone(),
+                supported: VERSION,
+            });
+        }
+        let tensors = loaded.tensors()?;
+        if let Some((_, saved)) = metadata.iter().find(|(k, _)| k == CRC_KEY) {
+            let found = crc32(tensors.iter().map(|(n, v)| (n.as_str(), v.data())));
+            if &found != saved {
+                return Err(CheckpointError::Corrupt {
+                    path: path.to_path_buf(),
+                    reason: format!("checksum {found} of the values, {saved} saved with them"),
+                });
+            }
+        }
+        Ok(loaded)
+    }
+
+    fn invalid(&self, e: safetensors::SafeTensorError) -> CheckpointError {
+        CheckpointError::NotACheckpoint {
+            path: self.path.clone(),
+            reason: format!("{e:?}"),
         }
     }
 
-    fn bytes(&mut self, buf: &mut [u8], what: &str) -> Result<(), CheckpointError> {
-        self.inner.read_exact(buf).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => {
-                self.corrupt(format!("truncated while reading {what}"))
-            }
-            _ => self.corrupt(format!("{what}: {e}")),
-        })
+    fn metadata(&self) -> Result<Metadata, CheckpointError> {
+        let (_, header) = SafeTensors::read_metadata(&self.bytes).map_err(|e| self.invalid(e))?;
+        let mut pairs: Metadata = header
+            .metadata()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pairs.sort();
+        Ok(pairs)
     }
 
-    fn u32(&mut self, what: &str) -> Result<u32, CheckpointError> {
-        let mut b = [0u8; 4];
-        self.bytes(&mut b, what)?;
-        Ok(u32::from_le_bytes(b))
-    }
-
-    fn u64(&mut self, what: &str) -> Result<u64, CheckpointError> {
-        let mut b = [0u8; 8];
-        self.bytes(&mut b, what)?;
-        Ok(u64::from_le_bytes(b))
+    fn tensors(
+        &self,
+    ) -> Result<Vec<(String, safetensors::tensor::TensorView<'_>)>, CheckpointError> {
+        let file = SafeTensors::deserialize(&self.bytes).map_err(|e| self.invalid(e))?;
+        let mut tensors = file.tensors();
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(tensors)
     }
 }
 
-/// The decompressed stream, positioned at the entries.
-type Entries<'a> = Input<'a, GzDecoder<BufReader<File>>>;
-
-/// Opens a checkpoint: checks magic and version, reads the element size and the metadata,
-/// and returns the decoder positioned at the entries.
-fn open(path: &Path) -> Result<(Entries<'_>, u8, Metadata), CheckpointError> {
-    let file = File::open(path).map_err(|source| CheckpointError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut raw = Input {
-        inner: BufReader::new(file),
-        path,
+fn values<T: Float>(
+    path: &Path,
+    name: &str,
+    view: &safetensors::tensor::TensorView<'_>,
+) -> Result<ArrayD<T>, CheckpointError> {
+    if view.dtype() != dtype_of::<T>() {
+        return Err(CheckpointError::Dtype {
+            path: path.to_path_buf(),
+            name: name.to_string(),
+            expected: T::NAME,
+            found: format!("{:?}", view.dtype()).to_lowercase(),
+        });
+    }
+    let data = view.data();
+    let values: Vec<T> = if size_of::<T>() == 4 {
+        data.chunks_exact(4)
+            .map(|b| T::lit(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))))
+            .collect()
+    } else {
+        data.chunks_exact(8)
+            .map(|b| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                T::lit(f64::from_le_bytes(a))
+            })
+            .collect()
     };
-    let mut magic = [0u8; 8];
-    let mut filled = 0;
-    while filled < magic.len() {
-        match raw.inner.read(&mut magic[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(source) => {
-                return Err(CheckpointError::Io {
+    ArrayD::from_shape_vec(IxDyn(view.shape()), values).map_err(|e| {
+        CheckpointError::NotACheckpoint {
+            path: path.to_path_buf(),
+            reason: format!("{name:?}: {e}"),
+        }
+    })
+}
+
+/// Reads a checkpoint's metadata (see [`save_with_metadata`]), sorted by key.
+///
+/// # Errors
+/// As [`read_tensors`].
+pub fn read_metadata(path: &Path) -> Result<Metadata, CheckpointError> {
+    Loaded::read(path)?.metadata()
+}
+
+/// Reads every entry of element type `T`, as stored (names and layouts of the file);
+/// integer entries (BatchNorm's `num_batches_tracked`) are left out.
+///
+/// # Errors
+/// [`CheckpointError`]: unreadable file, not safetensors, a later format version, a checksum
+/// that does not match, a floating-point entry of another type.
+pub fn read_tensors<T: Float>(path: &Path) -> Result<Vec<(String, ArrayD<T>)>, CheckpointError> {
+    let loaded = Loaded::read(path)?;
+    let mut out = Vec::new();
+    for (name, view) in loaded.tensors()? {
+        if matches!(
+            view.dtype(),
+            Dtype::F16 | Dtype::BF16 | Dtype::F32 | Dtype::F64
+        ) {
+            out.push((name.clone(), values(path, &name, &view)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Loads a checkpoint into `module`: every parameter and buffer must be present with its
+/// shape (in PyTorch's layout, see [`Module::torch_layout`]) and element type, and nothing
+/// else; nothing is changed unless everything matches.
+///
+/// # Errors
+/// As [`read_tensors`], plus [`CheckpointError::Missing`], [`CheckpointError::Unexpected`],
+/// [`CheckpointError::Shape`] and [`CheckpointError::Dtype`] for a checkpoint of another
+/// architecture or element type.
+pub fn load<T: Float>(path: &Path, module: &mut dyn Module<T>) -> Result<(), CheckpointError> {
+    load_loaded(Loaded::read(path)?, module)
+}
+
+/// [`load`] from the bytes of a checkpoint already in memory; `origin` names it in errors.
+///
+/// # Errors
+/// As [`load`], but for [`CheckpointError::Io`].
+pub fn load_from_bytes<T: Float>(
+    bytes: Vec<u8>,
+    origin: &Path,
+    module: &mut dyn Module<T>,
+) -> Result<(), CheckpointError> {
+    load_loaded(Loaded::check(origin, bytes)?, module)
+}
+
+fn load_loaded<T: Float>(
+    loaded: Loaded,
+    module: &mut dyn Module<T>,
+) -> Result<(), CheckpointError> {
+    let path = loaded.path.as_path();
+    let mut entries = loaded.tensors()?;
+    let TorchLayout {
+        transposed,
+        counters,
+    } = module.torch_layout();
+    let mut ordered = Vec::new();
+    for (name, tensor) in state(module) {
+        let Some(pos) = entries.iter().position(|(n, _)| *n == name) else {
+            return Err(CheckpointError::Missing {
+                path: path.to_path_buf(),
+                name,
+            });
+        };
+        let (_, view) = entries.swap_remove(pos);
+        let flip = transposed.contains(&name) && tensor.shape().len() == 2;
+        let mut expected = tensor.shape();
+        if flip {
+            expected.reverse();
+        }
+        if view.shape() != expected.as_slice() {
+            return Err(CheckpointError::Shape {
+                path: path.to_path_buf(),
+                name,
+                expected,
+                found: view.shape().to_vec(),
+            });
+        }
+        let array = values::<T>(path, &name, &view)?;
+        let array = if flip {
+            array.t().as_standard_layout().into_owned()
+        } else {
+            array
+        };
+        ordered.push((tensor, array));
+    }
+    for (name, _) in &counters {
+        if let Some(pos) = entries.iter().position(|(n, _)| n == name) {
+            let (_, view) = entries.swap_remove(pos);
+            if view.dtype() != Dtype::I64 {
+                return Err(CheckpointError::Dtype {
                     path: path.to_path_buf(),
-                    source,
+                    name: name.clone(),
+                    expected: "i64",
+                    found: format!("{:?}", view.dtype()).to_lowercase(),
+                });
+            }
+            if !view.shape().is_empty() {
+                return Err(CheckpointError::Shape {
+                    path: path.to_path_buf(),
+                    name: name.clone(),
+                    expected: Vec::new(),
+                    found: view.shape().to_vec(),
                 });
             }
         }
     }
-    if magic[..filled] != MAGIC {
-        return Err(CheckpointError::NotACheckpoint {
-            path: path.to_path_buf(),
-            found: magic[..filled].to_vec(),
-            expected: &MAGIC,
-        });
-    }
-    let version = raw.u32("the format version")?;
-    if version != VERSION {
-        return Err(CheckpointError::Version {
-            path: path.to_path_buf(),
-            found: version,
-            supported: VERSION,
-        });
-    }
-    let mut input = Input {
-        inner: GzDecoder::new(raw.inner),
-        path,
-    };
-    let mut size = [0u8; 1];
-    input.bytes(&mut size, "the element size")?;
-    let size = size[0];
-    if size != 4 && size != 8 {
-        return Err(input.corrupt(format!("element size {size} (expected 4 or 8)")));
-    }
-    let count = input.u32("the metadata count")? as usize;
-    if count > MAX_METADATA {
-        return Err(input.corrupt(format!("{count} metadata items exceed {MAX_METADATA}")));
-    }
-    let mut metadata = Vec::with_capacity(count);
-    for _ in 0..count {
-        let mut pair = [String::new(), String::new()];
-        for text in &mut pair {
-            let len = input.u32("a metadata length")? as usize;
-            if len > MAX_NAME {
-                return Err(input.corrupt(format!("metadata length {len} exceeds {MAX_NAME}")));
-            }
-            let mut bytes = vec![0u8; len];
-            input.bytes(&mut bytes, "metadata")?;
-            *text = String::from_utf8(bytes).map_err(|_| input.corrupt("metadata is not UTF-8"))?;
-        }
-        let [k, v] = pair;
-        metadata.push((k, v));
-    }
-    Ok((input, size, metadata))
-}
-
-/// Key/value strings stored with a checkpoint.
-pub type Metadata = Vec<(String, String)>;
-
-/// Reads a checkpoint's metadata (see [`save_with_metadata`]) without its tensors.
-///
-/// # Errors
-/// As [`read_tensors`], for the part of the file read.
-pub fn read_metadata(path: &Path) -> Result<Metadata, CheckpointError> {
-    open(path).map(|(_, _, metadata)| metadata)
-}
-
-/// Reads every named array of a checkpoint, as element type `T`.
-///
-/// # Errors
-/// [`CheckpointError`]: unreadable file, wrong magic or version, corrupt or truncated content,
-/// other element type.
-pub fn read_tensors<T: Float>(path: &Path) -> Result<Vec<(String, ArrayD<T>)>, CheckpointError> {
-    let (mut input, size, _) = open(path)?;
-    let expected = std::mem::size_of::<T>() as u8;
-    if size != expected {
-        return Err(CheckpointError::Dtype {
-            path: path.to_path_buf(),
-            expected: T::NAME,
-            found: element_name(size),
-        });
-    }
-    let count = input.u32("the entry count")?;
-    let mut entries = Vec::new();
-    for i in 0..count {
-        let len = input.u32("a name length")? as usize;
-        if len > MAX_NAME {
-            return Err(input.corrupt(format!("entry {i}: name length {len} exceeds {MAX_NAME}")));
-        }
-        let mut name = vec![0u8; len];
-        input.bytes(&mut name, "a name")?;
-        let name = String::from_utf8(name)
-            .map_err(|_| input.corrupt(format!("entry {i}: name is not UTF-8")))?;
-        let rank = input.u32("a rank")? as usize;
-        if rank > MAX_RANK {
-            return Err(input.corrupt(format!("{name:?}: rank {rank} exceeds {MAX_RANK}")));
-        }
-        let mut dims = Vec::with_capacity(rank);
-        for _ in 0..rank {
-            dims.push(input.u64("a dimension")?);
-        }
-        let elements = dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
-        let elements = match elements {
-            Some(n) if n <= MAX_ELEMENTS => n as usize,
-            _ => return Err(input.corrupt(format!("{name:?}: dimensions {dims:?} are too large"))),
-        };
-        // Read in pieces so that a lying header cannot make us reserve memory up front.
-        let mut values = Vec::with_capacity(elements.min(1 << 16));
-        let mut buf = vec![0u8; usize::from(size) * elements.min(1 << 14)];
-        let mut left = elements;
-        while left > 0 {
-            let take = left.min(buf.len() / usize::from(size));
-            let chunk = &mut buf[..take * usize::from(size)];
-            if let Err(e) = input.inner.read_exact(chunk) {
-                return Err(input.corrupt(match e.kind() {
-                    std::io::ErrorKind::UnexpectedEof => {
-                        format!("truncated while reading the values of {name:?}")
-                    }
-                    _ => format!("the values of {name:?}: {e}"),
-                }));
-            }
-            if size == 4 {
-                values.extend(
-                    chunk
-                        .chunks_exact(4)
-                        .map(|b| T::lit(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))),
-                );
-            } else {
-                values.extend(chunk.chunks_exact(8).map(|b| {
-                    let mut a = [0u8; 8];
-                    a.copy_from_slice(b);
-                    T::lit(f64::from_le_bytes(a))
-                }));
-            }
-            left -= take;
-        }
-        let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
-        let array = ArrayD::from_shape_vec(IxDyn(&shape), values)
-            .map_err(|e| input.corrupt(format!("{name:?}: {e}")))?;
-        entries.push((name, array));
-    }
-    let mut rest = [0u8; 1];
-    match input.inner.read(&mut rest) {
-        Ok(0) => Ok(entries),
-        Ok(_) => Err(input.corrupt("trailing data after the last entry")),
-        Err(e) => Err(input.corrupt(e.to_string())),
-    }
-}
-
-/// Loads a checkpoint into `module`: every parameter and buffer must be present with its
-/// shape, and nothing else; nothing is changed unless everything matches.
-///
-/// # Errors
-/// As [`read_tensors`], plus [`CheckpointError::Missing`], [`CheckpointError::Unexpected`] and
-/// [`CheckpointError::Shape`] for a checkpoint of another architecture.
-pub fn load<T: Float>(path: &Path, module: &mut dyn Module<T>) -> Result<(), CheckpointError> {
-    let mut entries = read_tensors::<T>(path)?;
-    let targets = state(module);
-    let mut ordered = Vec::with_capacity(targets.len());
-    for (name, tensor) in &targets {
-        let Some(pos) = entries.iter().position(|(n, _)| n == name) else {
-            return Err(CheckpointError::Missing {
-                path: path.to_path_buf(),
-                name: name.clone(),
-            });
-        };
-        let (_, array) = entries.swap_remove(pos);
-        if array.shape() != tensor.shape().as_slice() {
-            return Err(CheckpointError::Shape {
-                path: path.to_path_buf(),
-                name: name.clone(),
-                expected: tensor.shape(),
-                found: array.shape().to_vec(),
-            });
-        }
-        ordered.push((tensor, array));
-    }
-    if let Some((name, _)) = entries.first() {
+    if let Some(name) = entries.iter().map(|(n, _)| n).min() {
         return Err(CheckpointError::Unexpected {
             path: path.to_path_buf(),
             name: name.clone(),

@@ -57,7 +57,7 @@ pub use loss::{
     Reduction, Target, binary_cross_entropy_with_logits, cross_entropy, mse, nll, sum_squared_error,
 };
 pub use maxout::Maxout;
-pub use module::{Module, Named, Sequential};
+pub use module::{Module, Named, Sequential, TorchLayout};
 pub use nn_core::Tensor;
 pub use pool::{AvgPool2d, MaxPool2d};
 pub use predictor::{InferenceStep, Predictor, PredictorError};

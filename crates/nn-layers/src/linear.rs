@@ -8,7 +8,7 @@ use nn_core::{Float, Tensor};
 use rand::Rng;
 
 use crate::init::Init;
-use crate::module::{Module, Named};
+use crate::module::{Module, Named, TorchLayout};
 use crate::predictor::InferenceStep;
 
 /// `y = x W + b` with `W: (in, out)` and an optional `b: (out)`. Also known as Affine.
@@ -120,6 +120,13 @@ impl<T: Float> Module<T> for Linear<T> {
             None => None,
         };
         Ok(vec![InferenceStep::Affine { weight, bias }])
+    }
+
+    fn torch_layout(&self) -> TorchLayout {
+        TorchLayout {
+            transposed: vec!["weight".to_string()],
+            counters: Vec::new(),
+        }
     }
 
     fn parameters(&self) -> Vec<Named<T>> {

@@ -8,6 +8,45 @@ use crate::predictor::InferenceStep;
 /// A named tensor of a module: a parameter or a buffer.
 pub type Named<T> = (String, Tensor<T>);
 
+/// How a module's state maps onto PyTorch's (see [`Module::torch_layout`]).
+///
+/// ```
+/// use nn_layers::{Linear, Module, Relu, Sequential};
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let net = Sequential::<f32>::new().add(Relu).add(Linear::new(3, 2, &mut rng));
+/// // nn.Linear keeps its weight as (out, in); Linear here as (in, out).
+/// assert_eq!(net.torch_layout().transposed, ["1.weight"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TorchLayout {
+    /// 2-D entries PyTorch stores transposed: a [`Linear`](crate::Linear) weight is `(in, out)`
+    /// here (the book's `x · W`), `(out, in)` in `nn.Linear`.
+    pub transposed: Vec<String>,
+    /// Integer entries PyTorch keeps and this module does not (BatchNorm's
+    /// `num_batches_tracked`): saved with these values, checked for their type and ignored on
+    /// load.
+    pub counters: Vec<(String, i64)>,
+}
+
+impl TorchLayout {
+    /// The same layout with every name prefixed by `prefix` and a dot.
+    pub fn prefixed(self, prefix: &str) -> TorchLayout {
+        TorchLayout {
+            transposed: self
+                .transposed
+                .into_iter()
+                .map(|n| format!("{prefix}.{n}"))
+                .collect(),
+            counters: self
+                .counters
+                .into_iter()
+                .map(|(n, v)| (format!("{prefix}.{n}"), v))
+                .collect(),
+        }
+    }
+}
+
 /// A layer or a network of layers.
 ///
 /// `forward` takes `&mut self` because some layers change state as they run (Dropout advances
@@ -24,6 +63,14 @@ pub trait Module<T: Float = f32> {
     /// Non-trainable state saved in checkpoints (BatchNorm's running mean and variance).
     fn buffers(&self) -> Vec<Named<T>> {
         Vec::new()
+    }
+
+    /// Where this module's saved state differs from the `state_dict()` of its PyTorch
+    /// counterpart, so that checkpoints load into PyTorch as they are (see
+    /// [`checkpoint`](crate::checkpoint)). Names are relative to the module, as in
+    /// [`Module::parameters`]; none by default.
+    fn torch_layout(&self) -> TorchLayout {
+        TorchLayout::default()
     }
 
     /// Switches between training and evaluation behaviour (Dropout, BatchNorm).
@@ -146,6 +193,16 @@ impl<T: Float> Module<T> for Sequential<T> {
 
     fn buffers(&self) -> Vec<Named<T>> {
         prefixed(&self.layers, |l| l.buffers())
+    }
+
+    fn torch_layout(&self) -> TorchLayout {
+        let mut all = TorchLayout::default();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let part = layer.torch_layout().prefixed(&i.to_string());
+            all.transposed.extend(part.transposed);
+            all.counters.extend(part.counters);
+        }
+        all
     }
 
     fn set_training(&mut self, training: bool) {

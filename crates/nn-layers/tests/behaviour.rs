@@ -163,7 +163,7 @@ fn sequential_switches_every_layer_and_names_its_buffers() {
     let buffers: Vec<String> = net.buffers().into_iter().map(|(n, _)| n).collect();
     assert_eq!(buffers, ["1.running_mean", "1.running_var"]);
     let params: Vec<String> = net.parameters().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(params, ["0.weight", "0.bias", "1.gamma", "1.beta"]);
+    assert_eq!(params, ["0.weight", "0.bias", "1.weight", "1.bias"]);
     // In evaluation mode the network is deterministic (no dropout, fixed statistics).
     net.eval();
     let x = Tensor::randn(&[5, 3], 1);

@@ -244,8 +244,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "0.weight", "0.bias", "1.gamma", "1.beta", "4.weight", "4.bias", "5.gamma",
-                "5.beta", "8.weight", "8.bias"
+                "0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias", "5.weight",
+                "5.bias", "8.weight", "8.bias"
             ]
         );
         let mut book = Arch::BookCh3.build(InitChoice::Book, 0);

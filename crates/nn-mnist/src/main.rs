@@ -173,7 +173,7 @@ struct TrainArgs {
     /// Directory for the checkpoint, history.csv and history.svg.
     #[arg(long, default_value = "runs")]
     out_dir: PathBuf,
-    /// Checkpoint file (default: <out-dir>/<arch>-<dataset>.ckpt).
+    /// Checkpoint file, safetensors (default: <out-dir>/<arch>-<dataset>.safetensors).
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     #[command(flatten)]
@@ -425,14 +425,29 @@ fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
     let checkpoint = args
         .checkpoint
         .clone()
-        .unwrap_or_else(|| args.out_dir.join(format!("{stem}.ckpt")));
+        .unwrap_or_else(|| args.out_dir.join(format!("{stem}.safetensors")));
     net.eval();
+    // The run's facts travel with the weights; `eval` reads the architecture from them.
     let arch_name = arch.to_string();
-    save_with_metadata(
-        &checkpoint,
-        &net,
-        &[("arch", &arch_name), ("dataset", args.dataset.name())],
-    )?;
+    let (epochs, optimizer_name, lr_text) = (
+        config.epochs.to_string(),
+        format!("{:?}", args.optimizer).to_lowercase(),
+        lr.to_string(),
+    );
+    let accuracy = history
+        .last()
+        .map_or_else(String::new, |s| format!("{:.4}", s.test_accuracy));
+    let mut facts = vec![
+        ("arch", arch_name.as_str()),
+        ("dataset", args.dataset.name()),
+        ("epochs", epochs.as_str()),
+        ("optimizer", optimizer_name.as_str()),
+        ("lr", lr_text.as_str()),
+    ];
+    if !accuracy.is_empty() {
+        facts.push(("test_accuracy", accuracy.as_str()));
+    }
+    save_with_metadata(&checkpoint, &net, &facts)?;
     let csv_path = args.out_dir.join(format!("{stem}.csv"));
     write_atomic(&csv_path, csv(&history).as_bytes())?;
     let svg_path = args.out_dir.join(format!("{stem}.svg"));

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use nn_layers::checkpoint::save_with_metadata;
+use nn_layers::checkpoint::{read_metadata, save_with_metadata};
 use nn_mnist::{Arch, InitChoice};
 
 fn nn_mnist(args: &[&str], cache: &Path) -> Output {
@@ -154,7 +154,7 @@ fn one_epoch_of_fashion_mnist_then_eval_reads_the_checkpoint_back() {
         "one epoch of mlp reached {trained}:\n{out}"
     );
     for file in [
-        "mlp-fashion-mnist.ckpt",
+        "mlp-fashion-mnist.safetensors",
         "mlp-fashion-mnist.csv",
         "mlp-fashion-mnist.svg",
     ] {
@@ -164,7 +164,24 @@ fn one_epoch_of_fashion_mnist_then_eval_reads_the_checkpoint_back() {
     let csv = std::fs::read_to_string(out_dir.path().join("mlp-fashion-mnist.csv")).expect("csv");
     assert_eq!(csv.lines().count(), 2, "{csv}");
 
-    let ckpt = out_dir.path().join("mlp-fashion-mnist.ckpt");
+    let ckpt = out_dir.path().join("mlp-fashion-mnist.safetensors");
+    // The run's facts are in the header, the accuracy as printed.
+    let facts = read_metadata(&ckpt).expect("metadata");
+    let fact = |k: &str| {
+        facts
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(fact("arch"), Some("mlp"), "{facts:?}");
+    assert_eq!(fact("dataset"), Some("fashion-mnist"), "{facts:?}");
+    assert_eq!(fact("epochs"), Some("1"), "{facts:?}");
+    assert_eq!(fact("optimizer"), Some("sgd"), "{facts:?}");
+    assert_eq!(
+        fact("test_accuracy"),
+        Some(format!("{trained:.4}").as_str()),
+        "{facts:?}"
+    );
     let o = nn_mnist(
         &["eval", "--checkpoint", ckpt.to_str().expect("utf-8")],
         cache.path(),
@@ -203,7 +220,12 @@ fn a_diverging_run_stops_with_a_clear_message() {
         cache.path(),
     );
     assert_one_line_error(&o, 1, "training diverged: the loss is");
-    assert!(!out_dir.path().join("mlp-fashion-mnist.ckpt").exists());
+    assert!(
+        !out_dir
+            .path()
+            .join("mlp-fashion-mnist.safetensors")
+            .exists()
+    );
 }
 
 #[test]
@@ -241,7 +263,7 @@ fn a_corrupt_weight_file_is_a_one_line_error() {
 #[test]
 fn a_checkpoint_of_another_architecture_is_a_one_line_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ckpt = dir.path().join("mlp.ckpt");
+    let ckpt = dir.path().join("mlp.safetensors");
     let net = Arch::Mlp.build(InitChoice::Auto, 0);
     save_with_metadata(&ckpt, &net, &[("arch", "mlp"), ("dataset", "mnist")]).expect("save");
     let path = ckpt.to_str().expect("utf-8");
@@ -252,11 +274,11 @@ fn a_checkpoint_of_another_architecture_is_a_one_line_error() {
     assert_one_line_error(
         &o,
         1,
-        "\"0.weight\" has shape [784, 100] in the file, the model expects [784, 256]",
+        "\"0.weight\" has shape [100, 784] in the file, the model expects [256, 784]",
     );
     // Not a checkpoint at all.
     let o = nn_mnist(&["eval", "--checkpoint", "Cargo.toml"], dir.path());
-    assert_one_line_error(&o, 1, "not a zero-nn checkpoint");
+    assert_one_line_error(&o, 1, "not a valid safetensors checkpoint");
 }
 
 #[test]
