@@ -38,6 +38,7 @@ extern crate blas_src;
 
 mod error;
 mod float;
+pub mod fs;
 pub mod gradcheck;
 pub mod kernels;
 pub mod op;

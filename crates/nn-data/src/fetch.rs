@@ -9,13 +9,14 @@
 //! cached file.
 
 use std::fmt;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use nn_core::fs::AtomicFile;
 use sha2::{Digest, Sha256};
 
 use crate::error::DataError;
@@ -351,53 +352,6 @@ fn download_verified(
     }
 }
 
-/// A temporary file next to its destination, deleted unless renamed into place.
-struct PartFile {
-    path: PathBuf,
-    file: Option<File>,
-}
-
-impl PartFile {
-    fn create(dest: &Path) -> std::io::Result<Self> {
-        let dir = dest.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(dir)?;
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let path = dir.join(format!(".{name}.part-{}", std::process::id()));
-        let file = File::create(&path)?;
-        Ok(PartFile {
-            path,
-            file: Some(file),
-        })
-    }
-
-    /// Flushes to disk and renames over `dest` (atomic on POSIX file systems).
-    fn persist(mut self, dest: &Path) -> std::io::Result<()> {
-        if let Some(file) = self.file.take() {
-            file.sync_all()?;
-        }
-        fs::rename(&self.path, dest)?;
-        if let Some(dir) = dest.parent() {
-            // Make the rename itself durable; not every platform can open a directory.
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        self.path = PathBuf::new();
-        Ok(())
-    }
-}
-
-impl Drop for PartFile {
-    fn drop(&mut self) {
-        if !self.path.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
 /// Deletes `.NAME.part-PID` files left by processes that no longer run (a killed download).
 fn remove_stale_parts(dir: &Path, name: &str) {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -450,7 +404,9 @@ fn download_once(
     }
     let total = response.content_length();
     let bar = progress_bar(opts.progress, total, &spec.label());
-    let mut part = PartFile::create(dest)
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let mut part = fs::create_dir_all(dir)
+        .and_then(|()| AtomicFile::create(dest))
         .map_err(|e| permanent(format!("cannot write {}: {e}", dest.display())))?;
     let mut received: u64 = 0;
     let mut buf = vec![0u8; 1 << 16];
@@ -471,10 +427,8 @@ fn download_once(
                 "more than {MAX_PAYLOAD} bytes; refusing"
             )));
         }
-        if let Some(file) = part.file.as_mut() {
-            file.write_all(&buf[..n])
-                .map_err(|e| permanent(format!("cannot write {}: {e}", part.path.display())))?;
-        }
+        part.write_all(&buf[..n])
+            .map_err(|e| permanent(format!("cannot write {}: {e}", part.path().display())))?;
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
@@ -485,13 +439,11 @@ fn download_once(
             "download cut: {received} of {expected} bytes"
         )));
     }
-    if let Some(file) = part.file.as_mut() {
-        file.flush().map_err(|e| permanent(e.to_string()))?;
-    }
+    part.flush().map_err(|e| permanent(e.to_string()))?;
     let bytes =
-        fs::read(&part.path).map_err(|e| permanent(format!("{}: {e}", part.path.display())))?;
+        fs::read(part.path()).map_err(|e| permanent(format!("{}: {e}", part.path().display())))?;
     let content = verify(bytes, spec, url).map_err(|e| permanent(e.to_string()))?;
-    part.persist(dest).map_err(|e| {
+    part.commit().map_err(|e| {
         permanent(format!(
             "cannot move the download into {}: {e}",
             dest.display()

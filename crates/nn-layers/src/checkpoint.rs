@@ -19,8 +19,7 @@
 //! old file.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
@@ -295,29 +294,7 @@ fn write(
     let bytes = safetensors::serialize(entries.iter().map(|(n, e)| (n.as_str(), e)), Some(info))
         .map_err(|e| io(std::io::Error::other(e.to_string())))?;
 
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Ok(d) = File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    nn_core::fs::write_atomic(path, &bytes).map_err(io)
 }
 
 /// A checkpoint read into memory and validated.

@@ -8,39 +8,14 @@ use plotters::prelude::*;
 use crate::error::MnistError;
 use crate::train::EpochStats;
 
-/// Writes `path` atomically and durably: a temporary file in the same directory, flushed to disk,
-/// renamed over `path`, then the directory flushed, as checkpoints and downloads are written. An
-/// interrupted write leaves the old file (or none), never a partial one.
+/// Writes `path` atomically and durably ([`nn_core::fs::write_atomic`], as checkpoints and
+/// downloads are written): an interrupted write leaves the old file (or none), never a partial
+/// one.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), MnistError> {
-    let fail = |e: std::io::Error| MnistError::Report {
+    nn_core::fs::write_atomic(path, contents).map_err(|e| MnistError::Report {
         path: path.to_path_buf(),
         reason: e.to_string(),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        use std::io::Write as _;
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        // Makes the rename itself durable; not every platform can open a directory.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(fail)
+    })
 }
 
 /// The history as CSV: `epoch,train_loss,train_accuracy,test_accuracy,seconds`.
