@@ -1,7 +1,7 @@
 //! `nn-mnist`: the book's chapter 3 (MNIST inference with `sample_weight.pkl`), and training
 //! and evaluation of MLPs on MNIST and Fashion-MNIST.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -170,21 +170,30 @@ struct TrainArgs {
     /// Skip measuring accuracy on the training set each epoch (saves time).
     #[arg(long)]
     no_train_accuracy: bool,
-    /// Directory for the checkpoint, history.csv and history.svg.
+    /// Directory for the run's files: <arch>-<dataset>-<run>.safetensors (the checkpoint),
+    /// .csv (history) and .svg (curves), <run> one more than the highest there.
     #[arg(long, default_value = "runs")]
     out_dir: PathBuf,
-    /// Checkpoint file, safetensors (default: <out-dir>/<arch>-<dataset>.safetensors).
-    #[arg(long)]
+    /// Checkpoint file instead (safetensors; the .csv and .svg go beside it).
+    #[arg(long, visible_alias = "out")]
     checkpoint: Option<PathBuf>,
+    /// Replace the files --checkpoint names if they exist (a new run never replaces an
+    /// earlier one otherwise).
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     data: DataArgs,
 }
 
 #[derive(Args)]
 struct EvalArgs {
-    /// The checkpoint written by `nn-mnist train`.
+    /// The checkpoint written by `nn-mnist train` (default: the newest .safetensors in
+    /// --runs-dir).
     #[arg(long)]
-    checkpoint: PathBuf,
+    checkpoint: Option<PathBuf>,
+    /// Where `train` writes its runs.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
     /// Data set (default: the one the checkpoint was trained on).
     #[arg(long, value_enum)]
     dataset: Option<DatasetName>,
@@ -350,6 +359,8 @@ fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
             "--lr must be positive, got {lr}"
         )));
     }
+    // Decided before training, so that a run that would replace files stops at once.
+    let checkpoint = run_paths(args, &arch)?;
     let opts = fetch_options(&args.data)?;
     let data = nn_data::load(
         args.dataset.kind(),
@@ -417,15 +428,6 @@ fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
         &config,
         report,
     )?;
-    std::fs::create_dir_all(&args.out_dir).map_err(|e| MnistError::Report {
-        path: args.out_dir.clone(),
-        reason: e.to_string(),
-    })?;
-    let stem = format!("{}-{}", arch, args.dataset.name());
-    let checkpoint = args
-        .checkpoint
-        .clone()
-        .unwrap_or_else(|| args.out_dir.join(format!("{stem}.safetensors")));
     net.eval();
     // The run's facts travel with the weights; `eval` reads the architecture from them.
     let arch_name = arch.to_string();
@@ -448,9 +450,9 @@ fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
         facts.push(("test_accuracy", accuracy.as_str()));
     }
     save_with_metadata(&checkpoint, &net, &facts)?;
-    let csv_path = args.out_dir.join(format!("{stem}.csv"));
+    let csv_path = checkpoint.with_extension("csv");
     write_atomic(&csv_path, csv(&history).as_bytes())?;
-    let svg_path = args.out_dir.join(format!("{stem}.svg"));
+    let svg_path = checkpoint.with_extension("svg");
     let title = format!(
         "{arch} on {}, {:?} lr {lr}",
         args.dataset.name(),
@@ -469,8 +471,76 @@ fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
     Ok(())
 }
 
+/// The checkpoint path of a new run (its .csv and .svg go beside it): `--checkpoint` as given,
+/// refused if any of the three files exists unless `--force`; else the next run number in
+/// `--out-dir`.
+fn run_paths(args: &TrainArgs, arch: &Arch) -> Result<PathBuf, MnistError> {
+    let report = |path: &Path, e: std::io::Error| MnistError::Report {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    if let Some(path) = &args.checkpoint {
+        if !args.force {
+            for p in [
+                path.clone(),
+                path.with_extension("csv"),
+                path.with_extension("svg"),
+            ] {
+                if p.exists() {
+                    return Err(MnistError::Usage(format!(
+                        "{} exists; pass --force to replace it, or name another file",
+                        p.display()
+                    )));
+                }
+            }
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| report(dir, e))?;
+        }
+        return Ok(path.clone());
+    }
+    let dir = &args.out_dir;
+    std::fs::create_dir_all(dir).map_err(|e| report(dir, e))?;
+    let stem = format!("{}-{}-", arch, args.dataset.name());
+    let mut last = 0u64;
+    for entry in std::fs::read_dir(dir)
+        .map_err(|e| report(dir, e))?
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let run = name
+            .strip_prefix(&stem)
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|n| n.parse::<u64>().ok());
+        last = last.max(run.unwrap_or(0));
+    }
+    Ok(dir.join(format!("{stem}{}.safetensors", last + 1)))
+}
+
+/// The newest `.safetensors` file in `dir` (by modification time).
+fn newest_checkpoint(dir: &Path) -> Result<PathBuf, MnistError> {
+    let none = || {
+        MnistError::Usage(format!(
+            "no checkpoint in {}; train one first, or pass --checkpoint",
+            dir.display()
+        ))
+    };
+    let entries = std::fs::read_dir(dir).map_err(|_| none())?;
+    entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "safetensors"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max()
+        .map(|(_, path)| path)
+        .ok_or_else(none)
+}
+
 fn eval(args: &EvalArgs) -> Result<(), MnistError> {
-    let metadata = read_metadata(&args.checkpoint)?;
+    let checkpoint = match &args.checkpoint {
+        Some(path) => path.clone(),
+        None => newest_checkpoint(&args.runs_dir)?,
+    };
+    let metadata = read_metadata(&checkpoint)?;
     let meta = |key: &str| {
         metadata
             .iter()
@@ -480,7 +550,7 @@ fn eval(args: &EvalArgs) -> Result<(), MnistError> {
     let arch_name = args.arch.clone().or_else(|| meta("arch")).ok_or_else(|| {
         MnistError::Usage(format!(
             "{}: the checkpoint does not record its architecture; pass --arch",
-            args.checkpoint.display()
+            checkpoint.display()
         ))
     })?;
     let arch: Arch = arch_name.parse()?;
@@ -492,12 +562,12 @@ fn eval(args: &EvalArgs) -> Result<(), MnistError> {
             .ok_or_else(|| {
                 MnistError::Usage(format!(
                     "{}: the checkpoint does not record its data set; pass --dataset",
-                    args.checkpoint.display()
+                    checkpoint.display()
                 ))
             })?,
     };
     let mut net = arch.build(InitChoice::Auto, 0);
-    load(&args.checkpoint, &mut net)?;
+    load(&checkpoint, &mut net)?;
     net.eval();
     let opts = fetch_options(&args.data)?;
     let test = test_split(dataset.kind(), &opts)?;
@@ -505,7 +575,7 @@ fn eval(args: &EvalArgs) -> Result<(), MnistError> {
     let predicted = predict(&mut net, &test.images, 1000);
     println!(
         "{arch} from {} on the {} test set ({} images)",
-        args.checkpoint.display(),
+        checkpoint.display(),
         dataset.name(),
         truth.len()
     );

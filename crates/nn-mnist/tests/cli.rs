@@ -154,17 +154,17 @@ fn one_epoch_of_fashion_mnist_then_eval_reads_the_checkpoint_back() {
         "one epoch of mlp reached {trained}:\n{out}"
     );
     for file in [
-        "mlp-fashion-mnist.safetensors",
-        "mlp-fashion-mnist.csv",
-        "mlp-fashion-mnist.svg",
+        "mlp-fashion-mnist-1.safetensors",
+        "mlp-fashion-mnist-1.csv",
+        "mlp-fashion-mnist-1.svg",
     ] {
         let len = std::fs::metadata(out_dir.path().join(file)).map_or(0, |m| m.len());
         assert!(len > 0, "{file} missing or empty");
     }
-    let csv = std::fs::read_to_string(out_dir.path().join("mlp-fashion-mnist.csv")).expect("csv");
+    let csv = std::fs::read_to_string(out_dir.path().join("mlp-fashion-mnist-1.csv")).expect("csv");
     assert_eq!(csv.lines().count(), 2, "{csv}");
 
-    let ckpt = out_dir.path().join("mlp-fashion-mnist.safetensors");
+    let ckpt = out_dir.path().join("mlp-fashion-mnist-1.safetensors");
     // The run's facts are in the header, the accuracy as printed.
     let facts = read_metadata(&ckpt).expect("metadata");
     let fact = |k: &str| {
@@ -194,6 +194,61 @@ fn one_epoch_of_fashion_mnist_then_eval_reads_the_checkpoint_back() {
         "{out}"
     );
     assert!(out.contains("confusion matrix"), "{out}");
+
+    // A second run gets the next number and leaves the first alone; `eval` without
+    // --checkpoint takes the newest.
+    let first = std::fs::read(&ckpt).expect("first checkpoint");
+    let o = nn_mnist(
+        &[
+            "train",
+            "--arch",
+            "mlp",
+            "--dataset",
+            "fashion-mnist",
+            "--epochs",
+            "1",
+            "--lr",
+            "0.05",
+            "--out-dir",
+            dir,
+        ],
+        cache.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&ckpt).expect("first checkpoint"), first);
+    let second = out_dir.path().join("mlp-fashion-mnist-2.safetensors");
+    let facts = read_metadata(&second).expect("second run");
+    assert!(
+        facts.contains(&("lr".to_string(), "0.05".to_string())),
+        "{facts:?}"
+    );
+    let o = nn_mnist(&["eval", "--runs-dir", dir], cache.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("mlp-fashion-mnist-2.safetensors"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Naming an existing file is refused before any training, unless --force.
+    let path = ckpt.to_str().expect("utf-8");
+    let args = [
+        "train",
+        "--arch",
+        "mlp",
+        "--dataset",
+        "fashion-mnist",
+        "--epochs",
+        "1",
+        "--out",
+        path,
+    ];
+    let o = nn_mnist(&args, cache.path());
+    assert_one_line_error(&o, 1, "exists; pass --force to replace it");
+    assert_eq!(std::fs::read(&ckpt).expect("first checkpoint"), first);
+    let o = nn_mnist(&[&args[..], &["--force"]].concat(), cache.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(std::fs::read(&ckpt).expect("replaced"), first);
 }
 
 #[test]
@@ -220,12 +275,11 @@ fn a_diverging_run_stops_with_a_clear_message() {
         cache.path(),
     );
     assert_one_line_error(&o, 1, "training diverged: the loss is");
-    assert!(
-        !out_dir
-            .path()
-            .join("mlp-fashion-mnist.safetensors")
-            .exists()
-    );
+    // Nothing written: no checkpoint of a diverged run.
+    let left: Vec<_> = std::fs::read_dir(out_dir.path())
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
