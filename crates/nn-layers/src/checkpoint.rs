@@ -155,6 +155,17 @@ struct Entry {
     bytes: Vec<u8>,
 }
 
+impl Entry {
+    /// `value`'s elements in logical (row-major) order, whatever its memory layout.
+    fn of<T: Float>(value: ArrayViewD<'_, T>) -> Entry {
+        Entry {
+            dtype: dtype_of::<T>(),
+            shape: value.shape().to_vec(),
+            bytes: le_bytes(value.iter().copied()),
+        }
+    }
+}
+
 impl safetensors::View for &Entry {
     fn dtype(&self) -> Dtype {
         self.dtype
@@ -224,18 +235,9 @@ pub fn save_with_metadata<T: Float>(
     for (name, tensor) in state(module) {
         let value = tensor.array();
         let entry = if transposed.contains(&name) && value.ndim() == 2 {
-            let t = value.t();
-            Entry {
-                dtype: dtype_of::<T>(),
-                shape: t.shape().to_vec(),
-                bytes: le_bytes(t.iter().copied()),
-            }
+            Entry::of(value.t())
         } else {
-            Entry {
-                dtype: dtype_of::<T>(),
-                shape: value.shape().to_vec(),
-                bytes: le_bytes(value.iter().copied()),
-            }
+            Entry::of(value.view())
         };
         entries.push((name, entry));
     }
@@ -261,14 +263,7 @@ pub fn save_tensors<T: Float>(
 ) -> Result<(), CheckpointError> {
     let entries: Vec<(String, Entry)> = tensors
         .iter()
-        .map(|(name, value)| {
-            let entry = Entry {
-                dtype: dtype_of::<T>(),
-                shape: value.shape().to_vec(),
-                bytes: le_bytes(value.iter().copied()),
-            };
-            (name.clone(), entry)
-        })
+        .map(|(name, value)| (name.clone(), Entry::of(value.view())))
         .collect();
     write(path, &entries, metadata)
 }
@@ -297,98 +292,99 @@ fn write(
     nn_core::fs::write_atomic(path, &bytes).map_err(io)
 }
 
-/// A checkpoint read into memory and validated.
-struct Loaded {
-    path: PathBuf,
-    bytes: Vec<u8>,
+/// One entry of a file read back.
+struct Stored<'a> {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: &'a [u8],
 }
 
-impl Loaded {
-    fn read(path: &Path) -> Result<Loaded, CheckpointError> {
-        let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Loaded::check(path, bytes)
-    }
-
-    fn check(path: &Path, bytes: Vec<u8>) -> Result<Loaded, CheckpointError> {
-        let loaded = Loaded {
-            path: path.to_path_buf(),
-            bytes,
-        };
-        let metadata = loaded.metadata()?;
-        if let Some((_, found)) = metadata.iter().find(|(k, _)| k == VERSION_KEY)
-            && found.parse::<u32>().is_ok_and(|v| v > VERSION)
-        {
-            return Err(CheckpointError::Version {
-                path: path.to_path_buf(),
-                found: found.clone(),
-                supported: VERSION,
-            });
-        }
-        let tensors = loaded.tensors()?;
-        if let Some((_, saved)) = metadata.iter().find(|(k, _)| k == CRC_KEY) {
-            let found = crc32(tensors.iter().map(|(n, v)| (n.as_str(), v.data())));
-            if &found != saved {
-                return Err(CheckpointError::Corrupt {
-                    path: path.to_path_buf(),
-                    reason: format!("checksum {found} of the values, {saved} saved with them"),
-                });
-            }
-        }
-        Ok(loaded)
-    }
-
-    fn invalid(&self, e: safetensors::SafeTensorError) -> CheckpointError {
-        CheckpointError::NotACheckpoint {
-            path: self.path.clone(),
-            reason: format!("{e:?}"),
-        }
-    }
-
-    fn metadata(&self) -> Result<Metadata, CheckpointError> {
-        let (_, header) = SafeTensors::read_metadata(&self.bytes).map_err(|e| self.invalid(e))?;
-        let mut pairs: Metadata = header
-            .metadata()
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        pairs.sort();
-        Ok(pairs)
-    }
-
-    fn tensors(
-        &self,
-    ) -> Result<Vec<(String, safetensors::tensor::TensorView<'_>)>, CheckpointError> {
-        let file = SafeTensors::deserialize(&self.bytes).map_err(|e| self.invalid(e))?;
-        let mut tensors = file.tensors();
-        tensors.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(tensors)
-    }
+fn dtype_name(dtype: Dtype) -> String {
+    format!("{dtype:?}").to_lowercase()
 }
 
-fn values<T: Float>(
-    path: &Path,
-    name: &str,
-    view: &safetensors::tensor::TensorView<'_>,
-) -> Result<ArrayD<T>, CheckpointError> {
-    if view.dtype() != dtype_of::<T>() {
-        return Err(CheckpointError::Dtype {
+fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    fs::read(path).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A checkpoint's metadata (sorted by key) and entries (sorted by name): the header parsed and
+/// validated once (sizes, offsets, the data covering the file), the format version and the
+/// checksum checked.
+fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(Metadata, Vec<Stored<'a>>), CheckpointError> {
+    let invalid = |reason: String| CheckpointError::NotACheckpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let (n, header) = SafeTensors::read_metadata(bytes).map_err(|e| invalid(format!("{e:?}")))?;
+    let mut metadata: Metadata = header
+        .metadata()
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    metadata.sort();
+    if let Some((_, found)) = metadata.iter().find(|(k, _)| k == VERSION_KEY)
+        && found.parse::<u32>().is_ok_and(|v| v > VERSION)
+    {
+        return Err(CheckpointError::Version {
             path: path.to_path_buf(),
-            name: name.to_string(),
-            expected: T::NAME,
-            found: format!("{:?}", view.dtype()).to_lowercase(),
+            found: found.clone(),
+            supported: VERSION,
         });
     }
-    let data = view.data();
+    // The 8-byte length, then the header; the reader has checked that the offsets fit.
+    let body = bytes
+        .get(8 + n..)
+        .ok_or_else(|| invalid("no data after the header".into()))?;
+    let mut entries = Vec::new();
+    for (name, info) in header.tensors() {
+        let (start, end) = info.data_offsets;
+        let data = body
+            .get(start..end)
+            .ok_or_else(|| invalid(format!("{name:?}: offsets past the end")))?;
+        entries.push(Stored {
+            name,
+            dtype: info.dtype,
+            shape: info.shape.clone(),
+            data,
+        });
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some((_, saved)) = metadata.iter().find(|(k, _)| k == CRC_KEY) {
+        let found = crc32(entries.iter().map(|e| (e.name.as_str(), e.data)));
+        if &found != saved {
+            return Err(CheckpointError::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!("checksum {found} of the values, {saved} saved with them"),
+            });
+        }
+    }
+    Ok((metadata, entries))
+}
+
+fn values<T: Float>(path: &Path, entry: &Stored<'_>) -> Result<ArrayD<T>, CheckpointError> {
+    if entry.dtype != dtype_of::<T>() {
+        return Err(CheckpointError::Dtype {
+            path: path.to_path_buf(),
+            name: entry.name.clone(),
+            expected: T::NAME,
+            found: dtype_name(entry.dtype),
+        });
+    }
     let values: Vec<T> = if size_of::<T>() == 4 {
-        data.chunks_exact(4)
+        entry
+            .data
+            .chunks_exact(4)
             .map(|b| T::lit(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))))
             .collect()
     } else {
-        data.chunks_exact(8)
+        entry
+            .data
+            .chunks_exact(8)
             .map(|b| {
                 let mut a = [0u8; 8];
                 a.copy_from_slice(b);
@@ -396,10 +392,10 @@ fn values<T: Float>(
             })
             .collect()
     };
-    ArrayD::from_shape_vec(IxDyn(view.shape()), values).map_err(|e| {
+    ArrayD::from_shape_vec(IxDyn(&entry.shape), values).map_err(|e| {
         CheckpointError::NotACheckpoint {
             path: path.to_path_buf(),
-            reason: format!("{name:?}: {e}"),
+            reason: format!("{:?}: {e}", entry.name),
         }
     })
 }
@@ -409,7 +405,7 @@ fn values<T: Float>(
 /// # Errors
 /// As [`read_tensors`].
 pub fn read_metadata(path: &Path) -> Result<Metadata, CheckpointError> {
-    Loaded::read(path)?.metadata()
+    Ok(parse(path, &read_file(path)?)?.0)
 }
 
 /// Reads every entry of element type `T`, as stored (names and layouts of the file);
@@ -419,14 +415,14 @@ pub fn read_metadata(path: &Path) -> Result<Metadata, CheckpointError> {
 /// [`CheckpointError`]: unreadable file, not safetensors, a later format version, a checksum
 /// that does not match, a floating-point entry of another type.
 pub fn read_tensors<T: Float>(path: &Path) -> Result<Vec<(String, ArrayD<T>)>, CheckpointError> {
-    let loaded = Loaded::read(path)?;
+    let bytes = read_file(path)?;
     let mut out = Vec::new();
-    for (name, view) in loaded.tensors()? {
+    for entry in parse(path, &bytes)?.1 {
         if matches!(
-            view.dtype(),
+            entry.dtype,
             Dtype::F16 | Dtype::BF16 | Dtype::F32 | Dtype::F64
         ) {
-            out.push((name.clone(), values(path, &name, &view)?));
+            out.push((entry.name.clone(), values(path, &entry)?));
         }
     }
     Ok(out)
@@ -441,7 +437,7 @@ pub fn read_tensors<T: Float>(path: &Path) -> Result<Vec<(String, ArrayD<T>)>, C
 /// [`CheckpointError::Shape`] and [`CheckpointError::Dtype`] for a checkpoint of another
 /// architecture or element type.
 pub fn load<T: Float>(path: &Path, module: &mut dyn Module<T>) -> Result<(), CheckpointError> {
-    load_loaded(Loaded::read(path)?, module)
+    load_parsed(path, &read_file(path)?, module)
 }
 
 /// [`load`] from the bytes of a checkpoint already in memory; `origin` names it in errors.
@@ -449,46 +445,46 @@ pub fn load<T: Float>(path: &Path, module: &mut dyn Module<T>) -> Result<(), Che
 /// # Errors
 /// As [`load`], but for [`CheckpointError::Io`].
 pub fn load_from_bytes<T: Float>(
-    bytes: Vec<u8>,
+    bytes: &[u8],
     origin: &Path,
     module: &mut dyn Module<T>,
 ) -> Result<(), CheckpointError> {
-    load_loaded(Loaded::check(origin, bytes)?, module)
+    load_parsed(origin, bytes, module)
 }
 
-fn load_loaded<T: Float>(
-    loaded: Loaded,
+fn load_parsed<T: Float>(
+    path: &Path,
+    bytes: &[u8],
     module: &mut dyn Module<T>,
 ) -> Result<(), CheckpointError> {
-    let path = loaded.path.as_path();
-    let mut entries = loaded.tensors()?;
+    let mut entries = parse(path, bytes)?.1;
     let TorchLayout {
         transposed,
         counters,
     } = module.torch_layout();
     let mut ordered = Vec::new();
     for (name, tensor) in state(module) {
-        let Some(pos) = entries.iter().position(|(n, _)| *n == name) else {
+        let Some(pos) = entries.iter().position(|e| e.name == name) else {
             return Err(CheckpointError::Missing {
                 path: path.to_path_buf(),
                 name,
             });
         };
-        let (_, view) = entries.swap_remove(pos);
+        let stored = entries.swap_remove(pos);
         let flip = transposed.contains(&name) && tensor.shape().len() == 2;
         let mut expected = tensor.shape();
         if flip {
             expected.reverse();
         }
-        if view.shape() != expected.as_slice() {
+        if stored.shape != expected {
             return Err(CheckpointError::Shape {
                 path: path.to_path_buf(),
                 name,
                 expected,
-                found: view.shape().to_vec(),
+                found: stored.shape,
             });
         }
-        let array = values::<T>(path, &name, &view)?;
+        let array = values::<T>(path, &stored)?;
         let array = if flip {
             array.t().as_standard_layout().into_owned()
         } else {
@@ -497,27 +493,27 @@ fn load_loaded<T: Float>(
         ordered.push((tensor, array));
     }
     for (name, _) in &counters {
-        if let Some(pos) = entries.iter().position(|(n, _)| n == name) {
-            let (_, view) = entries.swap_remove(pos);
-            if view.dtype() != Dtype::I64 {
+        if let Some(pos) = entries.iter().position(|e| e.name == *name) {
+            let stored = entries.swap_remove(pos);
+            if stored.dtype != Dtype::I64 {
                 return Err(CheckpointError::Dtype {
                     path: path.to_path_buf(),
                     name: name.clone(),
                     expected: "i64",
-                    found: format!("{:?}", view.dtype()).to_lowercase(),
+                    found: dtype_name(stored.dtype),
                 });
             }
-            if !view.shape().is_empty() {
+            if !stored.shape.is_empty() {
                 return Err(CheckpointError::Shape {
                     path: path.to_path_buf(),
                     name: name.clone(),
                     expected: Vec::new(),
-                    found: view.shape().to_vec(),
+                    found: stored.shape,
                 });
             }
         }
     }
-    if let Some(name) = entries.iter().map(|(n, _)| n).min() {
+    if let Some(name) = entries.iter().map(|e| &e.name).min() {
         return Err(CheckpointError::Unexpected {
             path: path.to_path_buf(),
             name: name.clone(),
