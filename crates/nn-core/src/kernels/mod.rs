@@ -31,7 +31,7 @@ mod tests;
 
 pub use isa::{Isa, active_isa};
 pub use packed::{PackedMatrix, gemm_packed, gemm_packed_serial};
-use packed::{a_layout, pack_panels, run_packed};
+use packed::{a_layout, pack_panels, run_packed, with_a_layout};
 
 /// 0 means "not set": use every core the machine offers.
 static THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -250,16 +250,9 @@ pub fn gemm_panels<T: Float>(
         b.shape(),
         c.shape()
     );
-    match a_layout(a) {
-        Some(layout) => gemm_panels_with(isa, layout, (m, k), alpha, b, beta, c),
-        None => {
-            let owned = a.as_standard_layout().into_owned();
-            let xs = owned
-                .as_slice()
-                .unwrap_or_else(|| unreachable!("standard layout was just made"));
-            gemm_panels_with(isa, (xs, k, false), (m, k), alpha, b, beta, c);
-        }
-    }
+    with_a_layout(a, |layout| {
+        gemm_panels_with(isa, layout, (m, k), alpha, b, beta, c)
+    });
 }
 
 /// The panel kernel for A laid out as `a_layout` says; `c` in standard layout.

@@ -215,14 +215,25 @@ pub(super) fn packed_product<T: Float>(
     let os = out
         .as_slice_mut()
         .unwrap_or_else(|| unreachable!("checked to be standard layout"));
-    match a_layout(x) {
-        Some(layout) => run_packed(isa, layout, (m, k), (&w.data, w.n), os, parts),
+    with_a_layout(x, |layout| {
+        run_packed(isa, layout, (m, k), (&w.data, w.n), os, parts)
+    });
+}
+
+/// Calls `f` with A's memory as [`a_layout`] gives it, or with a row-major copy if neither its
+/// rows nor its columns are contiguous.
+pub(super) fn with_a_layout<T: Float, R>(
+    a: &ArrayView2<'_, T>,
+    f: impl FnOnce((&[T], usize, bool)) -> R,
+) -> R {
+    match a_layout(a) {
+        Some(layout) => f(layout),
         None => {
-            let owned = x.as_standard_layout().into_owned();
+            let owned = a.as_standard_layout().into_owned();
             let xs = owned
                 .as_slice()
                 .unwrap_or_else(|| unreachable!("standard layout was just made"));
-            run_packed(isa, (xs, k, false), (m, k), (&w.data, w.n), os, parts);
+            f((xs, a.ncols(), false))
         }
     }
 }
