@@ -8,6 +8,8 @@
 //! `$ZERO_NN_TORCH_PYTHON`, else `python3`. PyTorch is too large for CI, so without it the test
 //! says plainly that it was skipped (`pip install torch safetensors numpy`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -23,13 +25,7 @@ use zero_nn::layers::{
 use zero_nn::optim::{Optimizer, Sgd};
 
 fn torch_python() -> Option<PathBuf> {
-    let candidate =
-        std::env::var_os("ZERO_NN_TORCH_PYTHON").map_or_else(|| "python3".into(), PathBuf::from);
-    Command::new(&candidate)
-        .args(["-c", "import torch, safetensors"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-        .then_some(candidate)
+    common::python_with("torch, safetensors")
 }
 
 fn build(arch: &str, seed: u64) -> Sequential<f32> {

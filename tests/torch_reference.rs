@@ -7,6 +7,8 @@
 //! else `python3`. PyTorch is too large for CI, so without it the test says plainly that it was
 //! skipped (`pip install torch numpy`).
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,13 +21,7 @@ use zero_nn::Tensor;
 use zero_nn::layers::{BatchNorm2d, Module};
 
 fn torch_python() -> Option<PathBuf> {
-    let candidate =
-        std::env::var_os("ZERO_NN_TORCH_PYTHON").map_or_else(|| "python3".into(), PathBuf::from);
-    Command::new(&candidate)
-        .args(["-c", "import torch, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-        .then_some(candidate)
+    common::python_with("torch, numpy")
 }
 
 fn random(shape: &[usize], rng: &mut StdRng) -> ArrayD<f64> {
