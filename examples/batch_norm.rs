@@ -8,14 +8,15 @@
 mod common;
 
 use clap::Parser;
-use common::{Common, MlpOptions, Result};
-use nn_mnist::train::evaluate;
+use common::{Common, Result};
 use plotters::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zero_nn::data::Dataset;
 use zero_nn::layers::{Init, Module, Reduction, Sequential, Target, cross_entropy};
 use zero_nn::optim::{Optimizer, Sgd};
+use zero_nn::train::evaluate;
+use zero_nn::train::{Activation, MlpOptions};
 
 /// Trains a 784-100×5-10 network with and without BatchNorm from 16 weight scales.
 #[derive(Parser)]
@@ -41,11 +42,11 @@ fn run(args: Args) -> Result<()> {
         .filter(|i| !args.common.quick() || i % 5 == 0)
         .map(|i| 10f64.powf(-4.0 * i as f64 / 15.0))
         .collect();
-    let data = args.data.dataset.load()?;
+    let data = common::load(args.data.dataset)?;
     let train_set = common::first(&data.train, 1000);
     println!(
         "{}: the first 1000 training images; 784-100-100-100-100-100-10 ReLU, SGD lr 0.01, batches of 100, {epochs} epochs",
-        args.data.dataset.name()
+        args.data.dataset.title()
     );
     println!("training accuracy after each epoch, without and with BatchNorm");
 
@@ -54,12 +55,13 @@ fn run(args: Args) -> Result<()> {
         let mut curves = Vec::new();
         for batch_norm in [false, true] {
             let opts = MlpOptions {
-                relu: true,
+                activation: Activation::Relu,
                 init: Init::Normal { std: scale },
-                batch_norm,
+                // The book's ε (`10e-7`), see `MlpOptions::batch_norm`.
+                batch_norm: batch_norm.then_some(1e-6),
                 dropout: None,
             };
-            let net = common::mlp(&[784, 100, 100, 100, 100, 100, 10], opts, k as u64);
+            let net = zero_nn::train::mlp(&[784, 100, 100, 100, 100, 100, 10], opts, k as u64);
             curves.push(train(net, &train_set, epochs, k as u64)?);
         }
         let last = |c: &Vec<f64>| match c.iter().position(|a| a.is_nan()) {
@@ -83,7 +85,7 @@ fn run(args: Args) -> Result<()> {
             let root = root.titled(
                 &format!(
                     "{}: training accuracy, BatchNorm (solid) vs normal (dashed)",
-                    args.data.dataset.name()
+                    args.data.dataset.title()
                 ),
                 ("sans-serif", 18),
             )?;
@@ -133,7 +135,7 @@ fn run(args: Args) -> Result<()> {
 
 /// The training accuracy before training and after each epoch.
 fn train(mut net: Sequential<f32>, data: &Dataset, epochs: usize, seed: u64) -> Result<Vec<f64>> {
-    let classes = nn_mnist::train::classes(&data.labels);
+    let classes = data.labels.classes();
     let mut opt = Sgd::new(net.parameter_tensors(), 0.01);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut accuracy = vec![evaluate(&mut net, data)];

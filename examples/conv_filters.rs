@@ -15,12 +15,12 @@ use clap::Parser;
 use common::pictures::{Picture, Scale, write_grid};
 use common::{Common, Result};
 use ndarray::{ArrayD, ArrayView2, Axis};
-use nn_mnist::{Arch, InitChoice};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zero_nn::data::Split;
 use zero_nn::layers::{Module, Reduction, Target, cross_entropy};
 use zero_nn::optim::{Adam, Optimizer};
+use zero_nn::train::{Arch, InitChoice};
 
 /// Draws SimpleConvNet's first-layer filters before and after training.
 #[derive(Parser)]
@@ -55,12 +55,12 @@ fn run(args: Args) -> Result<()> {
         &before,
     )?;
 
-    let train = args.data.dataset.load_split(Split::Train)?;
+    let train = common::load_split(args.data.dataset, Split::Train)?;
     let test = common::first(
-        &args.data.dataset.load_split(Split::Test)?,
+        &common::load_split(args.data.dataset, Split::Test)?,
         args.common.pick(10_000, 1_000),
     );
-    let classes = nn_mnist::train::classes(&train.labels);
+    let classes = train.labels.classes();
     let mut opt = Adam::new(net.parameter_tensors(), 0.001);
     let mut rng = StdRng::seed_from_u64(args.seed);
     let start = std::time::Instant::now();
@@ -78,10 +78,10 @@ fn run(args: Args) -> Result<()> {
             println!("iteration {i:>5}: loss {value:.4}");
         }
     }
-    let acc = nn_mnist::train::evaluate(&mut net, &test);
+    let acc = zero_nn::train::evaluate(&mut net, &test);
     println!(
         "trained {iterations} iterations on {} in {:.1} s; test accuracy {acc:.4} ({} images)",
-        args.data.dataset.name(),
+        args.data.dataset.title(),
         start.elapsed().as_secs_f64(),
         test.len()
     );
@@ -91,7 +91,7 @@ fn run(args: Args) -> Result<()> {
         &out.join("after.svg"),
         &format!(
             "… after {iterations} iterations of Adam on {}",
-            args.data.dataset.name()
+            args.data.dataset.title()
         ),
         &after,
     )?;

@@ -14,7 +14,7 @@ use common::{Common, Result};
 use ndarray::{Array4, ArrayView2, Axis, Ix4, IxDyn, s};
 use zero_nn::Tensor;
 use zero_nn::core::no_grad;
-use zero_nn::data::Split;
+use zero_nn::data::{DatasetKind, Split};
 use zero_nn::layers::Module;
 
 /// Draws the first-layer feature maps of the book's SimpleConvNet for one MNIST test image.
@@ -33,7 +33,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(args: Args) -> Result<()> {
     let out = args.common.out_dir("feature_maps")?;
-    let test = common::DatasetArg::Mnist.load_split(Split::Test)?;
+    let test = common::load_split(DatasetKind::Mnist, Split::Test)?;
     if args.index >= test.len() {
         return Err(format!(
             "--index {} is past the {} test images",
@@ -42,7 +42,7 @@ fn run(args: Args) -> Result<()> {
         )
         .into());
     }
-    let label = nn_mnist::train::classes(&test.labels)[args.index];
+    let label = test.labels.classes()[args.index];
     let pixels: Vec<f32> = test
         .images
         .index_axis(Axis(0), args.index)

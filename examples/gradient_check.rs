@@ -8,13 +8,14 @@
 mod common;
 
 use clap::Parser;
-use common::{Common, DatasetArg, Result};
+use common::{Common, Result};
 use ndarray::{ArrayD, Dimension};
 use plotters::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zero_nn::Tensor;
 use zero_nn::core::no_grad;
+use zero_nn::data::DatasetKind;
 use zero_nn::data::Split;
 use zero_nn::layers::{Init, Linear, Module, Reduction, Relu, Sequential, Target, cross_entropy};
 
@@ -26,7 +27,7 @@ struct Args {
     /// The data set (its first three test images: any input serves a gradient check, and the
     /// test split is the one that is always available).
     #[arg(long, value_enum, default_value = "mnist")]
-    dataset: DatasetArg,
+    dataset: DatasetKind,
 }
 
 fn main() -> std::process::ExitCode {
@@ -35,13 +36,13 @@ fn main() -> std::process::ExitCode {
 
 fn run(args: Args) -> Result<()> {
     let out = args.common.out_dir("gradient_check")?;
-    let three = common::first(&args.dataset.load_split(Split::Test)?, 3);
-    let t = nn_mnist::train::classes(&three.labels);
+    let three = common::first(&common::load_split(args.dataset, Split::Test)?, 3);
+    let t = three.labels.classes();
     // The book computes in float64; so does this check.
     let x = Tensor::from_array(three.images.mapv(f64::from));
     println!(
         "{}: TwoLayerNet(784, 50, 10) (Affine, ReLU, Affine, SoftmaxWithLoss), W = 0.01·randn, b = 0; 3 images",
-        args.dataset.name()
+        args.dataset.title()
     );
 
     let mut rng = StdRng::seed_from_u64(0);

@@ -8,12 +8,13 @@
 mod common;
 
 use clap::Parser;
-use common::{Common, MlpOptions, Result};
+use common::{Common, Result};
 use plotters::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use zero_nn::layers::Init;
+use zero_nn::train::{Activation, MlpOptions};
 
 /// Random search over lr ∈ 10^[-6, -2] and weight decay ∈ 10^[-8, -4] on 500 training images.
 #[derive(Parser)]
@@ -49,7 +50,7 @@ fn run(args: Args) -> Result<()> {
     let out = args.common.out_dir("hyperparameters")?;
     let trials = args.trials.unwrap_or(args.common.pick(100, 6));
     let epochs = args.epochs.unwrap_or(args.common.pick(50, 5));
-    let data = args.data.dataset.load()?;
+    let data = common::load(args.data.dataset)?;
     // The first 500 training images, shuffled, 20% held out for validation.
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut order: Vec<usize> = (0..500.min(data.train.len())).collect();
@@ -59,7 +60,7 @@ fn run(args: Args) -> Result<()> {
     println!(
         "{}: {} training and {} validation images (from the first 500 of the training split); \
          784-100×6-10 ReLU, He initialisation, SGD, batches of 100, {epochs} epochs per trial, {trials} trials",
-        args.data.dataset.name(),
+        args.data.dataset.title(),
         train_set.len(),
         val_set.len()
     );
@@ -69,12 +70,12 @@ fn run(args: Args) -> Result<()> {
         let weight_decay = 10f64.powf(rng.random_range(-8.0..-4.0));
         let lr = 10f64.powf(rng.random_range(-6.0..-2.0));
         let opts = MlpOptions {
-            relu: true,
+            activation: Activation::Relu,
             init: Init::HeNormal,
-            batch_norm: false,
+            batch_norm: None,
             dropout: None,
         };
-        let net = common::mlp(&[784, 100, 100, 100, 100, 100, 100, 10], opts, rng.random());
+        let net = zero_nn::train::mlp(&[784, 100, 100, 100, 100, 100, 100, 10], opts, rng.random());
         let schedule = common::TrainerOptions {
             epochs,
             lr,

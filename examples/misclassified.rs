@@ -10,7 +10,7 @@ mod common;
 use clap::Parser;
 use common::pictures::{Picture, write_grid};
 use common::{Common, Result};
-use zero_nn::data::{DEEP_CONVNET_PARAMS, Split};
+use zero_nn::data::{DEEP_CONVNET_PARAMS, DatasetKind, Split};
 
 /// Finds and draws the test images the book's deep CNN misclassifies.
 #[derive(Parser)]
@@ -29,14 +29,14 @@ fn main() -> std::process::ExitCode {
 fn run(args: Args) -> Result<()> {
     let out = args.common.out_dir("misclassified")?;
     let test = common::first(
-        &common::DatasetArg::Mnist.load_split(Split::Test)?,
+        &common::load_split(DatasetKind::Mnist, Split::Test)?,
         args.common.pick(10_000, 1_000),
     );
     let arrays = common::book_arrays(&DEEP_CONVNET_PARAMS)?;
-    let mut net = nn_mnist::book::deep_convnet(&arrays, DEEP_CONVNET_PARAMS.name)?;
+    let mut net = zero_nn::train::book::deep_convnet(&arrays, DEEP_CONVNET_PARAMS.name)?;
     let start = std::time::Instant::now();
-    let predicted = nn_mnist::book::classify_images(&mut net, &test.images, 100);
-    let truth = nn_mnist::train::classes(&test.labels);
+    let predicted = zero_nn::train::book::classify_images(&mut net, &test.images, 100);
+    let truth = test.labels.classes();
     let wrong: Vec<usize> = (0..truth.len())
         .filter(|&i| predicted[i] != truth[i])
         .collect();

@@ -8,11 +8,12 @@
 mod common;
 
 use clap::Parser;
-use common::{Common, Contender, MlpOptions, Result};
-use nn_mnist::train::OptimizerKind;
+use common::{Common, Contender, Result};
 use plotters::prelude::*;
 use zero_nn::Tensor;
 use zero_nn::layers::{Init, Module};
+use zero_nn::train::OptimizerKind;
+use zero_nn::train::{Activation, MlpOptions};
 
 /// Compares the book's optimizers on a function and on a five-layer network.
 #[derive(Parser)]
@@ -111,21 +112,21 @@ fn function(out: &std::path::Path) -> Result<()> {
 /// by each optimizer on the same random mini-batches of 128 from the same initial weights.
 fn network(args: &Args, out: &std::path::Path) -> Result<()> {
     let iterations = args.iterations.unwrap_or(args.common.pick(2000, 100));
-    let data = args.data.dataset.load()?;
+    let data = common::load(args.data.dataset)?;
     println!(
         "== {}: 784-100-100-100-100-10 ReLU network, He initialisation, batches of 128, {iterations} iterations",
-        args.data.dataset.name()
+        args.data.dataset.title()
     );
     let opts = MlpOptions {
-        relu: true,
+        activation: Activation::Relu,
         init: Init::HeNormal,
-        batch_norm: false,
+        batch_norm: None,
         dropout: None,
     };
     let mut contenders: Vec<Contender> = OPTIMIZERS
         .iter()
         .map(|&(name, kind, _, lr)| {
-            let net = common::mlp(&[784, 100, 100, 100, 100, 10], opts, 0);
+            let net = zero_nn::train::mlp(&[784, 100, 100, 100, 100, 10], opts, 0);
             let opt = kind.build(net.parameter_tensors(), lr, 0.0);
             Contender {
                 name: name.to_string(),
@@ -137,10 +138,10 @@ fn network(args: &Args, out: &std::path::Path) -> Result<()> {
     let losses = common::train_side_by_side(&mut contenders, &data.train, iterations, 128)?;
     println!("test accuracy after {iterations} iterations:");
     for ((name, _, _, lr), c) in OPTIMIZERS.iter().zip(&mut contenders) {
-        let accuracy = nn_mnist::train::evaluate(&mut c.net, &data.test);
+        let accuracy = zero_nn::train::evaluate(&mut c.net, &data.test);
         println!("  {name:<9} (lr {lr}): {accuracy:.4}");
     }
-    let name = args.data.dataset.name();
+    let name = args.data.dataset.title();
     common::write_loss_curves(
         &out.join("mnist_loss.svg"),
         &format!("{name}: training loss per optimizer (moving average of 11)"),

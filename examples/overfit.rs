@@ -8,8 +8,9 @@
 mod common;
 
 use clap::Parser;
-use common::{Common, Curve, MlpOptions, Result};
+use common::{Common, Curve, Result};
 use zero_nn::layers::Init;
+use zero_nn::train::{Activation, MlpOptions};
 
 /// Trains 784-100×6-10 on 300 images: plain, with weight decay, with Dropout.
 #[derive(Parser)]
@@ -37,12 +38,12 @@ fn main() -> std::process::ExitCode {
 fn run(args: Args) -> Result<()> {
     let out = args.common.out_dir("overfit")?;
     let epochs = args.epochs.unwrap_or(args.common.pick(200, 10));
-    let data = args.data.dataset.load()?;
+    let data = common::load(args.data.dataset)?;
     let train_set = common::first(&data.train, 300);
     let test_set = common::first(&data.test, args.common.pick(data.test.len(), 1000));
     println!(
         "{}: 300 training images, {} test images; 784-100×6-10 ReLU, He initialisation, SGD lr 0.01, batches of 100, {epochs} epochs",
-        args.data.dataset.name(),
+        args.data.dataset.title(),
         test_set.len()
     );
 
@@ -63,12 +64,12 @@ fn run(args: Args) -> Result<()> {
     for (label, lambda, dropout) in runs {
         println!("== {label}");
         let opts = MlpOptions {
-            relu: true,
+            activation: Activation::Relu,
             init: Init::HeNormal,
-            batch_norm: false,
+            batch_norm: None,
             dropout,
         };
-        let net = common::mlp(&[784, 100, 100, 100, 100, 100, 100, 10], opts, 0);
+        let net = zero_nn::train::mlp(&[784, 100, 100, 100, 100, 100, 100, 10], opts, 0);
         let schedule = common::TrainerOptions {
             epochs,
             lr: 0.01,
@@ -90,7 +91,7 @@ fn run(args: Args) -> Result<()> {
         let root = root.titled(
             &format!(
                 "{}: 300 training images — train vs test accuracy",
-                args.data.dataset.name()
+                args.data.dataset.title()
             ),
             ("sans-serif", 18),
         )?;

@@ -8,7 +8,6 @@ mod common;
 use clap::Parser;
 use common::{Common, Curve, Result};
 use ndarray::Axis;
-use nn_mnist::train::argmax;
 use plotters::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -20,6 +19,7 @@ use zero_nn::layers::{
     Init, Linear, Module, Reduction, Sequential, Sigmoid, Target, cross_entropy,
 };
 use zero_nn::optim::{Optimizer, Sgd};
+use zero_nn::train::argmax;
 
 /// Trains the book's TwoLayerNet on the spiral and draws its decision boundary.
 #[derive(Parser)]

@@ -10,7 +10,7 @@
 mod common;
 
 use clap::Parser;
-use common::{Common, Contender, MlpOptions, Result};
+use common::{Common, Contender, Result};
 use plotters::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -18,6 +18,7 @@ use zero_nn::Tensor;
 use zero_nn::core::no_grad;
 use zero_nn::layers::{Init, Module};
 use zero_nn::optim::Sgd;
+use zero_nn::train::{Activation, MlpOptions};
 
 /// Draws the book's activation histograms for four weight scales, then trains a five-layer
 /// network from three initialisations.
@@ -139,8 +140,8 @@ fn run(args: Args) -> Result<()> {
 /// lr 0.01, the same mini-batches of 128 for each.
 fn network(args: &Args, out: &std::path::Path) -> Result<()> {
     let iterations = args.iterations.unwrap_or(args.common.pick(2000, 100));
-    let data = args.data.dataset.load()?;
-    let name = args.data.dataset.name();
+    let data = common::load(args.data.dataset)?;
+    let name = args.data.dataset.title();
     println!(
         "== {name}: 784-100-100-100-100-10 ReLU network, SGD lr 0.01, batches of 128, {iterations} iterations"
     );
@@ -153,12 +154,12 @@ fn network(args: &Args, out: &std::path::Path) -> Result<()> {
         .iter()
         .map(|&(label, init)| {
             let opts = MlpOptions {
-                relu: true,
+                activation: Activation::Relu,
                 init,
-                batch_norm: false,
+                batch_norm: None,
                 dropout: None,
             };
-            let net = common::mlp(&[784, 100, 100, 100, 100, 10], opts, 0);
+            let net = zero_nn::train::mlp(&[784, 100, 100, 100, 100, 10], opts, 0);
             let opt = Box::new(Sgd::new(net.parameter_tensors(), 0.01));
             Contender {
                 name: label.to_string(),
@@ -170,7 +171,7 @@ fn network(args: &Args, out: &std::path::Path) -> Result<()> {
     let losses = common::train_side_by_side(&mut contenders, &data.train, iterations, 128)?;
     println!("test accuracy after {iterations} iterations:");
     for c in &mut contenders {
-        let accuracy = nn_mnist::train::evaluate(&mut c.net, &data.test);
+        let accuracy = zero_nn::train::evaluate(&mut c.net, &data.test);
         println!("  {:<9}: {accuracy:.4}", c.name);
     }
     common::write_loss_curves(

@@ -8,6 +8,7 @@
 //! | [`layers`] | `nn-layers` | layers, activations, losses, initialisers, checkpoints |
 //! | [`optim`] | `nn-optim` | optimizers |
 //! | [`data`] | `nn-data` | MNIST / Fashion-MNIST loading, batching, toy data sets |
+//! | [`train`] | `nn-train` | the training loop, metrics, the book's networks, run reports |
 //!
 //! ```
 //! use zero_nn::core::Tensor;
@@ -22,3 +23,4 @@ pub use nn_core::Tensor;
 pub use nn_data as data;
 pub use nn_layers as layers;
 pub use nn_optim as optim;
+pub use nn_train as train;

@@ -156,6 +156,9 @@ pub enum DataError {
         /// Why it was refused.
         reason: String,
     },
+    /// A data-set name that is not `mnist` or `fashion-mnist`.
+    #[error("unknown data set {0:?}: expected mnist or fashion-mnist")]
+    UnknownDataset(String),
 }
 
 impl DataError {

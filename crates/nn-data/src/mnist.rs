@@ -7,8 +7,10 @@ use crate::error::DataError;
 use crate::fetch::{FetchOptions, RemoteFile, fetch};
 use crate::idx::{IdxKind, IdxView};
 
-/// The two data sets of 28×28 grey images in 10 classes.
+/// The two data sets of 28×28 grey images in 10 classes. `Display` and `FromStr` use the names
+/// of the command line and of checkpoints' metadata, `mnist` and `fashion-mnist`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum DatasetKind {
     /// Handwritten digits (LeCun, Cortes, Burges).
     Mnist,
@@ -114,6 +116,25 @@ pub const FASHION_MNIST_FILES: [RemoteFile; 4] = [
 ];
 
 impl DatasetKind {
+    /// Both kinds.
+    pub const ALL: [DatasetKind; 2] = [DatasetKind::Mnist, DatasetKind::FashionMnist];
+
+    /// The short name: `mnist`, `fashion-mnist`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetKind::Mnist => "mnist",
+            DatasetKind::FashionMnist => "fashion-mnist",
+        }
+    }
+
+    /// The name in prose and figure titles: `MNIST`, `Fashion-MNIST`.
+    pub fn title(self) -> &'static str {
+        match self {
+            DatasetKind::Mnist => "MNIST",
+            DatasetKind::FashionMnist => "Fashion-MNIST",
+        }
+    }
+
     /// The (images, labels) files of a split.
     pub fn files(self, split: Split) -> (&'static RemoteFile, &'static RemoteFile) {
         let files = match self {
@@ -124,6 +145,24 @@ impl DatasetKind {
             Split::Train => (&files[0], &files[1]),
             Split::Test => (&files[2], &files[3]),
         }
+    }
+}
+
+impl std::fmt::Display for DatasetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DatasetKind {
+    type Err = DataError;
+
+    /// `mnist` or `fashion-mnist`.
+    fn from_str(s: &str) -> Result<Self, DataError> {
+        DatasetKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| DataError::UnknownDataset(s.to_string()))
     }
 }
 
@@ -170,6 +209,31 @@ impl Labels {
     /// Whether there are no labels.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The class of every label (a one-hot row's class is the index of its largest value).
+    ///
+    /// ```
+    /// use nn_data::Labels;
+    /// let one_hot = ndarray::array![[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    /// assert_eq!(Labels::OneHot(one_hot).classes(), [1, 2]);
+    /// ```
+    pub fn classes(&self) -> Vec<usize> {
+        match self {
+            Labels::Classes(c) => c.to_vec(),
+            Labels::OneHot(rows) => rows
+                .rows()
+                .into_iter()
+                .map(|r| {
+                    r.iter()
+                        .enumerate()
+                        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+                            if v > best.1 { (i, v) } else { best }
+                        })
+                        .0
+                })
+                .collect(),
+        }
     }
 
     /// The rows at `indices`, in that order.
@@ -401,6 +465,19 @@ pub const DEEP_CONVNET_PARAMS: RemoteFile = file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dataset_names_round_trip() {
+        for kind in DatasetKind::ALL {
+            assert_eq!(kind.to_string().parse::<DatasetKind>().unwrap(), kind);
+        }
+        assert_eq!(DatasetKind::FashionMnist.title(), "Fashion-MNIST");
+        let err = "cifar".parse::<DatasetKind>().unwrap_err().to_string();
+        assert!(
+            err.contains("\"cifar\"") && err.contains("fashion-mnist"),
+            "{err}"
+        );
+    }
     use crate::idx::tests::idx_bytes;
 
     fn images(n: u32) -> Vec<u8> {

@@ -1,5 +1,7 @@
 //! `nn-mnist`: the book's chapter 3 (MNIST inference with `sample_weight.pkl`), and training
 //! and evaluation of MLPs on MNIST and Fashion-MNIST.
+// The options' doc comments are clap's --help text, where `<run>` is a placeholder, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,11 +11,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use nn_data::{DatasetKind, FetchOptions, LoadOptions, Split};
 use nn_layers::Module;
 use nn_layers::checkpoint::{load, read_metadata, save_with_metadata};
-use nn_mnist::report::{csv, svg, write_atomic};
-use nn_mnist::train::{
-    OptimizerKind, TrainConfig, accuracy, classes, confusion, parallel_trainer, predict, train,
-};
-use nn_mnist::{Arch, InitChoice, MnistError, book};
+use nn_train::metrics::{accuracy, confusion, predict};
+use nn_train::report::{csv, svg, write_atomic};
+use nn_train::train::{EpochStats, OptimizerKind, TrainConfig, parallel_trainer, train};
+use nn_train::{Arch, InitChoice, TrainError, book};
 
 // glibc's malloc returned the heap top to the OS and faulted it back in on every data-parallel
 // training step (docs/performance.md, "Threads in a training step").
@@ -97,38 +98,6 @@ enum ArchName {
     DeepConvnet,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum DatasetName {
-    /// Handwritten digits.
-    Mnist,
-    /// Zalando's clothing images.
-    FashionMnist,
-}
-
-impl DatasetName {
-    fn kind(self) -> DatasetKind {
-        match self {
-            DatasetName::Mnist => DatasetKind::Mnist,
-            DatasetName::FashionMnist => DatasetKind::FashionMnist,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            DatasetName::Mnist => "mnist",
-            DatasetName::FashionMnist => "fashion-mnist",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "mnist" => Some(DatasetName::Mnist),
-            "fashion-mnist" => Some(DatasetName::FashionMnist),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Args)]
 struct TrainArgs {
     /// Network architecture.
@@ -142,7 +111,7 @@ struct TrainArgs {
     dropout: f64,
     /// Data set to train on.
     #[arg(long, value_enum, default_value = "mnist")]
-    dataset: DatasetName,
+    dataset: DatasetKind,
     /// Optimizer (book 1 ch.6.1).
     #[arg(long, value_enum, default_value = "sgd")]
     optimizer: OptimizerKind,
@@ -196,7 +165,7 @@ struct EvalArgs {
     runs_dir: PathBuf,
     /// Data set (default: the one the checkpoint was trained on).
     #[arg(long, value_enum)]
-    dataset: Option<DatasetName>,
+    dataset: Option<DatasetKind>,
     /// Architecture (default: the one recorded in the checkpoint), e.g. mlp, mlp-deep+bn.
     #[arg(long)]
     arch: Option<String>,
@@ -204,7 +173,7 @@ struct EvalArgs {
     data: DataArgs,
 }
 
-fn fetch_options(data: &DataArgs) -> Result<FetchOptions, MnistError> {
+fn fetch_options(data: &DataArgs) -> Result<FetchOptions, TrainError> {
     let mut opts = FetchOptions::from_env()?;
     if let Some(list) = &data.mirror {
         opts.mirrors = nn_data::fetch::parse_mirror_list(list)?;
@@ -215,7 +184,7 @@ fn fetch_options(data: &DataArgs) -> Result<FetchOptions, MnistError> {
     Ok(opts)
 }
 
-fn test_split(kind: DatasetKind, opts: &FetchOptions) -> Result<nn_data::Dataset, MnistError> {
+fn test_split(kind: DatasetKind, opts: &FetchOptions) -> Result<nn_data::Dataset, TrainError> {
     Ok(nn_data::load(
         kind,
         Split::Test,
@@ -234,7 +203,7 @@ fn book_weights(
     args: &InferArgs,
     spec: &nn_data::RemoteFile,
     opts: &FetchOptions,
-) -> Result<(Vec<(String, nn_data::NumpyArray)>, String), MnistError> {
+) -> Result<(Vec<(String, nn_data::NumpyArray)>, String), TrainError> {
     Ok(match &args.weights {
         Some(path) => (nn_data::read_arrays(path)?, path.display().to_string()),
         None => {
@@ -247,7 +216,7 @@ fn book_weights(
     })
 }
 
-fn infer(args: &InferArgs) -> Result<(), MnistError> {
+fn infer(args: &InferArgs) -> Result<(), TrainError> {
     if args.net != BookNet::Ch3 {
         return infer_cnn(args);
     }
@@ -256,7 +225,7 @@ fn infer(args: &InferArgs) -> Result<(), MnistError> {
     let mut net = book::network(&arrays, &source)?;
     net.eval();
     let test = test_split(DatasetKind::Mnist, &opts)?;
-    let truth = classes(&test.labels);
+    let truth = test.labels.classes();
     let n = truth.len();
     println!(
         "The book's chapter-3 network (784-50-100-10, sigmoid, softmax) from {source}, \
@@ -289,7 +258,7 @@ fn infer(args: &InferArgs) -> Result<(), MnistError> {
 /// The book's trained CNNs (ch.7, ch.8) on the MNIST test set, in float64 as the book computes;
 /// the counts of correct images are what `benches/compare/book_cnn.py` (the book's NumPy
 /// layers) prints for the same weights.
-fn infer_cnn(args: &InferArgs) -> Result<(), MnistError> {
+fn infer_cnn(args: &InferArgs) -> Result<(), TrainError> {
     let opts = fetch_options(&args.data)?;
     let (spec, title) = match args.net {
         BookNet::SimpleConvnet => (
@@ -309,7 +278,7 @@ fn infer_cnn(args: &InferArgs) -> Result<(), MnistError> {
     };
     net.eval();
     let test = test_split(DatasetKind::Mnist, &opts)?;
-    let truth = classes(&test.labels);
+    let truth = test.labels.classes();
     let n = truth.len();
     println!("{title} from {source}, float64, on the MNIST test set ({n} images)");
     let batch = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
@@ -331,7 +300,7 @@ fn infer_cnn(args: &InferArgs) -> Result<(), MnistError> {
     Ok(())
 }
 
-fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
+fn train_command(args: &TrainArgs) -> Result<(), TrainError> {
     let arch = match args.arch {
         ArchName::BookCh3 => Arch::BookCh3,
         ArchName::Mlp => Arch::Mlp,
@@ -343,32 +312,27 @@ fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
         ArchName::DeepConvnet => Arch::DeepConvNet,
     };
     if !matches!(arch, Arch::MlpDeep { .. }) && (args.batch_norm || args.dropout > 0.0) {
-        return Err(MnistError::Usage(
+        return Err(TrainError::Usage(
             "--batch-norm and --dropout apply to --arch mlp-deep only".into(),
         ));
     }
     if !(0.0..1.0).contains(&args.dropout) {
-        return Err(MnistError::Usage(format!(
+        return Err(TrainError::Usage(format!(
             "--dropout must be in [0, 1), got {}",
             args.dropout
         )));
     }
     let lr = args.lr.unwrap_or_else(|| args.optimizer.default_lr());
     if !(lr > 0.0 && lr.is_finite()) {
-        return Err(MnistError::Usage(format!(
+        return Err(TrainError::Usage(format!(
             "--lr must be positive, got {lr}"
         )));
     }
     // Decided before training, so that a run that would replace files stops at once.
     let checkpoint = run_paths(args, &arch)?;
     let opts = fetch_options(&args.data)?;
-    let data = nn_data::load(
-        args.dataset.kind(),
-        Split::Train,
-        &opts,
-        LoadOptions::default(),
-    )?;
-    let test = test_split(args.dataset.kind(), &opts)?;
+    let data = nn_data::load(args.dataset, Split::Train, &opts, LoadOptions::default())?;
+    let test = test_split(args.dataset, &opts)?;
     let mut net = arch.build(args.init, args.seed);
     let mut optimizer = args
         .optimizer
@@ -391,7 +355,7 @@ fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
         config.seed
     );
     let threads = nn_core::kernels::num_threads();
-    let report = |s: &nn_mnist::train::EpochStats| {
+    let report = |s: &EpochStats| {
         let train_acc = s
             .train_accuracy
             .map_or_else(String::new, |a| format!("  train acc {a:.4}"));
@@ -474,8 +438,8 @@ fn train_command(args: &TrainArgs) -> Result<(), MnistError> {
 /// The checkpoint path of a new run (its .csv and .svg go beside it): `--checkpoint` as given,
 /// refused if any of the three files exists unless `--force`; else the next run number in
 /// `--out-dir`.
-fn run_paths(args: &TrainArgs, arch: &Arch) -> Result<PathBuf, MnistError> {
-    let report = |path: &Path, e: std::io::Error| MnistError::Report {
+fn run_paths(args: &TrainArgs, arch: &Arch) -> Result<PathBuf, TrainError> {
+    let report = |path: &Path, e: std::io::Error| TrainError::Report {
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
@@ -487,7 +451,7 @@ fn run_paths(args: &TrainArgs, arch: &Arch) -> Result<PathBuf, MnistError> {
                 path.with_extension("svg"),
             ] {
                 if p.exists() {
-                    return Err(MnistError::Usage(format!(
+                    return Err(TrainError::Usage(format!(
                         "{} exists; pass --force to replace it, or name another file",
                         p.display()
                     )));
@@ -518,9 +482,9 @@ fn run_paths(args: &TrainArgs, arch: &Arch) -> Result<PathBuf, MnistError> {
 }
 
 /// The newest `.safetensors` file in `dir` (by modification time).
-fn newest_checkpoint(dir: &Path) -> Result<PathBuf, MnistError> {
+fn newest_checkpoint(dir: &Path) -> Result<PathBuf, TrainError> {
     let none = || {
-        MnistError::Usage(format!(
+        TrainError::Usage(format!(
             "no checkpoint in {}; train one first, or pass --checkpoint",
             dir.display()
         ))
@@ -535,7 +499,7 @@ fn newest_checkpoint(dir: &Path) -> Result<PathBuf, MnistError> {
         .ok_or_else(none)
 }
 
-fn eval(args: &EvalArgs) -> Result<(), MnistError> {
+fn eval(args: &EvalArgs) -> Result<(), TrainError> {
     let checkpoint = match &args.checkpoint {
         Some(path) => path.clone(),
         None => newest_checkpoint(&args.runs_dir)?,
@@ -548,7 +512,7 @@ fn eval(args: &EvalArgs) -> Result<(), MnistError> {
             .map(|(_, v)| v.clone())
     };
     let arch_name = args.arch.clone().or_else(|| meta("arch")).ok_or_else(|| {
-        MnistError::Usage(format!(
+        TrainError::Usage(format!(
             "{}: the checkpoint does not record its architecture; pass --arch",
             checkpoint.display()
         ))
@@ -557,10 +521,9 @@ fn eval(args: &EvalArgs) -> Result<(), MnistError> {
     let dataset = match args.dataset {
         Some(d) => d,
         None => meta("dataset")
-            .as_deref()
-            .and_then(DatasetName::parse)
+            .and_then(|name| name.parse::<DatasetKind>().ok())
             .ok_or_else(|| {
-                MnistError::Usage(format!(
+                TrainError::Usage(format!(
                     "{}: the checkpoint does not record its data set; pass --dataset",
                     checkpoint.display()
                 ))
@@ -570,8 +533,8 @@ fn eval(args: &EvalArgs) -> Result<(), MnistError> {
     load(&checkpoint, &mut net)?;
     net.eval();
     let opts = fetch_options(&args.data)?;
-    let test = test_split(dataset.kind(), &opts)?;
-    let truth = classes(&test.labels);
+    let test = test_split(dataset, &opts)?;
+    let truth = test.labels.classes();
     let predicted = predict(&mut net, &test.images, 1000);
     println!(
         "{arch} from {} on the {} test set ({} images)",

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use nn_layers::checkpoint::{read_metadata, save_with_metadata};
-use nn_mnist::{Arch, InitChoice};
+use nn_train::{Arch, InitChoice};
 
 fn nn_mnist(args: &[&str], cache: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nn-mnist"))

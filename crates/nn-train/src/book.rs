@@ -7,15 +7,15 @@ use nn_core::{Tensor, no_grad};
 use nn_data::NumpyArray;
 use nn_layers::{Conv2d, Flatten, Linear, MaxPool2d, Module, Relu, Sequential, Sigmoid, Softmax};
 
-use crate::error::MnistError;
+use crate::error::TrainError;
 
 /// The book's `init_network()` + `predict()`: builds the network from the arrays `W1, b1, W2,
 /// b2, W3, b3` (float32, shapes 784×50, 50, 50×100, 100, 100×10, 10).
 ///
 /// # Errors
-/// [`MnistError::Weights`] naming the first array that is missing, of another shape, or not
+/// [`TrainError::Weights`] naming the first array that is missing, of another shape, or not
 /// float32, and any array the network does not use.
-pub fn network(arrays: &[(String, NumpyArray)], file: &str) -> Result<Sequential<f32>, MnistError> {
+pub fn network(arrays: &[(String, NumpyArray)], file: &str) -> Result<Sequential<f32>, TrainError> {
     let spec: [(&str, &[usize]); 6] = [
         ("W1", &[784, 50]),
         ("b1", &[50]),
@@ -30,7 +30,7 @@ pub fn network(arrays: &[(String, NumpyArray)], file: &str) -> Result<Sequential
         .zip(spec)
     {
         let NumpyArray::F32(values) = a else {
-            return Err(MnistError::Weights {
+            return Err(TrainError::Weights {
                 file: file.to_string(),
                 reason: format!("{name} is {}, the book's weights are float32", a.dtype()),
             });
@@ -63,8 +63,8 @@ fn checked<'a>(
     file: &str,
     spec: &[(&str, &[usize])],
     net: &str,
-) -> Result<Vec<&'a NumpyArray>, MnistError> {
-    let bad = |reason: String| MnistError::Weights {
+) -> Result<Vec<&'a NumpyArray>, TrainError> {
+    let bad = |reason: String| TrainError::Weights {
         file: file.to_string(),
         reason,
     };
@@ -103,12 +103,12 @@ fn tensor64(a: &NumpyArray) -> Tensor<f64> {
 /// Affine 4320×100 → ReLU → Affine 100×10. Input `(N, 1, 28, 28)`, output the scores.
 ///
 /// # Errors
-/// [`MnistError::Weights`] naming the first array that is missing or of another shape, and
+/// [`TrainError::Weights`] naming the first array that is missing or of another shape, and
 /// any array the network does not use.
 pub fn simple_convnet(
     arrays: &[(String, NumpyArray)],
     file: &str,
-) -> Result<Sequential<f64>, MnistError> {
+) -> Result<Sequential<f64>, TrainError> {
     let spec: [(&str, &[usize]); 6] = [
         ("W1", &[30, 1, 5, 5]),
         ("b1", &[30]),
@@ -152,7 +152,7 @@ pub fn simple_convnet(
 pub fn deep_convnet(
     arrays: &[(String, NumpyArray)],
     file: &str,
-) -> Result<Sequential<f64>, MnistError> {
+) -> Result<Sequential<f64>, TrainError> {
     let channels = [1, 16, 16, 32, 32, 64, 64];
     // (weight shape, bias length) of the six convolutions and the two Affine layers.
     let mut layers: Vec<(Vec<usize>, usize)> = (0..6)
@@ -216,7 +216,7 @@ pub fn classify_images(
             let y = net.forward(&Tensor::from_array(x)).array();
             out.extend(
                 y.outer_iter()
-                    .map(|row| crate::train::argmax(row.iter().copied())),
+                    .map(|row| crate::metrics::argmax(row.iter().copied())),
             );
             start = end;
         }
@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(classify_images(&mut net, &images, 2), vec![0, 0, 0]);
     }
 
-    fn error(r: Result<Sequential<f64>, MnistError>) -> String {
+    fn error(r: Result<Sequential<f64>, TrainError>) -> String {
         match r {
             Ok(_) => panic!("expected an error"),
             Err(e) => e.to_string(),

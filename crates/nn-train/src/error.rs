@@ -6,7 +6,7 @@ use thiserror::Error;
 
 /// Why a command failed.
 #[derive(Debug, Error)]
-pub enum MnistError {
+pub enum TrainError {
     /// Data or weights could not be fetched or parsed.
     #[error(transparent)]
     Data(#[from] nn_data::DataError),

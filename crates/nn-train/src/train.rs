@@ -6,16 +6,18 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::{ArrayD, ArrayView2, Axis, Ix2};
-use nn_core::{Float, Tensor, no_grad};
-use nn_data::{Batches, Dataset, Labels};
-use nn_layers::{DataParallel, Module, Predictor, Reduction, Sequential, Target, cross_entropy};
+use ndarray::{ArrayD, Axis};
+use nn_core::{Float, Tensor};
+use nn_data::{Batches, Dataset};
+use nn_layers::{DataParallel, Module, Reduction, Sequential, Target, cross_entropy};
 use nn_optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd, clip_grad_norm};
 
-use crate::error::MnistError;
+use crate::error::TrainError;
+use crate::metrics::evaluate;
 
-/// The optimizers of book 1 ch.6.1 (and AdamW).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// The optimizers of book 1 ch.6.1 (and AdamW), by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum OptimizerKind {
     /// Minibatch SGD.
     Sgd,
@@ -97,114 +99,6 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
-/// Class indices of a data set's labels.
-pub fn classes(labels: &Labels) -> Vec<usize> {
-    match labels {
-        Labels::Classes(c) => c.to_vec(),
-        Labels::OneHot(rows) => rows
-            .rows()
-            .into_iter()
-            .map(|r| argmax(r.iter().copied()))
-            .collect(),
-    }
-}
-
-/// The index of the first largest value (NumPy's `argmax`).
-pub fn argmax<T: Float>(values: impl IntoIterator<Item = T>) -> usize {
-    let mut best = (0, T::neg_infinity());
-    for (i, v) in values.into_iter().enumerate() {
-        if v > best.1 {
-            best = (i, v);
-        }
-    }
-    best.0
-}
-
-/// The rows `[start, end)` of a batch of images as a tensor (no tape).
-fn rows(images: &ArrayD<f32>, start: usize, end: usize) -> Tensor<f32> {
-    Tensor::from_array(
-        images
-            .slice_axis(Axis(0), ndarray::Slice::from(start..end))
-            .to_owned(),
-    )
-}
-
-/// Predicted classes for every image, `batch_size` at a time, in evaluation mode with no tape:
-/// through a [`Predictor`] (one vector–matrix product per layer for `batch_size == 1`, no
-/// allocation per batch), or the module's own forward pass for layers a Predictor lacks.
-pub fn predict(net: &mut dyn Module<f32>, images: &ArrayD<f32>, batch_size: usize) -> Vec<usize> {
-    let batch_size = batch_size.max(1);
-    let n = images.shape()[0];
-    let features: usize = images.shape()[1..].iter().product();
-    let flat = images.view().into_shape_with_order((n, features));
-    if let (Ok(mut p), Ok(flat)) = (Predictor::new(&*net), flat) {
-        return predict_with(&mut p, flat, batch_size);
-    }
-    let mut out = Vec::with_capacity(n);
-    no_grad(|| {
-        let mut start = 0;
-        while start < n {
-            let end = (start + batch_size).min(n);
-            let y = net.forward(&rows(images, start, end)).array();
-            let y = y.into_dimensionality::<Ix2>().unwrap_or_else(|e| {
-                panic!("predict: the network's output is not (N, classes): {e}")
-            });
-            out.extend(y.rows().into_iter().map(|r| argmax(r.iter().copied())));
-            start = end;
-        }
-    });
-    out
-}
-
-/// [`predict`] through a compiled [`Predictor`], `images (n, features)`.
-pub fn predict_with(
-    p: &mut Predictor<f32>,
-    images: ArrayView2<'_, f32>,
-    batch_size: usize,
-) -> Vec<usize> {
-    let mut out = Vec::with_capacity(images.nrows());
-    if batch_size <= 1 {
-        for row in images.rows() {
-            let y = match row.as_slice() {
-                Some(x) => p.predict_one(x),
-                None => p.predict_one(&row.to_vec()),
-            };
-            out.push(argmax(y.iter().copied()));
-        }
-    } else {
-        for chunk in images.axis_chunks_iter(Axis(0), batch_size) {
-            let y = p.predict_batch(chunk);
-            out.extend(y.rows().into_iter().map(|r| argmax(r.iter().copied())));
-        }
-    }
-    out
-}
-
-/// The fraction of `predicted` equal to `truth`.
-pub fn accuracy(predicted: &[usize], truth: &[usize]) -> f64 {
-    let right = predicted.iter().zip(truth).filter(|(p, t)| p == t).count();
-    right as f64 / truth.len().max(1) as f64
-}
-
-/// `m[true][predicted]` counts over 10 classes.
-pub fn confusion(predicted: &[usize], truth: &[usize]) -> [[usize; 10]; 10] {
-    let mut m = [[0; 10]; 10];
-    for (&p, &t) in predicted.iter().zip(truth) {
-        if p < 10 && t < 10 {
-            m[t][p] += 1;
-        }
-    }
-    m
-}
-
-/// Test-set accuracy in evaluation mode (batches of 1,000).
-pub fn evaluate(net: &mut dyn Module<f32>, data: &Dataset) -> f64 {
-    net.eval();
-    let acc = accuracy(&predict(net, &data.images, 1000), &classes(&data.labels));
-    net.train();
-    acc
-}
-
 /// A [`DataParallel`] for the networks `nn-mnist` trains: cross-entropy over class labels.
 pub type ParallelTrainer = DataParallel<[usize], f32>;
 
@@ -234,7 +128,7 @@ fn class_loss(
 /// Shows a progress bar with the running loss and samples/s when stderr is a terminal.
 ///
 /// # Errors
-/// [`MnistError::NonFinite`] as soon as a loss is NaN or infinite.
+/// [`TrainError::NonFinite`] as soon as a loss is NaN or infinite.
 pub fn train(
     net: &mut dyn Module<f32>,
     mut parallel: Option<&mut ParallelTrainer>,
@@ -243,7 +137,7 @@ pub fn train(
     test: &Dataset,
     config: &TrainConfig,
     mut on_epoch: impl FnMut(&EpochStats),
-) -> Result<Vec<EpochStats>, MnistError> {
+) -> Result<Vec<EpochStats>, TrainError> {
     // A batch's mean loss; its gradient is added to the parameters only if it is finite
     // (a split batch runs backward before the loss is known: the step is refused below).
     let mut step = |net: &mut dyn Module<f32>, x: ArrayD<f32>, t: Vec<usize>| {
@@ -261,7 +155,7 @@ pub fn train(
         };
         result.unwrap_or_else(|e| unreachable!("the loss is a tracked scalar: {e}"))
     };
-    let labels = classes(&train.labels);
+    let labels = train.labels.classes();
     let mut batches = Batches::new(train.len(), config.batch_size, Some(config.seed), false);
     let params = net.parameter_tensors();
     let mut history = Vec::with_capacity(config.epochs);
@@ -291,7 +185,7 @@ pub fn train(
                 if let Some(bar) = &bar {
                     bar.abandon();
                 }
-                return Err(MnistError::NonFinite {
+                return Err(TrainError::NonFinite {
                     epoch,
                     step: n + 1,
                     loss: value,

@@ -1,5 +1,6 @@
-//! The networks the command trains: the book's chapter-3 shape, two ReLU MLPs, and the book's
-//! two CNNs (ch.7 SimpleConvNet, ch.8 DeepConvNet).
+//! The networks the book trains, by name: the chapter-3 shape, two ReLU MLPs, and the two CNNs
+//! (ch.7 SimpleConvNet, ch.8 DeepConvNet); and [`mlp`], the book's `MultiLayerNetExtend`, which
+//! builds every MLP among them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,7 +12,7 @@ use nn_layers::{
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use crate::error::MnistError;
+use crate::error::TrainError;
 
 /// A network shape; `Display`/`FromStr` give the names the command line and checkpoints use.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,7 +39,8 @@ pub enum Arch {
 }
 
 /// Weight initialisation choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum InitChoice {
     /// Xavier (Glorot) for sigmoid networks, He for ReLU networks (book 1 ch.6.2's advice).
     Auto,
@@ -66,10 +68,13 @@ impl Arch {
         if matches!(self, Arch::SimpleConvNet | Arch::DeepConvNet) {
             return self.build_cnn(init, seed);
         }
-        let sigmoid = matches!(self, Arch::BookCh3);
-        let init = match (init, sigmoid) {
-            (InitChoice::Auto, true) | (InitChoice::Xavier, _) => Init::XavierNormal,
-            (InitChoice::Auto, false) | (InitChoice::He, _) => Init::HeNormal,
+        let activation = match self {
+            Arch::BookCh3 => Activation::Sigmoid,
+            _ => Activation::Relu,
+        };
+        let init = match (init, activation) {
+            (InitChoice::Auto, Activation::Sigmoid) | (InitChoice::Xavier, _) => Init::XavierNormal,
+            (InitChoice::Auto, Activation::Relu) | (InitChoice::He, _) => Init::HeNormal,
             (InitChoice::Book, _) => Init::Normal { std: 0.01 },
         };
         let (batch_norm, dropout) = match *self {
@@ -79,34 +84,88 @@ impl Arch {
             } => (batch_norm, dropout),
             _ => (false, 0.0),
         };
-        let mut rng = StdRng::seed_from_u64(seed);
-        let widths = self.widths();
-        let mut net = Sequential::new();
-        for (i, pair) in widths.windows(2).enumerate() {
-            let last = i + 2 == widths.len();
-            net.push(Box::new(Linear::with_init(
-                pair[0], pair[1], init, true, &mut rng,
-            )));
-            if last {
-                break;
-            }
-            if batch_norm {
-                net.push(Box::new(BatchNorm1d::new(pair[1])));
-            }
-            if sigmoid {
-                net.push(Box::new(Sigmoid));
-            } else {
-                net.push(Box::new(Relu));
-            }
-            if dropout > 0.0 {
-                net.push(Box::new(Dropout::new(
-                    dropout,
-                    seed.wrapping_add(1 + i as u64),
-                )));
-            }
-        }
-        net
+        let opts = MlpOptions {
+            activation,
+            init,
+            // PyTorch's ε, so that a checkpoint means the same in `nn.BatchNorm1d`.
+            batch_norm: batch_norm.then_some(1e-5),
+            dropout: (dropout > 0.0).then_some(dropout),
+        };
+        mlp(self.widths(), opts, seed)
     }
+}
+
+/// The nonlinearity after each hidden affine layer of an [`mlp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// The sigmoid (book 1 ch.3.2.4).
+    Sigmoid,
+    /// ReLU (book 1 ch.3.2.7).
+    Relu,
+}
+
+/// What goes between the affine layers of an [`mlp`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MlpOptions {
+    /// The hidden layers' activation.
+    pub activation: Activation,
+    /// The weights' initialiser (biases start at zero, as in the book).
+    pub init: Init,
+    /// BatchNorm after each hidden affine layer, with this ε (book 1 ch.6.3): PyTorch's 1e-5
+    /// (what [`Arch`] uses), or the book's `10e-7` = 1e-6, which keeps the smallest weight
+    /// scales of the ch.6.3 experiment alive (their batch variances fall below 1e-5).
+    pub batch_norm: Option<f64>,
+    /// Dropout after each hidden activation, with this probability (book 1 ch.6.4.3).
+    pub dropout: Option<f64>,
+}
+
+impl MlpOptions {
+    /// Plain affine layers and `activation`, initialised with `init`.
+    pub fn new(activation: Activation, init: Init) -> Self {
+        MlpOptions {
+            activation,
+            init,
+            batch_norm: None,
+            dropout: None,
+        }
+    }
+}
+
+/// The book's `MultiLayerNetExtend`: affine layers of `widths`, each hidden one followed by
+/// (BatchNorm), the activation and (Dropout). `seed` draws the weights; the `i`-th Dropout
+/// draws its masks from `seed + 1 + i`.
+///
+/// ```
+/// use nn_layers::{Init, Module};
+/// use nn_train::{Activation, MlpOptions, mlp};
+///
+/// let opts = MlpOptions { batch_norm: Some(1e-6), ..MlpOptions::new(Activation::Relu, Init::HeNormal) };
+/// let net = mlp(&[784, 100, 100, 10], opts, 0);
+/// // Linear, BatchNorm, ReLU, Linear, BatchNorm, ReLU, Linear.
+/// assert_eq!(net.parameters().len(), 3 * 2 + 2 * 2);
+/// ```
+pub fn mlp(widths: &[usize], opts: MlpOptions, seed: u64) -> Sequential<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut net = Sequential::new();
+    for (i, pair) in widths.windows(2).enumerate() {
+        net.push(Box::new(Linear::with_init(
+            pair[0], pair[1], opts.init, true, &mut rng,
+        )));
+        if i + 2 == widths.len() {
+            break;
+        }
+        if let Some(eps) = opts.batch_norm {
+            net.push(Box::new(BatchNorm1d::with_options(pair[1], 0.1, eps)));
+        }
+        match opts.activation {
+            Activation::Sigmoid => net.push(Box::new(Sigmoid)),
+            Activation::Relu => net.push(Box::new(Relu)),
+        }
+        if let Some(p) = opts.dropout {
+            net.push(Box::new(Dropout::new(p, seed.wrapping_add(1 + i as u64))));
+        }
+    }
+    net
 }
 
 impl Arch {
@@ -174,11 +233,11 @@ impl fmt::Display for Arch {
 }
 
 impl FromStr for Arch {
-    type Err = MnistError;
+    type Err = TrainError;
 
     /// Parses `book-ch3`, `mlp`, `mlp-deep`, `mlp-deep+bn`, `mlp-deep+bn+dropout0.2`.
-    fn from_str(s: &str) -> Result<Self, MnistError> {
-        let bad = || MnistError::Usage(format!("unknown architecture {s:?}"));
+    fn from_str(s: &str) -> Result<Self, TrainError> {
+        let bad = || TrainError::Usage(format!("unknown architecture {s:?}"));
         let mut parts = s.split('+');
         let arch = match parts.next() {
             Some("book-ch3") => Arch::BookCh3,

@@ -1,126 +1,89 @@
-//! NumPy arrays as the book ships them: a Python pickle of a `dict` of `ndarray`s
-//! (`sample_weight.pkl`, the ch.7/ch.8 CNN parameters), or an `.npz` archive.
-//!
-//! The pickle reader is not a Python unpickler. It understands just the opcodes NumPy's
-//! `ndarray.__reduce__` produces under protocols 2–5 and exactly four globals
-//! (`numpy.core.multiarray._reconstruct` — or `numpy._core` since NumPy 2 — `numpy.ndarray`,
-//! `numpy.dtype`, and protocol 5's `numpy.core.numeric._frombuffer`); nothing is ever called or
-//! executed, and anything else is refused with the byte offset where it was found. Arrays may be `f4` or `f8` in either byte order, C or
-//! Fortran order; every length is checked against the bytes actually present.
+//! The pickle reader. It is not a Python unpickler: it understands just the opcodes NumPy's
+//! `ndarray.__reduce__` produces under protocols 2–5 ([`op`]) and four globals —
+//! `numpy.core.multiarray._reconstruct` (or `numpy._core…` since NumPy 2), `numpy.ndarray`,
+//! `numpy.dtype`, and protocol 5's `numpy.core.numeric._frombuffer`. Nothing is ever called or
+//! executed, and anything else is refused with the byte offset where it was found. Arrays may
+//! be `f4` or `f8` in either byte order, C or Fortran order; every length is checked against
+//! the bytes actually present.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::BufReader;
-use std::path::Path;
 use std::rc::Rc;
 
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 
+use super::{NamedArrays, NumpyArray};
 use crate::error::DataError;
 
-/// One array read from a NumPy file, in the element type it was saved with.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NumpyArray {
-    /// `float32` (`<f4`), the book's dtype.
-    F32(ArrayD<f32>),
-    /// `float64` (`<f8`).
-    F64(ArrayD<f64>),
-}
-
-impl NumpyArray {
-    /// The array's shape.
-    pub fn shape(&self) -> &[usize] {
-        match self {
-            NumpyArray::F32(a) => a.shape(),
-            NumpyArray::F64(a) => a.shape(),
-        }
-    }
-
-    /// NumPy's name for the element type (`"float32"`, `"float64"`).
-    pub fn dtype(&self) -> &'static str {
-        match self {
-            NumpyArray::F32(_) => "float32",
-            NumpyArray::F64(_) => "float64",
-        }
-    }
-
-    /// The values as `f32` (rounding `float64` values, as NumPy's `astype(np.float32)`).
-    pub fn to_f32(&self) -> ArrayD<f32> {
-        match self {
-            NumpyArray::F32(a) => a.clone(),
-            NumpyArray::F64(a) => a.mapv(|v| v as f32),
-        }
-    }
-
-    /// The values as `f64` (exact).
-    pub fn to_f64(&self) -> ArrayD<f64> {
-        match self {
-            NumpyArray::F32(a) => a.mapv(f64::from),
-            NumpyArray::F64(a) => a.clone(),
-        }
-    }
-}
-
-/// Named arrays, in the order the file lists them.
-pub type NamedArrays = Vec<(String, NumpyArray)>;
-
-/// Reads a `.pkl` (pickled dict of arrays) or `.npz` file, told apart by their first bytes.
-///
-/// ```no_run
-/// let arrays = nn_data::numpy::read_arrays("sample_weight.pkl".as_ref())?;
-/// for (name, a) in &arrays {
-///     println!("{name}: {:?} {}", a.shape(), a.dtype()); // W1: [784, 50] float32, …
-/// }
-/// # Ok::<(), nn_data::DataError>(())
-/// ```
-///
-/// # Errors
-/// [`DataError::Io`] if the file cannot be read, [`DataError::Pickle`] or [`DataError::Npz`] if
-/// its content is not a dict of `float32`/`float64` arrays.
-pub fn read_arrays(path: &Path) -> Result<NamedArrays, DataError> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let name = path.display().to_string();
-    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        read_npz(path)
-    } else {
-        parse_pickle(&bytes, &name)
-    }
-}
-
-/// Reads every array of an `.npz` archive (`np.savez` or `np.savez_compressed`).
-///
-/// # Errors
-/// [`DataError::Io`] if the file cannot be opened, [`DataError::Npz`] if it is not a valid
-/// archive of `float32`/`float64` arrays.
-pub fn read_npz(path: &Path) -> Result<NamedArrays, DataError> {
-    use ndarray_npy::{NpzReader, ReadNpyError, ReadNpzError};
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    let npz_error = |reason: String| DataError::Npz {
-        file: path.display().to_string(),
-        reason,
-    };
-    let mut npz = NpzReader::new(BufReader::new(file)).map_err(|e| npz_error(e.to_string()))?;
-    let names = npz.names().map_err(|e| npz_error(e.to_string()))?;
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        let array = match npz.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(&name) {
-            Ok(a) => NumpyArray::F32(a),
-            Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => {
-                match npz.by_name::<ndarray::OwnedRepr<f64>, IxDyn>(&name) {
-                    Ok(a) => NumpyArray::F64(a),
-                    Err(e) => {
-                        return Err(npz_error(format!(
-                            "{name}: {e} (only float32 and float64 arrays are read)"
-                        )));
-                    }
-                }
-            }
-            Err(e) => return Err(npz_error(format!("{name}: {e}"))),
-        };
-        let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
-        out.push((key, array));
-    }
-    Ok(out)
+/// The opcodes read (the names of CPython's `pickletools`); any other is refused.
+mod op {
+    /// protocol version (2+)
+    pub const PROTO: u8 = 0x80;
+    /// a frame's length (protocol 4+)
+    pub const FRAME: u8 = 0x95;
+    /// end of the pickle
+    pub const STOP: u8 = b'.';
+    /// a mark on the stack
+    pub const MARK: u8 = b'(';
+    /// `{}`
+    pub const EMPTY_DICT: u8 = b'}';
+    /// `()`
+    pub const EMPTY_TUPLE: u8 = b')';
+    /// `None`
+    pub const NONE: u8 = b'N';
+    /// `True`
+    pub const NEWTRUE: u8 = 0x88;
+    /// `False`
+    pub const NEWFALSE: u8 = 0x89;
+    /// a 1-byte unsigned int
+    pub const BININT1: u8 = b'K';
+    /// a 2-byte unsigned int
+    pub const BININT2: u8 = b'M';
+    /// a 4-byte signed int
+    pub const BININT: u8 = b'J';
+    /// a str, 4-byte length
+    pub const BINUNICODE: u8 = b'X';
+    /// a str, 1-byte length
+    pub const SHORT_BINUNICODE: u8 = 0x8c;
+    /// a str, 8-byte length
+    pub const BINUNICODE8: u8 = 0x8d;
+    /// bytes, 1-byte length
+    pub const SHORT_BINBYTES: u8 = b'C';
+    /// bytes, 4-byte length
+    pub const BINBYTES: u8 = b'B';
+    /// bytes, 8-byte length
+    pub const BINBYTES8: u8 = 0x8e;
+    /// a bytearray, 8-byte length (protocol 5)
+    pub const BYTEARRAY8: u8 = 0x96;
+    /// `module\nname\n` of a global
+    pub const GLOBAL: u8 = b'c';
+    /// a global from two strs on the stack
+    pub const STACK_GLOBAL: u8 = 0x93;
+    /// a tuple of the items since the mark
+    pub const TUPLE: u8 = b't';
+    /// a tuple of the top item
+    pub const TUPLE1: u8 = 0x85;
+    /// a tuple of the top two
+    pub const TUPLE2: u8 = 0x86;
+    /// a tuple of the top three
+    pub const TUPLE3: u8 = 0x87;
+    /// store the top in the memo, 1-byte key
+    pub const BINPUT: u8 = b'q';
+    /// store, 4-byte key
+    pub const LONG_BINPUT: u8 = b'r';
+    /// store under the next key
+    pub const MEMOIZE: u8 = 0x94;
+    /// push from the memo, 1-byte key
+    pub const BINGET: u8 = b'h';
+    /// push, 4-byte key
+    pub const LONG_BINGET: u8 = b'j';
+    /// `dict[k] = v`
+    pub const SETITEM: u8 = b's';
+    /// `dict[k] = v` for the pairs since the mark
+    pub const SETITEMS: u8 = b'u';
+    /// `callable(*args)`
+    pub const REDUCE: u8 = b'R';
+    /// `obj.__setstate__(state)`
+    pub const BUILD: u8 = b'b';
 }
 
 /// The globals a NumPy array pickle names; nothing else is accepted.
@@ -404,22 +367,22 @@ impl<'a> Unpickler<'a> {
 
     fn run(&mut self) -> Result<Value, DataError> {
         loop {
-            let op = self.u8("an opcode")?;
-            match op {
-                0x80 => {
+            let code = self.u8("an opcode")?;
+            match code {
+                op::PROTO => {
                     let v = self.u8("the protocol")?;
                     if !(2..=5).contains(&v) {
                         return Err(self.error(format!("pickle protocol {v} (2 to 5 are read)")));
                     }
                 }
-                0x95 => {
+                op::FRAME => {
                     // FRAME: a length hint; the frame's content follows inline.
                     let n = self.len_u64("a frame length")?;
                     if n > self.data.len() - self.pos {
                         return Err(self.error(format!("frame of {n} bytes overruns the file")));
                     }
                 }
-                b'.' => {
+                op::STOP => {
                     let v = self.pop("STOP")?;
                     if !self.stack.is_empty() || !self.marks.is_empty() {
                         return Err(self.error("STOP with values left on the stack"));
@@ -431,64 +394,64 @@ impl<'a> Unpickler<'a> {
                     }
                     return Ok(v);
                 }
-                b'(' => {
+                op::MARK => {
                     self.push(Value::Mark)?;
                     self.marks.push(self.stack.len());
                 }
-                b'}' => self.push(Value::Dict(Vec::new()))?,
-                b')' => self.push(Value::Tuple(Rc::from(Vec::new())))?,
-                b'N' => self.push(Value::None)?,
-                0x88 => self.push(Value::Bool(true))?,
-                0x89 => self.push(Value::Bool(false))?,
-                b'K' => {
+                op::EMPTY_DICT => self.push(Value::Dict(Vec::new()))?,
+                op::EMPTY_TUPLE => self.push(Value::Tuple(Rc::from(Vec::new())))?,
+                op::NONE => self.push(Value::None)?,
+                op::NEWTRUE => self.push(Value::Bool(true))?,
+                op::NEWFALSE => self.push(Value::Bool(false))?,
+                op::BININT1 => {
                     let v = self.u8("BININT1")?;
                     self.push(Value::Int(i64::from(v)))?
                 }
-                b'M' => {
+                op::BININT2 => {
                     let v = self.u16("BININT2")?;
                     self.push(Value::Int(i64::from(v)))?
                 }
-                b'J' => {
+                op::BININT => {
                     let v = self.u32("BININT")? as i32;
                     self.push(Value::Int(i64::from(v)))?
                 }
-                b'X' => {
+                op::BINUNICODE => {
                     let n = self.u32("a string length")? as usize;
                     let v = self.string(n, "BINUNICODE")?;
                     self.push(v)?
                 }
-                0x8c => {
+                op::SHORT_BINUNICODE => {
                     let n = usize::from(self.u8("a string length")?);
                     let v = self.string(n, "SHORT_BINUNICODE")?;
                     self.push(v)?
                 }
-                0x8d => {
+                op::BINUNICODE8 => {
                     let n = self.len_u64("a string length")?;
                     let v = self.string(n, "BINUNICODE8")?;
                     self.push(v)?
                 }
-                b'C' => {
+                op::SHORT_BINBYTES => {
                     let n = usize::from(self.u8("a bytes length")?);
                     let v = self.bytes(n, "SHORT_BINBYTES")?;
                     self.push(v)?
                 }
-                b'B' => {
+                op::BINBYTES => {
                     let n = self.u32("a bytes length")? as usize;
                     let v = self.bytes(n, "BINBYTES")?;
                     self.push(v)?
                 }
-                0x8e | 0x96 => {
+                op::BINBYTES8 | op::BYTEARRAY8 => {
                     let n = self.len_u64("a bytes length")?;
                     let v = self.bytes(n, "BINBYTES8")?;
                     self.push(v)?
                 }
-                b'c' => {
+                op::GLOBAL => {
                     let module = self.line("GLOBAL's module")?;
                     let name = self.line("GLOBAL's name")?;
                     let g = self.global(module, name)?;
                     self.push(g)?
                 }
-                0x93 => {
+                op::STACK_GLOBAL => {
                     let name = self.pop("STACK_GLOBAL")?;
                     let module = self.pop("STACK_GLOBAL")?;
                     let (Value::Str(module), Value::Str(name)) = (module, name) else {
@@ -497,12 +460,12 @@ impl<'a> Unpickler<'a> {
                     let g = self.global(&module, &name)?;
                     self.push(g)?
                 }
-                b't' => {
+                op::TUPLE => {
                     let items = self.pop_mark("TUPLE")?;
                     self.push(Value::Tuple(Rc::from(items)))?
                 }
-                0x85..=0x87 => {
-                    let n = usize::from(op - 0x84);
+                op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
+                    let n = usize::from(code - op::TUPLE1 + 1);
                     let mut items = Vec::with_capacity(n);
                     for _ in 0..n {
                         items.push(self.pop("TUPLEn")?);
@@ -510,45 +473,45 @@ impl<'a> Unpickler<'a> {
                     items.reverse();
                     self.push(Value::Tuple(Rc::from(items)))?
                 }
-                b'q' => {
+                op::BINPUT => {
                     let k = self.u8("BINPUT")?;
                     self.memo_put(u32::from(k))?
                 }
-                b'r' => {
+                op::LONG_BINPUT => {
                     let k = self.u32("LONG_BINPUT")?;
                     self.memo_put(k)?
                 }
-                0x94 => {
+                op::MEMOIZE => {
                     let k = self.memo.len() as u32;
                     self.memo_put(k)?
                 }
-                b'h' => {
+                op::BINGET => {
                     let k = self.u8("BINGET")?;
                     self.memo_get(u32::from(k))?
                 }
-                b'j' => {
+                op::LONG_BINGET => {
                     let k = self.u32("LONG_BINGET")?;
                     self.memo_get(k)?
                 }
-                b's' => {
+                op::SETITEM => {
                     let v = self.pop("SETITEM")?;
                     let k = self.pop("SETITEM")?;
                     self.set_items(vec![k, v])?
                 }
-                b'u' => {
+                op::SETITEMS => {
                     let items = self.pop_mark("SETITEMS")?;
                     if items.len() % 2 != 0 {
                         return Err(self.error("SETITEMS with an odd number of values"));
                     }
                     self.set_items(items)?
                 }
-                b'R' => {
+                op::REDUCE => {
                     let args = self.pop("REDUCE")?;
                     let callable = self.pop("REDUCE")?;
                     let v = self.reduce(callable, args)?;
                     self.push(v)?
                 }
-                b'b' => {
+                op::BUILD => {
                     let state = self.pop("BUILD")?;
                     let target = self.pop("BUILD")?;
                     let v = self.build(target, state)?;
@@ -556,13 +519,13 @@ impl<'a> Unpickler<'a> {
                 }
                 _ => {
                     self.pos -= 1;
-                    let shown = if op.is_ascii_graphic() {
-                        format!(" ({:?})", op as char)
+                    let shown = if code.is_ascii_graphic() {
+                        format!(" ({:?})", code as char)
                     } else {
                         String::new()
                     };
                     return Err(self.error(format!(
-                        "unsupported pickle opcode {op:#04x}{shown}: not a pickle of NumPy arrays"
+                        "unsupported pickle opcode {code:#04x}{shown}: not a pickle of NumPy arrays"
                     )));
                 }
             }
