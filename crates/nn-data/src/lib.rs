@@ -14,6 +14,7 @@
 //! ```
 
 mod batch;
+pub mod digit;
 mod error;
 pub mod fetch;
 pub mod idx;
@@ -29,4 +30,4 @@ pub use mnist::{
     LoadOptions, MNIST_FILES, Mnist, SAMPLE_WEIGHT, SIMPLE_CONVNET_PARAMS, Split, TrainTest, build,
     load,
 };
-pub use numpy::{NumpyArray, read_arrays};
+pub use numpy::{NamedArrays, NumpyArray, read_arrays};

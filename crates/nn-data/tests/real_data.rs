@@ -159,3 +159,41 @@ fn the_books_sample_weights_parse_as_the_book_describes() {
     let sum: f64 = w1.iter().map(|&v| f64::from(v)).sum();
     assert!((sum - 24.710748511527072).abs() < 1e-9, "Σ W1 = {sum}");
 }
+
+/// `digit::to_mnist` is MNIST's own preparation: an MNIST test image whose ink box measures 20
+/// pixels (all but 3 of the 10,000; in those the box's edge did not survive the anti-aliasing)
+/// comes out of it as it went in, its centre of mass being already at the centre; and so does
+/// the same image shown dark on light, as a pen draws it.
+#[test]
+fn mnist_images_pass_through_the_digit_preparation_unchanged() {
+    use nn_data::digit::{Ink, to_mnist};
+    let Some((opts, _cache)) = mirror_options("mnist_images_pass_through…") else {
+        return;
+    };
+    let test =
+        Mnist::load_split(Split::Test, &opts, LoadOptions::default()).expect("MNIST test split");
+    let differs = |a: &[f32], b: &[f32]| a.iter().zip(b).any(|(x, y)| (x - y).abs() > 1e-6);
+    let mut other_boxes = 0;
+    for (i, row) in test.images.outer_iter().enumerate() {
+        let image: Vec<f32> = row.iter().copied().collect();
+        let ink = Ink::from_grey(&image, 28, 28);
+        let (x0, y0, x1, y1) = ink.bounding_box().expect("every MNIST image has ink");
+        if (x1 - x0).max(y1 - y0) != 20 {
+            other_boxes += 1;
+            continue;
+        }
+        assert!(!differs(&image, &to_mnist(&ink)), "test image {i} changed");
+        if i % 10 == 0 {
+            let paper: Vec<f32> = image.iter().map(|v| 1.0 - v).collect();
+            let from_paper = to_mnist(&Ink::from_grey(&paper, 28, 28));
+            assert!(
+                !differs(&image, &from_paper),
+                "test image {i} on paper changed"
+            );
+        }
+    }
+    assert_eq!(
+        other_boxes, 3,
+        "MNIST's test images have 3 boxes of 19 pixels"
+    );
+}

@@ -97,6 +97,12 @@ pub trait Module<T: Float = f32> {
         Err(short_type_name(std::any::type_name::<Self>()))
     }
 
+    /// The module's type name, short (`Conv2d<f64>`, `Sequential<f32>`): for messages and
+    /// for tools that look inside a network.
+    fn type_name(&self) -> String {
+        short_type_name(std::any::type_name::<Self>())
+    }
+
     /// Clears every parameter's gradient.
     fn zero_grad(&self) {
         for (_, p) in self.parameters() {
@@ -153,6 +159,36 @@ impl<T: Float> Sequential<T> {
     /// Whether the sequence is empty.
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty()
+    }
+
+    /// Every layer's output for `x`, in order (the last is what `forward` returns): a look
+    /// inside the network, such as the feature maps of book 1 ch.7.6.
+    ///
+    /// ```
+    /// use nn_layers::{Module, Relu, Sequential};
+    /// let mut net = Sequential::<f32>::new().add(Relu).add(Relu);
+    /// let outputs = net.forward_each(&nn_core::Tensor::zeros(&[1, 3]));
+    /// assert_eq!(outputs.len(), 2);
+    /// assert_eq!(net.layer_names(), ["Relu", "Relu"]);
+    /// ```
+    pub fn forward_each(&mut self, x: &Tensor<T>) -> Vec<Tensor<T>> {
+        let mut outputs: Vec<Tensor<T>> = Vec::with_capacity(self.layers.len());
+        for layer in &mut self.layers {
+            let y = layer.forward(outputs.last().unwrap_or(x));
+            outputs.push(y);
+        }
+        outputs
+    }
+
+    /// Each layer's type name, without generic parameters (`Conv2d`, `Relu`, `Linear`).
+    pub fn layer_names(&self) -> Vec<String> {
+        self.layers
+            .iter()
+            .map(|l| {
+                let name = l.type_name();
+                name.split('<').next().unwrap_or(&name).to_string()
+            })
+            .collect()
     }
 }
 

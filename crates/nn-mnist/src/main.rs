@@ -16,6 +16,12 @@ use nn_train::report::{csv, svg, write_atomic};
 use nn_train::train::{EpochStats, OptimizerKind, TrainConfig, parallel_trainer, train};
 use nn_train::{Arch, InitChoice, TrainError, book};
 
+use crate::models::Spec;
+
+mod input;
+mod models;
+mod serve;
+
 // glibc's malloc returned the heap top to the OS and faulted it back in on every data-parallel
 // training step (docs/performance.md, "Threads in a training step").
 #[global_allocator]
@@ -40,6 +46,10 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a saved network on a test set.
     Eval(EvalArgs),
+    /// A web page to draw digits on, read by the book's networks, and its JSON API.
+    Serve(ServeArgs),
+    /// Classify picture files (PNG, JPEG, BMP, GIF; any size, either polarity).
+    Predict(PredictArgs),
 }
 
 /// Where data comes from.
@@ -171,6 +181,48 @@ struct EvalArgs {
     arch: Option<String>,
     #[command(flatten)]
     data: DataArgs,
+}
+
+/// The networks `serve` and `predict` run.
+#[derive(Args)]
+struct ModelArgs {
+    /// The book's trained networks to run, comma-separated [default: ch3,deep-convnet, leaving
+    /// out one whose weights cannot be fetched].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    nets: Option<Vec<BookNet>>,
+    /// The chapter-3 network's weights (.pkl or .npz) instead of the book's file.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// A checkpoint of `train` to run as well (default: the newest in --runs-dir, if there is
+    /// one).
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Where `train` writes its runs.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The address to listen on; the default is reachable from this machine only.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    #[command(flatten)]
+    models: ModelArgs,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    /// Picture files of one digit each.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// How many classes to print for each network.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=10))]
+    top: u64,
+    #[command(flatten)]
+    models: ModelArgs,
 }
 
 fn fetch_options(data: &DataArgs) -> Result<FetchOptions, TrainError> {
@@ -499,26 +551,30 @@ fn newest_checkpoint(dir: &Path) -> Result<PathBuf, TrainError> {
         .ok_or_else(none)
 }
 
-fn eval(args: &EvalArgs) -> Result<(), TrainError> {
-    let checkpoint = match &args.checkpoint {
-        Some(path) => path.clone(),
-        None => newest_checkpoint(&args.runs_dir)?,
-    };
-    let metadata = read_metadata(&checkpoint)?;
+/// The architecture and data set of a checkpoint, as its metadata records them unless given.
+fn recorded(
+    checkpoint: &Path,
+    arch: Option<&str>,
+    dataset: Option<DatasetKind>,
+) -> Result<(Arch, DatasetKind), TrainError> {
+    let metadata = read_metadata(checkpoint)?;
     let meta = |key: &str| {
         metadata
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.clone())
     };
-    let arch_name = args.arch.clone().or_else(|| meta("arch")).ok_or_else(|| {
-        TrainError::Usage(format!(
-            "{}: the checkpoint does not record its architecture; pass --arch",
-            checkpoint.display()
-        ))
-    })?;
+    let arch_name = arch
+        .map(str::to_string)
+        .or_else(|| meta("arch"))
+        .ok_or_else(|| {
+            TrainError::Usage(format!(
+                "{}: the checkpoint does not record its architecture; pass --arch",
+                checkpoint.display()
+            ))
+        })?;
     let arch: Arch = arch_name.parse()?;
-    let dataset = match args.dataset {
+    let dataset = match dataset {
         Some(d) => d,
         None => meta("dataset")
             .and_then(|name| name.parse::<DatasetKind>().ok())
@@ -529,6 +585,170 @@ fn eval(args: &EvalArgs) -> Result<(), TrainError> {
                 ))
             })?,
     };
+    Ok((arch, dataset))
+}
+
+/// The networks of `--nets` and the checkpoint. A book network named by default that cannot
+/// be fetched, or a newest run that does not load, is left out with a warning; one asked for
+/// explicitly is an error.
+fn model_specs(args: &ModelArgs) -> Result<Vec<Spec>, TrainError> {
+    let opts = fetch_options(&args.data)?;
+    let mut specs = Vec::new();
+    let explicit_nets = args.nets.is_some();
+    let nets = args
+        .nets
+        .clone()
+        .unwrap_or_else(|| vec![BookNet::Ch3, BookNet::DeepConvnet]);
+    for net in &nets {
+        let spec = match net {
+            BookNet::Ch3 => {
+                let (arrays, source) = match &args.weights {
+                    Some(path) => (nn_data::read_arrays(path)?, path.display().to_string()),
+                    None => fetched_arrays(&nn_data::SAMPLE_WEIGHT, &opts)?,
+                };
+                Spec::ch3(arrays, &source)
+            }
+            BookNet::DeepConvnet => match fetched_arrays(&nn_data::DEEP_CONVNET_PARAMS, &opts) {
+                Ok((arrays, source)) => Spec::deep_convnet(arrays, &source),
+                Err(e) if !explicit_nets => {
+                    eprintln!(
+                        "nn-mnist: warning: leaving out deep-convnet: {}",
+                        one_line(&e.to_string())
+                    );
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
+            BookNet::SimpleConvnet => {
+                return Err(TrainError::Usage(
+                    "--nets takes ch3 and deep-convnet".into(),
+                ));
+            }
+        };
+        specs.push(spec);
+    }
+    let (path, explicit) = match &args.checkpoint {
+        Some(path) => (Some(path.clone()), true),
+        None => (newest_checkpoint(&args.runs_dir).ok(), false),
+    };
+    if let Some(path) = path {
+        let spec = recorded(&path, None, None).and_then(|(arch, dataset)| {
+            let bytes = std::fs::read(&path).map_err(|e| TrainError::Report {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            let spec = Spec::checkpoint(path.clone(), bytes, arch, dataset);
+            spec.build()?;
+            Ok(spec)
+        });
+        match spec {
+            Ok(spec) => specs.push(spec),
+            Err(e) if !explicit => {
+                eprintln!(
+                    "nn-mnist: warning: leaving out {}: {}",
+                    path.display(),
+                    one_line(&e.to_string())
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if specs.is_empty() {
+        return Err(TrainError::Usage("no network to run".into()));
+    }
+    Ok(specs)
+}
+
+/// The arrays of one of the book's weight files, fetched and verified.
+fn fetched_arrays(
+    spec: &nn_data::RemoteFile,
+    opts: &FetchOptions,
+) -> Result<(nn_data::NamedArrays, String), TrainError> {
+    let fetched = nn_data::fetch(spec, opts)?;
+    Ok((
+        nn_data::numpy::parse_pickle(&fetched.content, spec.name)?,
+        spec.name.to_string(),
+    ))
+}
+
+fn serve_command(args: &ServeArgs) -> Result<(), TrainError> {
+    let specs = model_specs(&args.models)?;
+    // One request is one image: workers run side by side, each on one thread.
+    let workers = args
+        .models
+        .data
+        .threads
+        .map_or_else(nn_core::kernels::num_threads, |n| {
+            usize::try_from(n).unwrap_or(1)
+        });
+    nn_core::kernels::set_num_threads(1);
+    if !args.addr.ip().is_loopback() {
+        eprintln!(
+            "nn-mnist: warning: listening on {}: other machines can reach this server",
+            args.addr
+        );
+    }
+    let names: Vec<String> = specs.iter().map(|s| s.info.name.clone()).collect();
+    serve::serve(specs, args.addr, workers, |bound| {
+        println!(
+            "serving {} on http://{bound}/ ({workers} workers; Ctrl-C to stop)",
+            names.join(", ")
+        );
+    })
+    .map_err(TrainError::Usage)
+}
+
+fn predict_command(args: &PredictArgs) -> Result<(), TrainError> {
+    let specs = model_specs(&args.models)?;
+    let mut models = specs
+        .iter()
+        .map(Spec::build)
+        .collect::<Result<Vec<_>, _>>()?;
+    let top = usize::try_from(args.top).unwrap_or(3);
+    let width = models
+        .iter()
+        .map(|m| m.info().name.len())
+        .max()
+        .unwrap_or(0);
+    let mut failed = 0;
+    for file in &args.files {
+        let image = match input::from_file(file) {
+            Ok(image) => image,
+            Err(e) => {
+                eprintln!("nn-mnist: error: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        println!("{}:", file.display());
+        for model in &mut models {
+            let p = model.predict(&image);
+            let mut order: Vec<usize> = (0..p.probabilities.len()).collect();
+            order.sort_by(|&a, &b| p.probabilities[b].total_cmp(&p.probabilities[a]));
+            let classes = &model.info().classes;
+            let best: Vec<String> = order
+                .iter()
+                .take(top)
+                .map(|&k| format!("{} ({:.1}%)", classes[k], 100.0 * p.probabilities[k]))
+                .collect();
+            println!("  {:<width$}  {}", model.info().name, best.join("  "));
+        }
+    }
+    if failed > 0 {
+        return Err(TrainError::Usage(format!(
+            "{failed} of {} files could not be read",
+            args.files.len()
+        )));
+    }
+    Ok(())
+}
+
+fn eval(args: &EvalArgs) -> Result<(), TrainError> {
+    let checkpoint = match &args.checkpoint {
+        Some(path) => path.clone(),
+        None => newest_checkpoint(&args.runs_dir)?,
+    };
+    let (arch, dataset) = recorded(&checkpoint, args.arch.as_deref(), args.dataset)?;
     let mut net = arch.build(InitChoice::Auto, 0);
     load(&checkpoint, &mut net)?;
     net.eval();
@@ -593,6 +813,8 @@ fn main() -> ExitCode {
         Some(Command::Infer(args)) => &args.data,
         Some(Command::Train(args)) => &args.data,
         Some(Command::Eval(args)) => &args.data,
+        Some(Command::Serve(args)) => &args.models.data,
+        Some(Command::Predict(args)) => &args.models.data,
     };
     if let Some(n) = data.threads {
         nn_core::kernels::set_num_threads(usize::try_from(n).unwrap_or(1));
@@ -602,6 +824,8 @@ fn main() -> ExitCode {
         Some(Command::Infer(args)) => infer(args),
         Some(Command::Train(args)) => train_command(args),
         Some(Command::Eval(args)) => eval(args),
+        Some(Command::Serve(args)) => serve_command(args),
+        Some(Command::Predict(args)) => predict_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

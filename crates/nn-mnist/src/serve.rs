@@ -1,0 +1,245 @@
+//! `nn-mnist serve`: a web page to draw a digit on, and the JSON API under it.
+//!
+//! Routes: `GET /` (the page, embedded in the binary), `GET /api/models`, `POST /api/predict`
+//! (a PNG, or JSON with 784 grey values). Nothing else is served: no path reaches the file
+//! system. Networks run on a fixed pool of worker threads, each with its own copy of every
+//! model (a network's tensors cannot cross threads); a full queue answers 503.
+
+use std::net::SocketAddr;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use crate::input::{self, InputError};
+use crate::models::{ModelInfo, Prediction, Spec};
+
+/// The largest request body accepted.
+pub const MAX_BODY: usize = 1 << 20;
+/// Requests waiting for a worker beyond which the server answers 503.
+const QUEUE: usize = 256;
+
+const PAGE: &str = include_str!("page/index.html");
+
+/// One request for the workers: an image of 784 values, the models to run (all if `None`).
+struct Job {
+    image: Vec<f32>,
+    model: Option<usize>,
+    reply: tokio::sync::oneshot::Sender<Vec<Prediction>>,
+}
+
+struct AppState {
+    models: Vec<ModelInfo>,
+    jobs: SyncSender<Job>,
+}
+
+/// Starts `workers` threads that each build every model of `specs`, then serves on `addr`
+/// until the process is stopped; `on_bound` is told the address actually bound (port 0 asks
+/// the system for a free port).
+///
+/// # Errors
+/// A model that does not build, or an address that cannot be bound.
+pub fn serve(
+    specs: Vec<Spec>,
+    addr: SocketAddr,
+    workers: usize,
+    on_bound: impl FnOnce(SocketAddr),
+) -> Result<(), String> {
+    // Every model builds once here, so that a bad one stops the server before it starts.
+    for spec in &specs {
+        spec.build().map_err(|e| e.to_string())?;
+    }
+    let models = specs.iter().map(|s| s.info.clone()).collect();
+    let specs = Arc::new(specs);
+    let (jobs, queue) = sync_channel::<Job>(QUEUE);
+    let queue = Arc::new(Mutex::new(queue));
+    for _ in 0..workers.max(1) {
+        let (specs, queue) = (Arc::clone(&specs), Arc::clone(&queue));
+        std::thread::spawn(move || worker(&specs, &queue));
+    }
+    let state = Arc::new(AppState { models, jobs });
+    let app = Router::new()
+        .route("/", get(page))
+        .route("/api/models", get(list_models))
+        .route("/api/predict", post(predict))
+        .fallback(not_found)
+        .with_state(state);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the server's runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        on_bound(bound);
+        axum::serve(listener, app)
+            .await
+            .map_err(|e| format!("the server stopped: {e}"))
+    })
+}
+
+fn worker(specs: &[Spec], queue: &Mutex<Receiver<Job>>) {
+    let mut models: Vec<_> = specs
+        .iter()
+        .map(|s| {
+            s.build()
+                .unwrap_or_else(|e| unreachable!("every model was built once before: {e}"))
+        })
+        .collect();
+    loop {
+        // The lock is held only while this worker waits; the others queue on it.
+        let job = match queue.lock() {
+            Ok(q) => q.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        let answer = match job.model {
+            Some(i) => vec![models[i].predict(&job.image)],
+            None => models.iter_mut().map(|m| m.predict(&job.image)).collect(),
+        };
+        // The client may have gone; nothing to do then.
+        let _ = job.reply.send(answer);
+    }
+}
+
+/// A JSON error body: `{"error": "..."}`.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    #[derive(Serialize)]
+    struct Body {
+        error: String,
+    }
+    (
+        status,
+        axum::Json(Body {
+            error: message.into(),
+        }),
+    )
+        .into_response()
+}
+
+async fn page() -> Response {
+    let mut response = PAGE.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // Everything the page needs is inline; it talks to this server only.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+             img-src data:; connect-src 'self'",
+        ),
+    );
+    response
+}
+
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "not found: this server has the page at / and the API under /api/",
+    )
+}
+
+async fn list_models(State(state): State<Arc<AppState>>) -> Response {
+    #[derive(Serialize)]
+    struct Models<'a> {
+        models: &'a [ModelInfo],
+    }
+    axum::Json(Models {
+        models: &state.models,
+    })
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct PredictQuery {
+    model: Option<String>,
+}
+
+/// What `POST /api/predict` answers.
+#[derive(Serialize)]
+struct Answer {
+    /// The 28×28 image the networks saw, row-major, ink 1 on 0.
+    image: Vec<f32>,
+    results: Vec<Prediction>,
+}
+
+async fn predict(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<PredictQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let model = match &query.model {
+        None => None,
+        Some(name) => match state.models.iter().position(|m| &m.name == name) {
+            Some(i) => Some(i),
+            None => {
+                let known: Vec<&str> = state.models.iter().map(|m| m.name.as_str()).collect();
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "unknown model {name:?}; this server has {}",
+                        known.join(", ")
+                    ),
+                );
+            }
+        },
+    };
+    let Ok(body) = to_bytes(body, MAX_BODY).await else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over {MAX_BODY} bytes"),
+        );
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let image = match input::from_request(content_type, &body) {
+        Ok(image) => image,
+        Err(InputError::Unsupported(message)) => {
+            return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, message);
+        }
+        Err(InputError::TooLarge(message)) => return error(StatusCode::PAYLOAD_TOO_LARGE, message),
+        Err(InputError::Invalid(message)) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job = Job {
+        image: image.clone(),
+        model,
+        reply,
+    };
+    match state.jobs.try_send(job) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy: too many requests are waiting; try again",
+            );
+        }
+        Err(TrySendError::Disconnected(_)) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the workers have stopped",
+            );
+        }
+    }
+    match answer.await {
+        Ok(results) => axum::Json(Answer { image, results }).into_response(),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the worker stopped"),
+    }
+}
