@@ -1,0 +1,369 @@
+//! `nn-mnist serve` over HTTP: the API's answers, bad input of every kind (each a JSON error,
+//! the server serving on), and a bounded load test. The bad-input tests use weights made here
+//! and run everywhere; the load test runs the book's networks on real MNIST images, in CI
+//! (`CI=true`, with `NN_DATA_MIRROR`), and elsewhere says it was skipped.
+
+mod common;
+
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use common::{Server, have_data, mnist_test_images};
+use serde_json::{Value, json};
+
+/// A chapter-3 network of zeros except a bias that favours class 3, saved as an `.npz`.
+fn fake_weights(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("weights.npz");
+    let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(&path).expect("create"));
+    for (name, shape) in [
+        ("W1", vec![784, 50]),
+        ("b1", vec![50]),
+        ("W2", vec![50, 100]),
+        ("b2", vec![100]),
+        ("W3", vec![100, 10]),
+    ] {
+        npz.add_array(name, &ndarray::ArrayD::<f32>::zeros(shape))
+            .expect("add");
+    }
+    let mut b3 = ndarray::Array1::<f32>::zeros(10);
+    b3[3] = 5.0;
+    npz.add_array("b3", &b3).expect("add");
+    npz.finish().expect("finish");
+    path
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+/// Status and JSON body of a POST to /api/predict.
+fn post(
+    c: &reqwest::blocking::Client,
+    server: &Server,
+    query: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let r = c
+        .post(format!("{}api/predict{query}", server.url))
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .expect("POST /api/predict");
+    let status = r.status().as_u16();
+    let text = r.text().expect("body");
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, value)
+}
+
+fn png(width: u32, height: u32, ink: impl Fn(u32, u32) -> bool) -> Vec<u8> {
+    let img = image::GrayImage::from_fn(width, height, |x, y| {
+        image::Luma([if ink(x, y) { 0 } else { 255 }])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("encode");
+    out
+}
+
+#[test]
+fn the_api_answers_and_refuses_bad_input_with_json_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let weights = fake_weights(dir.path());
+    let mut server = Server::start(&[
+        "--nets",
+        "ch3",
+        "--weights",
+        weights.to_str().expect("utf-8"),
+        "--runs-dir",
+        dir.path().to_str().expect("utf-8"),
+        "--threads",
+        "2",
+    ]);
+    let c = client();
+
+    let models: Value = c
+        .get(format!("{}api/models", server.url))
+        .send()
+        .and_then(|r| r.text())
+        .map(|t| serde_json::from_str(&t).expect("JSON"))
+        .expect("GET /api/models");
+    assert_eq!(models["models"][0]["name"], "ch3", "{models}");
+    assert_eq!(models["models"].as_array().map(Vec::len), Some(1));
+
+    let page = c.get(&server.url).send().expect("GET /");
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/html"))
+    );
+    assert!(page.text().expect("page").contains("<canvas id=\"canvas\""));
+
+    // A good PNG: the image seen, ten probabilities, the favoured class.
+    let bar = png(280, 280, |x, y| {
+        (120..150).contains(&x) && (40..240).contains(&y)
+    });
+    let (status, answer) = post(&c, &server, "", "image/png", bar.clone());
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["image"].as_array().map(Vec::len), Some(784));
+    let result = &answer["results"][0];
+    assert_eq!(result["model"], "ch3");
+    assert_eq!(result["top"], 3);
+    let p: Vec<f64> = serde_json::from_value(result["probabilities"].clone()).expect("numbers");
+    assert_eq!(p.len(), 10);
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{p:?}");
+
+    let pixels = |values: Vec<Value>| serde_json::to_vec(&json!({ "pixels": values })).unwrap();
+    let zeros = || vec![json!(0); 784];
+    let mut with_text = zeros();
+    with_text[10] = json!("white");
+    let mut too_big = zeros();
+    too_big[783] = json!(300);
+    let mut negative = zeros();
+    negative[0] = json!(-0.5);
+    let mut huge_png = png(1, 1, |_, _| true);
+    huge_png[16..24].copy_from_slice(&[0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0]); // 100000×100000
+    // What, query, content type, body; the status and a piece of the message expected.
+    type Case<'a> = (&'a str, &'a str, &'a str, Vec<u8>, u16, &'a str);
+    let bad: Vec<Case> = vec![
+        (
+            "wrong length",
+            "",
+            "application/json",
+            pixels(vec![json!(0); 783]),
+            400,
+            "has 783 values, expected 784",
+        ),
+        (
+            "not a number",
+            "",
+            "application/json",
+            pixels(with_text),
+            400,
+            "pixels[10] is not a number",
+        ),
+        (
+            "NaN",
+            "",
+            "application/json",
+            b"{\"pixels\": [NaN]}".to_vec(),
+            400,
+            "not valid JSON",
+        ),
+        (
+            "above 255",
+            "",
+            "application/json",
+            pixels(too_big),
+            400,
+            "pixels[783] = 300 is outside",
+        ),
+        (
+            "negative",
+            "",
+            "application/json",
+            pixels(negative),
+            400,
+            "pixels[0] = -0.5 is outside",
+        ),
+        (
+            "not JSON",
+            "",
+            "application/json",
+            b"pixels=1,2,3".to_vec(),
+            400,
+            "not valid JSON",
+        ),
+        (
+            "no pixels",
+            "",
+            "application/json",
+            b"{\"data\": []}".to_vec(),
+            400,
+            "no \"pixels\"",
+        ),
+        (
+            "malformed PNG",
+            "",
+            "image/png",
+            b"\x89PNG\r\n\x1a\nnot really".to_vec(),
+            400,
+            "not a readable picture",
+        ),
+        (
+            "truncated PNG",
+            "",
+            "image/png",
+            bar[..bar.len() / 2].to_vec(),
+            400,
+            "not a readable picture",
+        ),
+        ("huge PNG", "", "image/png", huge_png, 400, "picture"),
+        (
+            "body over 1 MiB",
+            "",
+            "image/png",
+            vec![0u8; (1 << 20) + 1],
+            413,
+            "over 1048576 bytes",
+        ),
+        (
+            "text",
+            "",
+            "text/plain",
+            b"seven".to_vec(),
+            415,
+            "Content-Type text/plain is not read",
+        ),
+        (
+            "unknown model",
+            "?model=resnet",
+            "image/png",
+            bar.clone(),
+            400,
+            "unknown model \"resnet\"",
+        ),
+    ];
+    for (what, query, content_type, body, want, needle) in bad {
+        let (status, answer) = post(&c, &server, query, content_type, body);
+        assert_eq!(status, want, "{what}: {answer}");
+        let message = answer["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: {answer}"));
+        assert!(
+            message.contains(needle),
+            "{what}: {message:?} lacks {needle:?}"
+        );
+    }
+
+    // Only the page and the API: no file is reachable.
+    for path in [
+        "../Cargo.toml",
+        "api/../../etc/passwd",
+        "index.html",
+        "src/main.rs",
+    ] {
+        let r = c.get(format!("{}{path}", server.url)).send().expect("GET");
+        assert_eq!(r.status().as_u16(), 404, "{path}");
+    }
+
+    // Still serving, with the model named.
+    let (status, answer) = post(&c, &server, "?model=ch3", "image/png", bar);
+    assert_eq!(status, 200, "{answer}");
+    assert!(server.is_running());
+}
+
+#[test]
+fn a_non_loopback_address_is_warned_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let weights = fake_weights(dir.path());
+    let server = Server::start(&[
+        "--addr",
+        "0.0.0.0:0",
+        "--nets",
+        "ch3",
+        "--weights",
+        weights.to_str().expect("utf-8"),
+        "--runs-dir",
+        dir.path().to_str().expect("utf-8"),
+    ]);
+    let warning = server.stderr_line();
+    assert!(
+        warning.contains("warning: listening on 0.0.0.0:0: other machines can reach this server"),
+        "{warning}"
+    );
+}
+
+/// 2,000 requests from 8 clients at once, each a real MNIST test image as JSON, through both of
+/// the book's networks: no request fails, every answer is the one a lone request gets, the
+/// server's memory stays flat. Prints throughput and latency percentiles.
+#[test]
+fn a_bounded_load_test() {
+    if !have_data("a_bounded_load_test") {
+        return;
+    }
+    const CLIENTS: usize = 8;
+    const PER_CLIENT: usize = 250;
+    let runs = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start(&["--runs-dir", runs.path().to_str().expect("utf-8")]);
+    let images = mnist_test_images(100);
+    let bodies: Vec<Vec<u8>> = images
+        .iter()
+        .map(|im| serde_json::to_vec(&json!({ "pixels": im })).expect("JSON"))
+        .collect();
+    let c = client();
+    // What a lone request answers, and a warm-up.
+    let expected: Vec<Value> = bodies
+        .iter()
+        .map(|b| {
+            let (status, answer) = post(&c, &server, "", "application/json", b.clone());
+            assert_eq!(status, 200, "{answer}");
+            answer["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .map(|r| r["top"].clone())
+                .collect()
+        })
+        .collect();
+    let rss_before = server.rss_kib();
+    let started = Instant::now();
+    let latencies: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|k| {
+                let (bodies, expected, server) = (&bodies, &expected, &server);
+                s.spawn(move || {
+                    let c = client();
+                    let mut times = Vec::with_capacity(PER_CLIENT);
+                    for i in 0..PER_CLIENT {
+                        let n = (k * PER_CLIENT + i) % bodies.len();
+                        let t = Instant::now();
+                        let (status, answer) =
+                            post(&c, server, "", "application/json", bodies[n].clone());
+                        times.push(t.elapsed());
+                        assert_eq!(status, 200, "request {i} of client {k}: {answer}");
+                        let tops: Vec<Value> = answer["results"]
+                            .as_array()
+                            .expect("results")
+                            .iter()
+                            .map(|r| r["top"].clone())
+                            .collect();
+                        assert_eq!(Value::Array(tops), expected[n], "image {n}");
+                    }
+                    times
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a client failed"))
+            .collect()
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let rss_after = server.rss_kib();
+    let mut ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    ms.sort_by(f64::total_cmp);
+    let pct = |p: f64| ms[((ms.len() as f64 * p) as usize).min(ms.len() - 1)];
+    common::report(&format!(
+        "load test: {} requests from {CLIENTS} clients in {wall:.2} s = {:.0} requests/s; \
+         latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; server RSS {} KiB before, {} KiB after",
+        ms.len(),
+        ms.len() as f64 / wall,
+        pct(0.50),
+        pct(0.99),
+        ms[ms.len() - 1],
+        rss_before,
+        rss_after
+    ));
+    assert_eq!(ms.len(), CLIENTS * PER_CLIENT);
+    // Flat: the workers' buffers are reused; growth is allocator noise, not per request.
+    assert!(
+        rss_after < rss_before + 16 * 1024,
+        "memory grew from {rss_before} KiB to {rss_after} KiB"
+    );
+    assert!(server.is_running());
+}
