@@ -39,9 +39,12 @@ const BOX: usize = 20;
 const FIELD: usize = 28;
 
 impl Ink {
-    /// Ink from grey levels in [0, 1] (0 black, 1 white), whichever way round the picture is:
-    /// when its border is mostly light, the ink is the dark part (a pen on paper), else the
-    /// light part (MNIST's own white on black). Values outside [0, 1] are clamped.
+    /// Ink from grey levels in [0, 1] (0 black, 1 white), whichever way round the picture is.
+    /// The paper is the median grey of the picture's border: when it is light, the ink is what
+    /// is darker (a pen on paper), else what is lighter (MNIST's own white on black). Ink is
+    /// measured from the paper's level (a grey or coloured background is no ink), and what
+    /// differs from the paper no more than twice the border's noise (its 90th percentile: a
+    /// stroke may touch the border) is none. A clean black background changes nothing. Values outside [0, 1] are clamped, NaN is 0.
     ///
     /// # Panics
     /// If `grey.len() != width * height` (a programmer error).
@@ -53,21 +56,32 @@ impl Ink {
             grey.len()
         );
         let clamp = |v: f32| if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
-        let mut border = (0.0f64, 0usize);
-        for y in 0..height {
-            for x in 0..width {
-                if y == 0 || x == 0 || y + 1 == height || x + 1 == width {
-                    border.0 += f64::from(clamp(grey[y * width + x]));
-                    border.1 += 1;
-                }
-            }
-        }
-        let light_paper = border.1 > 0 && border.0 / border.1 as f64 > 0.5;
+        let mut border: Vec<f32> = (0..height)
+            .flat_map(|y| (0..width).map(move |x| (x, y)))
+            .filter(|&(x, y)| y == 0 || x == 0 || y + 1 == height || x + 1 == width)
+            .map(|(x, y)| clamp(grey[y * width + x]))
+            .collect();
+        border.sort_by(f32::total_cmp);
+        let paper = border.get(border.len() / 2).copied().unwrap_or(0.0);
+        let ink = |v: f32| {
+            let v = clamp(v);
+            let i = if paper > 0.5 {
+                (paper - v) / paper
+            } else if paper < 1.0 {
+                (v - paper) / (1.0 - paper)
+            } else {
+                0.0
+            };
+            i.clamp(0.0, 1.0)
+        };
+        let mut noise: Vec<f32> = border.iter().map(|&v| ink(v)).collect();
+        noise.sort_by(f32::total_cmp);
+        let noise = 2.0 * noise.get(noise.len() * 9 / 10).copied().unwrap_or(0.0);
         let values = grey
             .iter()
             .map(|&v| {
-                let v = clamp(v);
-                if light_paper { 1.0 - v } else { v }
+                let i = ink(v);
+                if i > noise { i } else { 0.0 }
             })
             .collect();
         Ink {
@@ -235,14 +249,44 @@ mod tests {
 
     #[test]
     fn reduction_averages_into_grey_levels() {
-        // A 1-pixel line in a 40-pixel-tall box: halved, it is half as dark.
-        let grey = picture(40, 40, |x, y| x == 20 || (y == 0 || y == 39) && x < 40);
-        let image = to_mnist(&Ink::from_grey(&grey, 40, 40));
+        // A 1-pixel line in a 40-pixel box: halved, it is half as dark.
+        let grey = picture(50, 50, |x, y| {
+            x == 20 && (5..45).contains(&y) || (y == 5 || y == 44) && (5..45).contains(&x)
+        });
+        let image = to_mnist(&Ink::from_grey(&grey, 50, 50));
         assert!(
             image.iter().any(|&v| (v - 0.5).abs() < 1e-6),
             "no grey level"
         );
         assert!(image.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    }
+
+    #[test]
+    fn a_coloured_noisy_background_is_not_ink() {
+        // Light ink on a grey-blue background with ±0.02 of noise, the digit off-centre.
+        let (w, h) = (60, 40);
+        let grey: Vec<f32> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                let noise = if (x * 7 + y * 13) % 5 == 0 {
+                    0.02
+                } else {
+                    -0.01
+                };
+                if (40..46).contains(&x) && (5..35).contains(&y) {
+                    0.9
+                } else {
+                    0.2 + noise
+                }
+            })
+            .collect();
+        let ink = Ink::from_grey(&grey, w, h);
+        assert_eq!(ink.bounding_box(), Some((40, 5, 46, 35)));
+        let image = to_mnist(&ink);
+        assert!(image.iter().filter(|&&v| v > 0.0).count() >= 4 * 20);
+        // The paper's level (0.19, the border's median) is no ink: 0.9 is (0.9 − 0.19) / 0.81.
+        let full = image.iter().copied().fold(0.0f32, f32::max);
+        assert!((full - 0.71 / 0.81).abs() < 1e-6, "{full}");
     }
 
     #[test]

@@ -367,3 +367,73 @@ fn a_bounded_load_test() {
     );
     assert!(server.is_running());
 }
+
+/// `predict` on picture files as people make them: MNIST's fourth test digit (a 0) ten times
+/// larger, dark on white paper; its fifth (a 4) three times larger, light blue on a navy
+/// background, off-centre in a wider picture. Both networks must read them; a file that is no
+/// picture is a one-line error and the exit code says so.
+#[test]
+fn predict_reads_pictures_either_way_round() {
+    if !have_data("predict_reads_pictures_either_way_round") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (images, labels) = common::mnist_test(5);
+    assert_eq!(&labels[3..], [0, 4]);
+    let zero = &images[3];
+    let paper = image::GrayImage::from_fn(280, 280, |x, y| {
+        let v = zero[(y / 10) as usize * 28 + (x / 10) as usize];
+        image::Luma([255 - (v * 255.0).round() as u8])
+    });
+    let four = &images[4];
+    let navy = image::RgbImage::from_fn(150, 100, |x, y| {
+        let v = if (10..94).contains(&y) && (60..144).contains(&x) {
+            four[((y - 10) / 3) as usize * 28 + ((x - 60) / 3) as usize]
+        } else {
+            0.0
+        };
+        image::Rgb([
+            20 + (v * 153.0) as u8,
+            30 + (v * 204.0) as u8,
+            60 + (v * 191.0) as u8,
+        ])
+    });
+    let (a, b) = (dir.path().join("zero.png"), dir.path().join("four.jpg"));
+    paper.save(&a).expect("write zero.png");
+    navy.save(&b).expect("write four.jpg");
+    let not_a_picture = dir.path().join("notes.png");
+    std::fs::write(&not_a_picture, "a 7, I think").expect("write");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_nn-mnist"))
+        .arg("predict")
+        .args([&a, &b, &not_a_picture])
+        .args(["--runs-dir", dir.path().to_str().expect("utf-8")])
+        .env("NN_DATA_DIR", dir.path().join("cache"))
+        .output()
+        .expect("run nn-mnist predict");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(err.contains("notes.png: not a picture"), "{err}");
+    assert!(err.contains("1 of 3 files could not be read"), "{err}");
+    // Each file's lines: "  ch3           0 (99.4%)  5 (0.3%)  2 (0.2%)".
+    let tops: Vec<(String, String)> = out
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let model = words.next().unwrap_or_default().to_string();
+            (model, words.next().unwrap_or_default().to_string())
+        })
+        .collect();
+    let want = [
+        ("ch3", "0"),
+        ("deep-convnet", "0"),
+        ("ch3", "4"),
+        ("deep-convnet", "4"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(m, c)| (m.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(tops, want, "{out}");
+}
