@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -66,8 +67,8 @@ pub fn serve(
     let state = Arc::new(AppState { models, jobs });
     let app = Router::new()
         .route("/", get(page))
-        .route("/api/models", get(list_models))
-        .route("/api/predict", post(predict))
+        .route("/api/models", get(list_models).fallback(wrong_method))
+        .route("/api/predict", post(predict).fallback(wrong_method))
         .fallback(not_found)
         .with_state(state);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -153,6 +154,13 @@ async fn not_found() -> Response {
     )
 }
 
+async fn wrong_method() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "wrong method: GET /api/models, POST /api/predict",
+    )
+}
+
 async fn list_models(State(state): State<Arc<AppState>>) -> Response {
     #[derive(Serialize)]
     struct Models<'a> {
@@ -179,10 +187,14 @@ struct Answer {
 
 async fn predict(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<PredictQuery>,
+    query: Result<Query<PredictQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let query = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad query string: {e}")),
+    };
     let model = match &query.model {
         None => None,
         Some(name) => match state.models.iter().position(|m| &m.name == name) {

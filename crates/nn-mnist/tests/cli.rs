@@ -39,6 +39,21 @@ fn have_data(test: &str) -> bool {
     false
 }
 
+/// `train --arch mlp --dataset fashion-mnist --epochs 1`, then `extra`.
+fn one_mlp_epoch<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "train",
+        "--arch",
+        "mlp",
+        "--dataset",
+        "fashion-mnist",
+        "--epochs",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// The value after `label` on the line that has it.
 fn figure(text: &str, label: &str) -> String {
     let line = text
@@ -129,19 +144,7 @@ fn one_epoch_of_fashion_mnist_then_eval_reads_the_checkpoint_back() {
     let out_dir = tempfile::tempdir().expect("tempdir");
     let dir = out_dir.path().to_str().expect("utf-8 path");
     let o = nn_mnist(
-        &[
-            "train",
-            "--arch",
-            "mlp",
-            "--dataset",
-            "fashion-mnist",
-            "--epochs",
-            "1",
-            "--threads",
-            "2",
-            "--out-dir",
-            dir,
-        ],
+        &one_mlp_epoch(&["--threads", "2", "--out-dir", dir]),
         cache.path(),
     );
     let out = stdout(&o);
@@ -199,19 +202,7 @@ fn one_epoch_of_fashion_mnist_then_eval_reads_the_checkpoint_back() {
     // --checkpoint takes the newest.
     let first = std::fs::read(&ckpt).expect("first checkpoint");
     let o = nn_mnist(
-        &[
-            "train",
-            "--arch",
-            "mlp",
-            "--dataset",
-            "fashion-mnist",
-            "--epochs",
-            "1",
-            "--lr",
-            "0.05",
-            "--out-dir",
-            dir,
-        ],
+        &one_mlp_epoch(&["--lr", "0.05", "--out-dir", dir]),
         cache.path(),
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -232,17 +223,7 @@ fn one_epoch_of_fashion_mnist_then_eval_reads_the_checkpoint_back() {
 
     // Naming an existing file is refused before any training, unless --force.
     let path = ckpt.to_str().expect("utf-8");
-    let args = [
-        "train",
-        "--arch",
-        "mlp",
-        "--dataset",
-        "fashion-mnist",
-        "--epochs",
-        "1",
-        "--out",
-        path,
-    ];
+    let args = one_mlp_epoch(&["--out", path]);
     let o = nn_mnist(&args, cache.path());
     assert_one_line_error(&o, 1, "exists; pass --force to replace it");
     assert_eq!(std::fs::read(&ckpt).expect("first checkpoint"), first);
@@ -259,19 +240,12 @@ fn a_diverging_run_stops_with_a_clear_message() {
     let cache = tempfile::tempdir().expect("tempdir");
     let out_dir = tempfile::tempdir().expect("tempdir");
     let o = nn_mnist(
-        &[
-            "train",
-            "--arch",
-            "mlp",
-            "--dataset",
-            "fashion-mnist",
-            "--epochs",
-            "1",
+        &one_mlp_epoch(&[
             "--lr",
             "1e30",
             "--out-dir",
             out_dir.path().to_str().expect("utf-8"),
-        ],
+        ]),
         cache.path(),
     );
     assert_one_line_error(&o, 1, "training diverged: the loss is");

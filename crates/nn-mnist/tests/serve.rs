@@ -251,6 +251,28 @@ fn the_api_answers_and_refuses_bad_input_with_json_errors() {
         assert_eq!(r.status().as_u16(), 404, "{path}");
     }
 
+    // The wrong method, and a query string that is not one, are JSON errors too.
+    let r = c
+        .get(format!("{}api/predict", server.url))
+        .send()
+        .expect("GET");
+    assert_eq!(r.status().as_u16(), 405);
+    assert!(r.text().expect("body").contains("POST /api/predict"));
+    let (status, answer) = post(
+        &c,
+        &server,
+        "?model=ch3&model=ch3",
+        "image/png",
+        bar.clone(),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("bad query string")),
+        "{answer}"
+    );
+
     // Still serving, with the model named.
     let (status, answer) = post(&c, &server, "?model=ch3", "image/png", bar);
     assert_eq!(status, 200, "{answer}");
