@@ -32,6 +32,22 @@ fn fake_weights(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// CRC-32 (PNG's chunk checksum), bit by bit.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
 fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -125,8 +141,11 @@ fn the_api_answers_and_refuses_bad_input_with_json_errors() {
     too_big[783] = json!(300);
     let mut negative = zeros();
     negative[0] = json!(-0.5);
+    // A valid PNG whose header claims 100000×100000 pixels (its checksum made to match).
     let mut huge_png = png(1, 1, |_, _| true);
-    huge_png[16..24].copy_from_slice(&[0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0]); // 100000×100000
+    huge_png[16..24].copy_from_slice(&[0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0]);
+    let crc = crc32(&huge_png[12..29]);
+    huge_png[29..33].copy_from_slice(&crc.to_be_bytes());
     // What, query, content type, body; the status and a piece of the message expected.
     type Case<'a> = (&'a str, &'a str, &'a str, Vec<u8>, u16, &'a str);
     let bad: Vec<Case> = vec![
@@ -202,7 +221,14 @@ fn the_api_answers_and_refuses_bad_input_with_json_errors() {
             400,
             "not a readable picture",
         ),
-        ("huge PNG", "", "image/png", huge_png, 400, "picture"),
+        (
+            "huge PNG",
+            "",
+            "image/png",
+            huge_png,
+            413,
+            "at most 4096×4096 pixels",
+        ),
         (
             "body over 1 MiB",
             "",
