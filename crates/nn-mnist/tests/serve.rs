@@ -32,6 +32,21 @@ fn fake_weights(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// A server of the chapter-3 network with [`fake_weights`] in `dir` (no runs there), then `extra`.
+fn fake_server(dir: &std::path::Path, extra: &[&str]) -> Server {
+    let weights = fake_weights(dir);
+    let mut args = vec![
+        "--nets",
+        "ch3",
+        "--weights",
+        weights.to_str().expect("utf-8"),
+        "--runs-dir",
+        dir.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
 /// CRC-32 (PNG's chunk checksum), bit by bit.
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;
@@ -88,17 +103,7 @@ fn png(width: u32, height: u32, ink: impl Fn(u32, u32) -> bool) -> Vec<u8> {
 #[test]
 fn the_api_answers_and_refuses_bad_input_with_json_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let weights = fake_weights(dir.path());
-    let mut server = Server::start(&[
-        "--nets",
-        "ch3",
-        "--weights",
-        weights.to_str().expect("utf-8"),
-        "--runs-dir",
-        dir.path().to_str().expect("utf-8"),
-        "--threads",
-        "2",
-    ]);
+    let mut server = fake_server(dir.path(), &["--threads", "2"]);
     let c = client();
 
     let models: Value = c
@@ -308,17 +313,7 @@ fn the_api_answers_and_refuses_bad_input_with_json_errors() {
 #[test]
 fn a_non_loopback_address_is_warned_about() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let weights = fake_weights(dir.path());
-    let server = Server::start(&[
-        "--addr",
-        "0.0.0.0:0",
-        "--nets",
-        "ch3",
-        "--weights",
-        weights.to_str().expect("utf-8"),
-        "--runs-dir",
-        dir.path().to_str().expect("utf-8"),
-    ]);
+    let server = fake_server(dir.path(), &["--addr", "0.0.0.0:0"]);
     let warning = server.stderr_line();
     assert!(
         warning.contains("warning: listening on 0.0.0.0:0: other machines can reach this server"),
