@@ -480,3 +480,95 @@ fn predict_reads_pictures_either_way_round() {
         .collect();
     assert_eq!(tops, want, "{out}");
 }
+
+/// A checkpoint of `train` is served beside the book's networks: the newest in `--runs-dir`
+/// by default (a Fashion-MNIST SimpleConvNet here, answering with clothing names and its 30
+/// feature maps of 24×24), or the one `--checkpoint` names; one that does not load stops the
+/// server before it listens.
+#[test]
+fn checkpoints_are_served_the_newest_by_default() {
+    use nn_layers::checkpoint::save_with_metadata;
+    use nn_train::{Arch, InitChoice};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runs = dir.path().join("runs");
+    std::fs::create_dir_all(&runs).expect("runs");
+    let older = runs.join("mlp-mnist-1.safetensors");
+    let newer = runs.join("simple-convnet-fashion-mnist-1.safetensors");
+    let facts = |arch: &'static str, dataset: &'static str| [("arch", arch), ("dataset", dataset)];
+    save_with_metadata(
+        &older,
+        &Arch::Mlp.build(InitChoice::Auto, 0),
+        &facts("mlp", "mnist"),
+    )
+    .expect("save");
+    std::thread::sleep(Duration::from_millis(20));
+    let cnn = Arch::SimpleConvNet.build(InitChoice::Auto, 0);
+    save_with_metadata(&newer, &cnn, &facts("simple-convnet", "fashion-mnist")).expect("save");
+    let weights = fake_weights(dir.path());
+    let start = |extra: &[&str]| {
+        let mut args = vec![
+            "--nets",
+            "ch3",
+            "--weights",
+            weights.to_str().expect("utf-8"),
+            "--runs-dir",
+            runs.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        Server::start(&args)
+    };
+    let c = client();
+    let models = |server: &Server| -> Value {
+        let text = c
+            .get(format!("{}api/models", server.url))
+            .send()
+            .and_then(|r| r.text())
+            .expect("GET /api/models");
+        serde_json::from_str(&text).expect("JSON")
+    };
+
+    let server = start(&[]);
+    let listed = models(&server);
+    let m = &listed["models"][1];
+    assert_eq!(m["name"], "simple-convnet-fashion-mnist-1", "{listed}");
+    assert_eq!(m["dataset"], "fashion-mnist");
+    assert_eq!(m["classes"][9], "Ankle boot");
+    assert_eq!(m["feature_maps"], true);
+    let bar = png(28, 28, |x, y| (12..15).contains(&x) && (4..24).contains(&y));
+    let (status, answer) = post(
+        &c,
+        &server,
+        "?model=simple-convnet-fashion-mnist-1",
+        "image/png",
+        bar,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let maps = &answer["results"][0]["feature_maps"];
+    assert_eq!(
+        (&maps["channels"], &maps["height"], &maps["width"]),
+        (&json!(30), &json!(24), &json!(24)),
+        "{maps}"
+    );
+    assert_eq!(maps["values"].as_array().map(Vec::len), Some(30 * 24 * 24));
+    drop(server);
+
+    let server = start(&["--checkpoint", older.to_str().expect("utf-8")]);
+    assert_eq!(models(&server)["models"][1]["name"], "mlp-mnist-1");
+    drop(server);
+
+    // A checkpoint that does not fit its recorded architecture: an error, no server.
+    let wrong = runs.join("wrong.safetensors");
+    save_with_metadata(&wrong, &cnn, &facts("mlp", "mnist")).expect("save");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_nn-mnist"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--nets", "ch3"])
+        .args(["--weights", weights.to_str().expect("utf-8")])
+        .args(["--checkpoint", wrong.to_str().expect("utf-8")])
+        .output()
+        .expect("run nn-mnist serve");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("nn-mnist: error: ") && err.contains("wrong.safetensors"),
+        "{err}"
+    );
+}
