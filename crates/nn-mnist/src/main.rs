@@ -17,6 +17,7 @@ use nn_train::train::{EpochStats, OptimizerKind, TrainConfig, parallel_trainer, 
 use nn_train::{Arch, InitChoice, TrainError, book};
 
 use crate::models::Spec;
+use nn_data::NamedArrays;
 
 mod input;
 mod models;
@@ -608,21 +609,26 @@ fn model_specs(args: &ModelArgs) -> Result<Vec<Spec>, TrainError> {
                 };
                 Spec::ch3(arrays, &source)
             }
-            BookNet::DeepConvnet => match fetched_arrays(&nn_data::DEEP_CONVNET_PARAMS, &opts) {
-                Ok((arrays, source)) => Spec::deep_convnet(arrays, &source),
-                Err(e) if !explicit_nets => {
-                    eprintln!(
-                        "nn-mnist: warning: leaving out deep-convnet: {}",
-                        one_line(&e.to_string())
-                    );
-                    continue;
+            BookNet::SimpleConvnet | BookNet::DeepConvnet => {
+                let (file, build): (_, fn(NamedArrays, &str) -> Spec) = match net {
+                    BookNet::SimpleConvnet => {
+                        (&nn_data::SIMPLE_CONVNET_PARAMS, Spec::simple_convnet)
+                    }
+                    _ => (&nn_data::DEEP_CONVNET_PARAMS, Spec::deep_convnet),
+                };
+                match fetched_arrays(file, &opts) {
+                    Ok((arrays, source)) => build(arrays, &source),
+                    Err(e) if !explicit_nets => {
+                        eprintln!(
+                            "nn-mnist: warning: leaving out {}: {}",
+                            net.to_possible_value()
+                                .map_or_else(String::new, |v| v.get_name().to_string()),
+                            one_line(&e.to_string())
+                        );
+                        continue;
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
-            },
-            BookNet::SimpleConvnet => {
-                return Err(TrainError::Usage(
-                    "--nets takes ch3 and deep-convnet".into(),
-                ));
             }
         };
         specs.push(spec);

@@ -30,6 +30,7 @@ pub struct ModelInfo {
 
 enum Source {
     Ch3(NamedArrays),
+    SimpleConvNet(NamedArrays),
     DeepConvNet(NamedArrays),
     Checkpoint {
         arch: Arch,
@@ -82,6 +83,21 @@ impl Spec {
         }
     }
 
+    /// The book's trained SimpleConvNet from the arrays of `ch07/params.pkl`.
+    pub fn simple_convnet(arrays: NamedArrays, origin: &str) -> Spec {
+        Spec {
+            info: ModelInfo {
+                name: "simple-convnet".into(),
+                title: "the book's SimpleConvNet (ch.7: conv 30×5×5, pool, 100, 10)".into(),
+                dataset: DatasetKind::Mnist.to_string(),
+                classes: classes(DatasetKind::Mnist),
+                feature_maps: true,
+            },
+            source: Source::SimpleConvNet(arrays),
+            origin: origin.into(),
+        }
+    }
+
     /// The book's trained DeepConvNet from the arrays of `deep_convnet_params.pkl`.
     pub fn deep_convnet(arrays: NamedArrays, origin: &str) -> Spec {
         Spec {
@@ -127,6 +143,7 @@ impl Spec {
     pub fn build(&self) -> Result<Model, TrainError> {
         let net = match &self.source {
             Source::Ch3(arrays) => Net::F32(book::network(arrays, &self.origin)?),
+            Source::SimpleConvNet(arrays) => Net::F64(book::simple_convnet(arrays, &self.origin)?),
             Source::DeepConvNet(arrays) => Net::F64(book::deep_convnet(arrays, &self.origin)?),
             Source::Checkpoint { arch, bytes, path } => {
                 let mut net = arch.build(InitChoice::Auto, 0);

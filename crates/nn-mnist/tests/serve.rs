@@ -413,7 +413,7 @@ fn a_bounded_load_test() {
 
 /// `predict` on picture files as people make them: MNIST's fourth test digit (a 0) ten times
 /// larger, dark on white paper; its fifth (a 4) three times larger, light blue on a navy
-/// background, off-centre in a wider picture. Both networks must read them; a file that is no
+/// background, off-centre in a wider picture. The book's three trained networks must read them; a file that is no
 /// picture is a one-line error and the exit code says so.
 #[test]
 fn predict_reads_pictures_either_way_round() {
@@ -450,6 +450,7 @@ fn predict_reads_pictures_either_way_round() {
         .arg("predict")
         .args([&a, &b, &not_a_picture])
         .args(["--runs-dir", dir.path().to_str().expect("utf-8")])
+        .args(["--nets", "ch3,simple-convnet,deep-convnet"])
         .env("NN_DATA_DIR", dir.path().join("cache"))
         .output()
         .expect("run nn-mnist predict");
@@ -470,8 +471,10 @@ fn predict_reads_pictures_either_way_round() {
         .collect();
     let want = [
         ("ch3", "0"),
+        ("simple-convnet", "0"),
         ("deep-convnet", "0"),
         ("ch3", "4"),
+        ("simple-convnet", "4"),
         ("deep-convnet", "4"),
     ];
     let want: Vec<(String, String)> = want
