@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -28,11 +28,13 @@ const QUEUE: usize = 256;
 
 const PAGE: &str = include_str!("page/index.html");
 
-/// One request for the workers: an image of 784 values, the models to run (all if `None`).
+/// One request for the workers: its body (decoding a picture is work too, kept off the
+/// server's two threads and bounded like the rest), the models to run (all if `None`).
 struct Job {
-    image: Vec<f32>,
+    content_type: String,
+    body: Bytes,
     model: Option<usize>,
-    reply: tokio::sync::oneshot::Sender<Vec<Prediction>>,
+    reply: tokio::sync::oneshot::Sender<Result<Answer, InputError>>,
 }
 
 struct AppState {
@@ -105,10 +107,13 @@ fn worker(specs: &[Spec], queue: &Mutex<Receiver<Job>>) {
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        let answer = match job.model {
-            Some(i) => vec![models[i].predict(&job.image)],
-            None => models.iter_mut().map(|m| m.predict(&job.image)).collect(),
-        };
+        let answer = input::from_request(&job.content_type, &job.body).map(|image| {
+            let results = match job.model {
+                Some(i) => vec![models[i].predict(&image)],
+                None => models.iter_mut().map(|m| m.predict(&image)).collect(),
+            };
+            Answer { image, results }
+        });
         // The client may have gone; nothing to do then.
         let _ = job.reply.send(answer);
     }
@@ -220,18 +225,12 @@ async fn predict(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let image = match input::from_request(content_type, &body) {
-        Ok(image) => image,
-        Err(InputError::Unsupported(message)) => {
-            return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, message);
-        }
-        Err(InputError::TooLarge(message)) => return error(StatusCode::PAYLOAD_TOO_LARGE, message),
-        Err(InputError::Invalid(message)) => return error(StatusCode::BAD_REQUEST, message),
-    };
+        .unwrap_or("")
+        .to_string();
     let (reply, answer) = tokio::sync::oneshot::channel();
     let job = Job {
-        image: image.clone(),
+        content_type,
+        body,
         model,
         reply,
     };
@@ -251,7 +250,12 @@ async fn predict(
         }
     }
     match answer.await {
-        Ok(results) => axum::Json(Answer { image, results }).into_response(),
+        Ok(Ok(answer)) => axum::Json(answer).into_response(),
+        Ok(Err(InputError::Unsupported(message))) => {
+            error(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
+        }
+        Ok(Err(InputError::TooLarge(message))) => error(StatusCode::PAYLOAD_TOO_LARGE, message),
+        Ok(Err(InputError::Invalid(message))) => error(StatusCode::BAD_REQUEST, message),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the worker stopped"),
     }
 }
