@@ -2,7 +2,7 @@
 //! public URLs or a mirror (`NN_DATA_MIRROR`), as `nn-mnist` fetches them.
 
 use zero_nn::data::{
-    Dataset, DatasetKind, FetchOptions, LoadOptions, NumpyArray, RemoteFile, Split, TrainTest,
+    Dataset, DatasetKind, FetchOptions, LoadOptions, NamedArrays, RemoteFile, Split, TrainTest,
 };
 
 use super::Result;
@@ -35,12 +35,9 @@ pub fn load_split(kind: DatasetKind, split: Split) -> Result<Dataset> {
 }
 
 /// The arrays of one of the book's pickled weight files.
-pub fn book_arrays(spec: &RemoteFile) -> Result<Vec<(String, NumpyArray)>> {
-    let fetched = zero_nn::data::fetch(spec, &FetchOptions::from_env()?)?;
-    Ok(zero_nn::data::numpy::parse_pickle(
-        &fetched.content,
-        spec.name,
-    )?)
+pub fn book_arrays(spec: &RemoteFile) -> Result<NamedArrays> {
+    let opts = FetchOptions::from_env()?;
+    Ok(zero_nn::data::numpy::fetch_pickle(spec, &opts)?)
 }
 
 /// The book's trained SimpleConvNet (`ch07/params.pkl`) in float64, every array's shape checked

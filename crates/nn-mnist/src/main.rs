@@ -95,6 +95,17 @@ enum BookNet {
     DeepConvnet,
 }
 
+impl BookNet {
+    /// The book's file of the network's trained weights.
+    fn file(self) -> &'static nn_data::RemoteFile {
+        match self {
+            BookNet::Ch3 => &nn_data::SAMPLE_WEIGHT,
+            BookNet::SimpleConvnet => &nn_data::SIMPLE_CONVNET_PARAMS,
+            BookNet::DeepConvnet => &nn_data::DEEP_CONVNET_PARAMS,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum ArchName {
     /// 784-50-100-10, sigmoid (the book's chapter-3 shape).
@@ -250,22 +261,19 @@ fn rate(images: usize, seconds: f64) -> f64 {
     images as f64 / seconds.max(1e-9)
 }
 
-/// The arrays of `--weights`, or else of the book's file `spec`, fetched and verified; with the
+/// The arrays of `weights`, or else of the book's file `spec`, fetched and verified; with the
 /// name to report them by.
 fn book_weights(
-    args: &InferArgs,
+    weights: Option<&Path>,
     spec: &nn_data::RemoteFile,
     opts: &FetchOptions,
-) -> Result<(Vec<(String, nn_data::NumpyArray)>, String), TrainError> {
-    Ok(match &args.weights {
+) -> Result<(NamedArrays, String), TrainError> {
+    Ok(match weights {
         Some(path) => (nn_data::read_arrays(path)?, path.display().to_string()),
-        None => {
-            let fetched = nn_data::fetch(spec, opts)?;
-            (
-                nn_data::numpy::parse_pickle(&fetched.content, spec.name)?,
-                spec.name.to_string(),
-            )
-        }
+        None => (
+            nn_data::numpy::fetch_pickle(spec, opts)?,
+            spec.name.to_string(),
+        ),
     })
 }
 
@@ -274,7 +282,7 @@ fn infer(args: &InferArgs) -> Result<(), TrainError> {
         return infer_cnn(args);
     }
     let opts = fetch_options(&args.data)?;
-    let (arrays, source) = book_weights(args, &nn_data::SAMPLE_WEIGHT, &opts)?;
+    let (arrays, source) = book_weights(args.weights.as_deref(), args.net.file(), &opts)?;
     let mut net = book::network(&arrays, &source)?;
     net.eval();
     let test = test_split(DatasetKind::Mnist, &opts)?;
@@ -313,17 +321,15 @@ fn infer(args: &InferArgs) -> Result<(), TrainError> {
 /// layers) prints for the same weights.
 fn infer_cnn(args: &InferArgs) -> Result<(), TrainError> {
     let opts = fetch_options(&args.data)?;
-    let (spec, title) = match args.net {
-        BookNet::SimpleConvnet => (
-            &nn_data::SIMPLE_CONVNET_PARAMS,
-            "The book's SimpleConvNet (ch.7: conv 30×5×5, ReLU, max pool 2×2, Affine 100, ReLU, Affine 10)",
-        ),
-        _ => (
-            &nn_data::DEEP_CONVNET_PARAMS,
-            "The book's DeepConvNet (ch.8: six 3×3 convolutions with ReLU, three max pools, Affine 50, ReLU, Dropout, Affine 10, Dropout)",
-        ),
+    let title = match args.net {
+        BookNet::SimpleConvnet => {
+            "The book's SimpleConvNet (ch.7: conv 30×5×5, ReLU, max pool 2×2, Affine 100, ReLU, Affine 10)"
+        }
+        _ => {
+            "The book's DeepConvNet (ch.8: six 3×3 convolutions with ReLU, three max pools, Affine 50, ReLU, Dropout, Affine 10, Dropout)"
+        }
     };
-    let (arrays, source) = book_weights(args, spec, &opts)?;
+    let (arrays, source) = book_weights(args.weights.as_deref(), args.net.file(), &opts)?;
     let mut net = if args.net == BookNet::SimpleConvnet {
         book::simple_convnet(&arrays, &source)?
     } else {
@@ -603,20 +609,15 @@ fn model_specs(args: &ModelArgs) -> Result<Vec<Spec>, TrainError> {
     for net in &nets {
         let spec = match net {
             BookNet::Ch3 => {
-                let (arrays, source) = match &args.weights {
-                    Some(path) => (nn_data::read_arrays(path)?, path.display().to_string()),
-                    None => fetched_arrays(&nn_data::SAMPLE_WEIGHT, &opts)?,
-                };
+                let (arrays, source) = book_weights(args.weights.as_deref(), net.file(), &opts)?;
                 Spec::ch3(arrays, &source)
             }
             BookNet::SimpleConvnet | BookNet::DeepConvnet => {
-                let (file, build): (_, fn(NamedArrays, &str) -> Spec) = match net {
-                    BookNet::SimpleConvnet => {
-                        (&nn_data::SIMPLE_CONVNET_PARAMS, Spec::simple_convnet)
-                    }
-                    _ => (&nn_data::DEEP_CONVNET_PARAMS, Spec::deep_convnet),
+                let build = match net {
+                    BookNet::SimpleConvnet => Spec::simple_convnet,
+                    _ => Spec::deep_convnet,
                 };
-                match fetched_arrays(file, &opts) {
+                match book_weights(None, net.file(), &opts) {
                     Ok((arrays, source)) => build(arrays, &source),
                     Err(e) if !explicit_nets => {
                         eprintln!(
@@ -663,18 +664,6 @@ fn model_specs(args: &ModelArgs) -> Result<Vec<Spec>, TrainError> {
         return Err(TrainError::Usage("no network to run".into()));
     }
     Ok(specs)
-}
-
-/// The arrays of one of the book's weight files, fetched and verified.
-fn fetched_arrays(
-    spec: &nn_data::RemoteFile,
-    opts: &FetchOptions,
-) -> Result<(nn_data::NamedArrays, String), TrainError> {
-    let fetched = nn_data::fetch(spec, opts)?;
-    Ok((
-        nn_data::numpy::parse_pickle(&fetched.content, spec.name)?,
-        spec.name.to_string(),
-    ))
 }
 
 fn serve_command(args: &ServeArgs) -> Result<(), TrainError> {

@@ -70,45 +70,35 @@ fn classes(dataset: DatasetKind) -> Vec<String> {
 impl Spec {
     /// The book's chapter-3 network from the arrays of `sample_weight.pkl`.
     pub fn ch3(arrays: NamedArrays, origin: &str) -> Spec {
-        Spec {
-            info: ModelInfo {
-                name: "ch3".into(),
-                title: "the book's chapter-3 network (784-50-100-10, sigmoid)".into(),
-                dataset: DatasetKind::Mnist.to_string(),
-                classes: classes(DatasetKind::Mnist),
-                feature_maps: false,
-            },
-            source: Source::Ch3(arrays),
-            origin: origin.into(),
-        }
+        let title = "the book's chapter-3 network (784-50-100-10, sigmoid)";
+        Spec::book("ch3", title, false, Source::Ch3(arrays), origin)
     }
 
     /// The book's trained SimpleConvNet from the arrays of `ch07/params.pkl`.
     pub fn simple_convnet(arrays: NamedArrays, origin: &str) -> Spec {
-        Spec {
-            info: ModelInfo {
-                name: "simple-convnet".into(),
-                title: "the book's SimpleConvNet (ch.7: conv 30×5×5, pool, 100, 10)".into(),
-                dataset: DatasetKind::Mnist.to_string(),
-                classes: classes(DatasetKind::Mnist),
-                feature_maps: true,
-            },
-            source: Source::SimpleConvNet(arrays),
-            origin: origin.into(),
-        }
+        let title = "the book's SimpleConvNet (ch.7: conv 30×5×5, pool, 100, 10)";
+        let source = Source::SimpleConvNet(arrays);
+        Spec::book("simple-convnet", title, true, source, origin)
     }
 
     /// The book's trained DeepConvNet from the arrays of `deep_convnet_params.pkl`.
     pub fn deep_convnet(arrays: NamedArrays, origin: &str) -> Spec {
+        let title = "the book's DeepConvNet (ch.8: six 3×3 convolutions)";
+        let source = Source::DeepConvNet(arrays);
+        Spec::book("deep-convnet", title, true, source, origin)
+    }
+
+    /// One of the book's MNIST networks.
+    fn book(name: &str, title: &str, feature_maps: bool, source: Source, origin: &str) -> Spec {
         Spec {
             info: ModelInfo {
-                name: "deep-convnet".into(),
-                title: "the book's DeepConvNet (ch.8: six 3×3 convolutions)".into(),
+                name: name.into(),
+                title: title.into(),
                 dataset: DatasetKind::Mnist.to_string(),
                 classes: classes(DatasetKind::Mnist),
-                feature_maps: true,
+                feature_maps,
             },
-            source: Source::DeepConvNet(arrays),
+            source,
             origin: origin.into(),
         }
     }

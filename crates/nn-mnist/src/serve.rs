@@ -6,7 +6,7 @@
 //! model (a network's tensors cannot cross threads); a full queue answers 503.
 
 use std::net::SocketAddr;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -42,9 +42,9 @@ struct AppState {
     jobs: SyncSender<Job>,
 }
 
-/// Starts `workers` threads that each build every model of `specs`, then serves on `addr`
-/// until the process is stopped; `on_bound` is told the address actually bound (port 0 asks
-/// the system for a free port).
+/// Starts `workers` threads that each build every model of `specs` and, once all have, serves
+/// on `addr` until the process is stopped; `on_bound` is told the address actually bound (port
+/// 0 asks the system for a free port).
 ///
 /// # Errors
 /// A model that does not build, or an address that cannot be bound.
@@ -54,17 +54,22 @@ pub fn serve(
     workers: usize,
     on_bound: impl FnOnce(SocketAddr),
 ) -> Result<(), String> {
-    // Every model builds once here, so that a bad one stops the server before it starts.
-    for spec in &specs {
-        spec.build().map_err(|e| e.to_string())?;
-    }
     let models = specs.iter().map(|s| s.info.clone()).collect();
     let specs = Arc::new(specs);
     let (jobs, queue) = sync_channel::<Job>(QUEUE);
     let queue = Arc::new(Mutex::new(queue));
-    for _ in 0..workers.max(1) {
-        let (specs, queue) = (Arc::clone(&specs), Arc::clone(&queue));
-        std::thread::spawn(move || worker(&specs, &queue));
+    let (built, ready) = std::sync::mpsc::channel();
+    let workers = workers.max(1);
+    for _ in 0..workers {
+        let (specs, queue, built) = (Arc::clone(&specs), Arc::clone(&queue), built.clone());
+        std::thread::spawn(move || worker(&specs, &queue, &built));
+    }
+    // A model that does not build stops the server before it listens (the workers then end
+    // with the queue, dropped on return).
+    for _ in 0..workers {
+        ready
+            .recv()
+            .map_err(|_| "a worker stopped while building its models".to_string())??;
     }
     let state = Arc::new(AppState { models, jobs });
     let app = Router::new()
@@ -92,14 +97,19 @@ pub fn serve(
     })
 }
 
-fn worker(specs: &[Spec], queue: &Mutex<Receiver<Job>>) {
-    let mut models: Vec<_> = specs
-        .iter()
-        .map(|s| {
-            s.build()
-                .unwrap_or_else(|e| unreachable!("every model was built once before: {e}"))
-        })
-        .collect();
+/// Builds every model, says how that went on `built`, then answers jobs until the queue closes.
+fn worker(specs: &[Spec], queue: &Mutex<Receiver<Job>>, built: &Sender<Result<(), String>>) {
+    let models: Result<Vec<_>, _> = specs.iter().map(Spec::build).collect();
+    let mut models = match models {
+        Ok(models) => {
+            let _ = built.send(Ok(()));
+            models
+        }
+        Err(e) => {
+            let _ = built.send(Err(e.to_string()));
+            return;
+        }
+    };
     loop {
         // The lock is held only while this worker waits; the others queue on it.
         let job = match queue.lock() {

@@ -60,6 +60,20 @@ impl NumpyArray {
 /// Named arrays, in the order the file lists them.
 pub type NamedArrays = Vec<(String, NumpyArray)>;
 
+/// The arrays of a pickled weight file (the book's), fetched from its URL or a mirror and
+/// checksum-verified as [`fetch`](crate::fetch()) does.
+///
+/// # Errors
+/// Any [`DataError`] of the fetch, or [`DataError::Pickle`] for content that is not a dict of
+/// `float32`/`float64` arrays.
+pub fn fetch_pickle(
+    spec: &crate::RemoteFile,
+    opts: &crate::FetchOptions,
+) -> Result<NamedArrays, DataError> {
+    let fetched = crate::fetch(spec, opts)?;
+    parse_pickle(&fetched.content, spec.name)
+}
+
 /// Reads a `.pkl` (pickled dict of arrays) or `.npz` file, told apart by their first bytes.
 ///
 /// ```no_run
@@ -77,7 +91,7 @@ pub fn read_arrays(path: &Path) -> Result<NamedArrays, DataError> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     let name = path.display().to_string();
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        read_npz(path)
+        npz::from_bytes(&bytes, &name)
     } else {
         parse_pickle(&bytes, &name)
     }
