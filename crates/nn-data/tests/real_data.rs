@@ -125,9 +125,8 @@ fn the_books_sample_weights_parse_as_the_book_describes() {
     else {
         return;
     };
-    let fetched = nn_data::fetch(&nn_data::SAMPLE_WEIGHT, &opts).expect("sample_weight.pkl");
     let arrays =
-        nn_data::numpy::parse_pickle(&fetched.content, "sample_weight.pkl").expect("parse");
+        nn_data::numpy::fetch_pickle(&nn_data::SAMPLE_WEIGHT, &opts).expect("sample_weight.pkl");
     let mut shapes: Vec<(String, Vec<usize>, &str)> = arrays
         .iter()
         .map(|(n, a)| (n.clone(), a.shape().to_vec(), a.dtype()))

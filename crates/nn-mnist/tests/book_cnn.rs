@@ -6,20 +6,14 @@
 //! Needs the real data (`NN_DATA_MIRROR`) and NumPy: in CI (`CI=true`) both must be there, and
 //! `.ci/run` installs NumPy; elsewhere the test says plainly that it was skipped and why.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use nn_data::{FetchOptions, MNIST_FILES, RemoteFile};
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
+mod common;
 
-fn skip(test: &str, why: &str) {
-    assert!(!in_ci(), "{test}: CI=true but {why}");
-    let _ = writeln!(std::io::stderr(), "{test}: SKIPPED — {why}");
-}
+use common::skip;
 
 /// A Python with NumPy, if there is one.
 fn python() -> Option<PathBuf> {

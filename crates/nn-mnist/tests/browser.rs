@@ -19,13 +19,8 @@ use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerA
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
 fn skip(why: &str) {
-    assert!(!in_ci(), "the browser test: CI=true but {why}");
-    report(&format!("the browser test: SKIPPED — {why}"));
+    common::skip("the browser test", why);
 }
 
 /// The first of `names` found on the PATH (or as given, if a path).

@@ -2,8 +2,12 @@
 //! CI (`CI=true`, with `NN_DATA_MIRROR` set by `.ci/run`); elsewhere they say they were skipped.
 //! The bad-input tests need no data and run everywhere.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
+
+use common::have_data;
 
 use nn_layers::checkpoint::{read_metadata, save_with_metadata};
 use nn_train::{Arch, InitChoice};
@@ -22,21 +26,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Whether the real data are reachable; off CI, says plainly that the test is skipped.
-fn have_data(test: &str) -> bool {
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    if std::env::var_os("NN_DATA_MIRROR").is_some() {
-        return true;
-    }
-    assert!(!in_ci, "{test}: CI=true but NN_DATA_MIRROR is not set");
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "{test}: SKIPPED — NN_DATA_MIRROR is not set (point it at ../shared/datasets,../shared,/usr/share/datasets)"
-    );
-    false
 }
 
 /// `train --arch mlp --dataset fashion-mnist --epochs 1`, then `extra`.
@@ -109,9 +98,8 @@ fn infer_reads_the_weights_from_an_npz_too() {
     let cache = tempfile::tempdir().expect("tempdir");
     let mut opts = nn_data::FetchOptions::from_env().expect("NN_DATA_MIRROR");
     opts.cache_dir = cache.path().to_path_buf();
-    let fetched = nn_data::fetch(&nn_data::SAMPLE_WEIGHT, &opts).expect("sample_weight.pkl");
     let arrays =
-        nn_data::numpy::parse_pickle(&fetched.content, "sample_weight.pkl").expect("parse");
+        nn_data::numpy::fetch_pickle(&nn_data::SAMPLE_WEIGHT, &opts).expect("sample_weight.pkl");
     let npz = cache.path().join("sample_weight.npz");
     let mut writer = ndarray_npy::NpzWriter::new(std::fs::File::create(&npz).expect("create"));
     for (name, array) in &arrays {

@@ -32,8 +32,9 @@ fn fake_weights(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-/// A server of the chapter-3 network with [`fake_weights`] in `dir` (no runs there), then `extra`.
-fn fake_server(dir: &std::path::Path, extra: &[&str]) -> Server {
+/// A server of the chapter-3 network with [`fake_weights`] written in `dir`, the runs of `runs`,
+/// then `extra`.
+fn fake_server(dir: &std::path::Path, runs: &std::path::Path, extra: &[&str]) -> Server {
     let weights = fake_weights(dir);
     let mut args = vec![
         "--nets",
@@ -41,7 +42,7 @@ fn fake_server(dir: &std::path::Path, extra: &[&str]) -> Server {
         "--weights",
         weights.to_str().expect("utf-8"),
         "--runs-dir",
-        dir.to_str().expect("utf-8"),
+        runs.to_str().expect("utf-8"),
     ];
     args.extend_from_slice(extra);
     Server::start(&args)
@@ -68,6 +69,16 @@ fn client() -> reqwest::blocking::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("HTTP client")
+}
+
+/// `GET /api/models`, parsed.
+fn models(c: &reqwest::blocking::Client, server: &Server) -> Value {
+    let text = c
+        .get(format!("{}api/models", server.url))
+        .send()
+        .and_then(|r| r.text())
+        .expect("GET /api/models");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
 /// Status and JSON body of a POST to /api/predict.
@@ -103,17 +114,12 @@ fn png(width: u32, height: u32, ink: impl Fn(u32, u32) -> bool) -> Vec<u8> {
 #[test]
 fn the_api_answers_and_refuses_bad_input_with_json_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut server = fake_server(dir.path(), &["--threads", "2"]);
+    let mut server = fake_server(dir.path(), dir.path(), &["--threads", "2"]);
     let c = client();
 
-    let models: Value = c
-        .get(format!("{}api/models", server.url))
-        .send()
-        .and_then(|r| r.text())
-        .map(|t| serde_json::from_str(&t).expect("JSON"))
-        .expect("GET /api/models");
-    assert_eq!(models["models"][0]["name"], "ch3", "{models}");
-    assert_eq!(models["models"].as_array().map(Vec::len), Some(1));
+    let listed = models(&c, &server);
+    assert_eq!(listed["models"][0]["name"], "ch3", "{listed}");
+    assert_eq!(listed["models"].as_array().map(Vec::len), Some(1));
 
     let page = c.get(&server.url).send().expect("GET /");
     assert_eq!(page.status().as_u16(), 200);
@@ -313,7 +319,7 @@ fn the_api_answers_and_refuses_bad_input_with_json_errors() {
 #[test]
 fn a_non_loopback_address_is_warned_about() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = fake_server(dir.path(), &["--addr", "0.0.0.0:0"]);
+    let server = fake_server(dir.path(), dir.path(), &["--addr", "0.0.0.0:0"]);
     let warning = server.stderr_line();
     assert!(
         warning.contains("warning: listening on 0.0.0.0:0: other machines can reach this server"),
@@ -507,31 +513,10 @@ fn checkpoints_are_served_the_newest_by_default() {
     std::thread::sleep(Duration::from_millis(20));
     let cnn = Arch::SimpleConvNet.build(InitChoice::Auto, 0);
     save_with_metadata(&newer, &cnn, &facts("simple-convnet", "fashion-mnist")).expect("save");
-    let weights = fake_weights(dir.path());
-    let start = |extra: &[&str]| {
-        let mut args = vec![
-            "--nets",
-            "ch3",
-            "--weights",
-            weights.to_str().expect("utf-8"),
-            "--runs-dir",
-            runs.to_str().expect("utf-8"),
-        ];
-        args.extend_from_slice(extra);
-        Server::start(&args)
-    };
     let c = client();
-    let models = |server: &Server| -> Value {
-        let text = c
-            .get(format!("{}api/models", server.url))
-            .send()
-            .and_then(|r| r.text())
-            .expect("GET /api/models");
-        serde_json::from_str(&text).expect("JSON")
-    };
 
-    let server = start(&[]);
-    let listed = models(&server);
+    let server = fake_server(dir.path(), &runs, &[]);
+    let listed = models(&c, &server);
     let m = &listed["models"][1];
     assert_eq!(m["name"], "simple-convnet-fashion-mnist-1", "{listed}");
     assert_eq!(m["dataset"], "fashion-mnist");
@@ -555,11 +540,16 @@ fn checkpoints_are_served_the_newest_by_default() {
     assert_eq!(maps["values"].as_array().map(Vec::len), Some(30 * 24 * 24));
     drop(server);
 
-    let server = start(&["--checkpoint", older.to_str().expect("utf-8")]);
-    assert_eq!(models(&server)["models"][1]["name"], "mlp-mnist-1");
+    let server = fake_server(
+        dir.path(),
+        &runs,
+        &["--checkpoint", older.to_str().expect("utf-8")],
+    );
+    assert_eq!(models(&c, &server)["models"][1]["name"], "mlp-mnist-1");
     drop(server);
 
     // A checkpoint that does not fit its recorded architecture: an error, no server.
+    let weights = fake_weights(dir.path());
     let wrong = runs.join("wrong.safetensors");
     save_with_metadata(&wrong, &cnn, &facts("mlp", "mnist")).expect("save");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_nn-mnist"))

@@ -9,15 +9,21 @@ use std::time::Duration;
 
 /// Whether the real data are reachable; off CI, says plainly that the test is skipped.
 pub fn have_data(test: &str) -> bool {
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
     if std::env::var_os("NN_DATA_MIRROR").is_some() {
         return true;
     }
-    assert!(!in_ci, "{test}: CI=true but NN_DATA_MIRROR is not set");
-    report(&format!(
-        "{test}: SKIPPED — NN_DATA_MIRROR is not set (point it at ../shared/datasets,../shared,/usr/share/datasets)"
-    ));
+    skip(
+        test,
+        "NN_DATA_MIRROR is not set (point it at ../shared/datasets,../shared,/usr/share/datasets)",
+    );
     false
+}
+
+/// Says plainly that `test` is skipped and why; in CI (`CI=true`) a skip is a failure.
+pub fn skip(test: &str, why: &str) {
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(!in_ci, "{test}: CI=true but {why}");
+    report(&format!("{test}: SKIPPED — {why}"));
 }
 
 /// A line on the real stderr (the harness captures `eprintln!` of passing tests).
