@@ -322,6 +322,9 @@ fn download_verified(
     client: &mut Option<reqwest::blocking::Client>,
 ) -> Result<Fetched, String> {
     if client.is_none() {
+        // reqwest's TLS takes the process's default provider: ring, unless the program
+        // installed another first (then this one is not needed and the error says so).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let built = reqwest::blocking::Client::builder()
             .connect_timeout(opts.timeout)
             .timeout(opts.timeout)

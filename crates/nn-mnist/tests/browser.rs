@@ -179,8 +179,8 @@ fn drawing_digits_on_the_page_in_chromium() {
                          "--disable-dev-shm-usage", "--window-size=1280,900"],
             }),
         );
-        let client = ClientBuilder::rustls()
-            .expect("TLS roots")
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", driver.1))
             .await
@@ -210,7 +210,16 @@ fn drawing_digits_on_the_page_in_chromium() {
                     .await
                     .expect("click clear");
                 let cleared = shown_tops(&client).await;
-                assert!(cleared.iter().all(|(_, top)| top.is_empty()), "{cleared:?}");
+                assert!(cleared.is_empty(), "bars after Clear: {cleared:?}");
+                let hint = client
+                    .execute(
+                        "const h = document.querySelector('#results .hint'); \
+                         return h ? h.textContent : ''",
+                        vec![],
+                    )
+                    .await
+                    .expect("read the hint");
+                assert_eq!(hint, "draw a digit", "the page after Clear");
             }
             draw(&client, image).await.expect("draw");
             let tops = shown_tops(&client).await;
