@@ -37,14 +37,66 @@ pub struct Ink {
 /// The side of the box the ink is scaled into, and of the field it is centred in.
 const BOX: usize = 20;
 const FIELD: usize = 28;
+/// Grey levels spanning less than this hold no ink.
+const MIN_CONTRAST: f32 = 0.1;
+/// How far (in pixels) a stroke's anti-aliased fringe reaches beyond its ink.
+const FRINGE: usize = 2;
+
+/// The indices of the picture's outermost pixels, each once.
+fn border_indices(width: usize, height: usize) -> Vec<usize> {
+    (0..height)
+        .flat_map(|y| (0..width).map(move |x| (x, y)))
+        .filter(|&(x, y)| y == 0 || x == 0 || y + 1 == height || x + 1 == width)
+        .map(|(x, y)| y * width + x)
+        .collect()
+}
+
+/// Otsu's threshold of grey levels in [0, 1] (256 bins): the level that splits them into two
+/// classes with the largest variance between the classes' means. Levels above it are the
+/// light class.
+fn otsu(grey: &[f32]) -> f32 {
+    let mut histogram = [0u64; 256];
+    for &v in grey {
+        histogram[(v * 255.0).round() as usize] += 1;
+    }
+    let total = grey.len() as f64;
+    let sum: f64 = histogram
+        .iter()
+        .enumerate()
+        .map(|(k, &n)| k as f64 * n as f64)
+        .sum();
+    let (mut below, mut below_sum) = (0.0f64, 0.0f64);
+    // Where empty bins make a plateau of equal splits, its middle.
+    let (mut best, mut first, mut last) = (-1.0f64, 0usize, 0usize);
+    for (k, &n) in histogram.iter().enumerate().take(255) {
+        below += n as f64;
+        below_sum += k as f64 * n as f64;
+        let above = total - below;
+        if below == 0.0 || above == 0.0 {
+            continue;
+        }
+        let between = below * above * (below_sum / below - (sum - below_sum) / above).powi(2);
+        if between > best * (1.0 + 1e-12) {
+            (best, first, last) = (between, k, k);
+        } else if between >= best * (1.0 - 1e-12) {
+            last = k;
+        }
+    }
+    ((first + last) as f32 / 2.0 + 0.5) / 255.0
+}
 
 impl Ink {
     /// Ink from grey levels in [0, 1] (0 black, 1 white), whichever way round the picture is.
-    /// The paper is the median grey of the picture's border: when it is light, the ink is what
-    /// is darker (a pen on paper), else what is lighter (MNIST's own white on black). Ink is
-    /// measured from the paper's level (a grey or coloured background is no ink), and what
-    /// differs from the paper no more than twice the border's noise (its 90th percentile: a
-    /// stroke may touch the border) is none. A clean black background changes nothing. Values outside [0, 1] are clamped, NaN is 0.
+    ///
+    /// The grey levels are split in two by Otsu's threshold; the side that holds most of the
+    /// picture's border is the paper (a pen on light paper, or MNIST's own white on black),
+    /// the other the ink. The paper's level and its noise are measured on the border's paper
+    /// pixels that lie away from any ink (a stroke may touch or cross the picture's edge, as in
+    /// a tight crop, and its anti-aliased fringe is no paper either): ink is what differs from
+    /// the paper's level, and what differs from it no more than twice the noise (its 90th
+    /// percentile) is none. A picture whose grey levels span less than a tenth of the scale
+    /// (blank, uniform, or noise alone) has no ink at all: see [`Ink::is_blank`]. Values
+    /// outside [0, 1] are clamped, NaN is 0.
     ///
     /// # Panics
     /// If `grey.len() != width * height` (a programmer error).
@@ -55,18 +107,64 @@ impl Ink {
             "Ink::from_grey: {} values for a {width}×{height} picture",
             grey.len()
         );
-        let clamp = |v: f32| if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
-        let mut border: Vec<f32> = (0..height)
-            .flat_map(|y| (0..width).map(move |x| (x, y)))
-            .filter(|&(x, y)| y == 0 || x == 0 || y + 1 == height || x + 1 == width)
-            .map(|(x, y)| clamp(grey[y * width + x]))
+        let grey: Vec<f32> = grey
+            .iter()
+            .map(|&v| if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) })
             .collect();
-        border.sort_by(f32::total_cmp);
-        let paper = border.get(border.len() / 2).copied().unwrap_or(0.0);
+        let blank = Ink {
+            width,
+            height,
+            values: vec![0.0; grey.len()],
+        };
+        let (lo, hi) = grey
+            .iter()
+            .fold((1.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        if grey.is_empty() || hi - lo < MIN_CONTRAST {
+            return blank;
+        }
+        let threshold = otsu(&grey);
+        let border = border_indices(width, height);
+        let light = border.iter().filter(|&&i| grey[i] > threshold).count();
+        let paper_is_light = 2 * light >= border.len();
+        let is_ink = |v: f32| (v > threshold) != paper_is_light;
+        // The border's paper pixels, without those near ink (a stroke's anti-aliased fringe).
+        let near_ink = |i: usize| {
+            let (x, y) = (i % width, i / width);
+            let ys = y.saturating_sub(FRINGE)..(y + FRINGE + 1).min(height);
+            ys.into_iter().any(|yy| {
+                let xs = x.saturating_sub(FRINGE)..(x + FRINGE + 1).min(width);
+                xs.into_iter().any(|xx| is_ink(grey[yy * width + xx]))
+            })
+        };
+        let paper_side: Vec<usize> = border
+            .iter()
+            .copied()
+            .filter(|&i| !is_ink(grey[i]))
+            .collect();
+        let clear: Vec<usize> = paper_side
+            .iter()
+            .copied()
+            .filter(|&i| !near_ink(i))
+            .collect();
+        let samples = if clear.is_empty() {
+            &paper_side
+        } else {
+            &clear
+        };
+        let mut levels: Vec<f32> = samples.iter().map(|&i| grey[i]).collect();
+        levels.sort_by(f32::total_cmp);
+        let paper = match levels.get(levels.len() / 2) {
+            Some(&level) => level,
+            None if paper_is_light => hi,
+            None => lo,
+        };
         let ink = |v: f32| {
-            let v = clamp(v);
-            let i = if paper > 0.5 {
-                (paper - v) / paper
+            let i = if paper_is_light {
+                if paper > 0.0 {
+                    (paper - v) / paper
+                } else {
+                    0.0
+                }
             } else if paper < 1.0 {
                 (v - paper) / (1.0 - paper)
             } else {
@@ -74,7 +172,8 @@ impl Ink {
             };
             i.clamp(0.0, 1.0)
         };
-        let mut noise: Vec<f32> = border.iter().map(|&v| ink(v)).collect();
+        // The noise is measured away from ink only: with none such, the paper is taken as clean.
+        let mut noise: Vec<f32> = clear.iter().map(|&i| ink(grey[i])).collect();
         noise.sort_by(f32::total_cmp);
         let noise = 2.0 * noise.get(noise.len() * 9 / 10).copied().unwrap_or(0.0);
         let values = grey
@@ -89,6 +188,11 @@ impl Ink {
             height,
             values,
         }
+    }
+
+    /// Whether the picture has no ink at all (blank or uniform): no digit to read.
+    pub fn is_blank(&self) -> bool {
+        self.bounding_box().is_none()
     }
 
     /// The smallest rectangle `(x0, y0, x1, y1)` (exclusive ends) holding every pixel with ink
@@ -287,6 +391,142 @@ mod tests {
         // The paper's level (0.19, the border's median) is no ink: 0.9 is (0.9 − 0.19) / 0.81.
         let full = image.iter().copied().fold(0.0f32, f32::max);
         assert!((full - 0.71 / 0.81).abs() < 1e-6, "{full}");
+    }
+
+    /// Shapes whose strokes touch one, two and all four edges of the picture, as in a tight
+    /// crop: `(width, height, is_ink)`.
+    /// A named test picture: `(name, width, height, is_ink)`.
+    type Shape = (
+        &'static str,
+        usize,
+        usize,
+        Box<dyn Fn(usize, usize) -> bool>,
+    );
+
+    fn touching_shapes() -> Vec<Shape> {
+        vec![
+            // A bar along the left edge, half the picture's height.
+            (
+                "one edge",
+                24,
+                30,
+                Box::new(|x, y| x < 4 && (8..23).contains(&y)),
+            ),
+            // An L: down the left edge and along the bottom.
+            (
+                "two edges",
+                24,
+                30,
+                Box::new(|x, y| x < 4 && y >= 6 || y >= 26 && x < 18),
+            ),
+            // A ring (a tightly cropped 0) touching all four edges.
+            (
+                "four edges",
+                20,
+                28,
+                Box::new(|x, y| {
+                    let (dx, dy) = (
+                        (x as f64 + 0.5 - 10.0) / 10.0,
+                        (y as f64 + 0.5 - 14.0) / 14.0,
+                    );
+                    let r = dx * dx + dy * dy;
+                    (0.55..=1.0).contains(&r)
+                }),
+            ),
+            // A cross whose arms are cut by all four edges.
+            (
+                "four edges, crossed",
+                21,
+                21,
+                Box::new(|x, y| (8..13).contains(&x) || (8..13).contains(&y)),
+            ),
+        ]
+    }
+
+    #[test]
+    fn strokes_that_touch_the_edges_are_ink_either_way_round() {
+        for (name, w, h, is_ink) in touching_shapes() {
+            // Clean black on white, white on black, and a pencil on grey, noisy paper.
+            let looks: [(&str, f32, f32, f32); 3] = [
+                ("black on white", 0.0, 1.0, 0.0),
+                ("white on black", 1.0, 0.0, 0.0),
+                ("pencil on grey paper", 0.15, 0.8, 0.02),
+            ];
+            for (look, ink_level, paper_level, noise) in looks {
+                let grey: Vec<f32> = (0..w * h)
+                    .map(|i| {
+                        let (x, y) = (i % w, i / w);
+                        let wobble = if (x * 7 + y * 13) % 5 == 0 {
+                            noise
+                        } else {
+                            -noise / 2.0
+                        };
+                        if is_ink(x, y) {
+                            ink_level
+                        } else {
+                            paper_level + wobble
+                        }
+                    })
+                    .collect();
+                let ink = Ink::from_grey(&grey, w, h);
+                // Ink is measured from the paper's level: a pencil's grey is less than full.
+                let full = ink.values.iter().copied().fold(0.0, f32::max);
+                assert!(full > 0.8, "{name}, {look}: the darkest ink is {full}");
+                for i in 0..w * h {
+                    let (x, y) = (i % w, i / w);
+                    let v = ink.values[i];
+                    if is_ink(x, y) {
+                        assert_eq!(v, full, "{name}, {look}: ({x}, {y}) is ink");
+                    } else {
+                        assert_eq!(v, 0.0, "{name}, {look}: ({x}, {y}) is paper");
+                    }
+                }
+                // The same digit with a margin of paper comes out the same.
+                let m = 6;
+                let (fw, fh) = (w + 2 * m, h + 2 * m);
+                let framed: Vec<f32> = (0..fw * fh)
+                    .map(|i| {
+                        let (x, y) = (i % fw, i / fw);
+                        let inside = (m..m + w).contains(&x) && (m..m + h).contains(&y);
+                        let wobble = if (x * 7 + y * 13) % 5 == 0 {
+                            noise
+                        } else {
+                            -noise / 2.0
+                        };
+                        if inside {
+                            grey[(y - m) * w + x - m]
+                        } else {
+                            paper_level + wobble
+                        }
+                    })
+                    .collect();
+                let a = to_mnist(&ink);
+                let b = to_mnist(&Ink::from_grey(&framed, fw, fh));
+                let most = a
+                    .iter()
+                    .zip(&b)
+                    .map(|(p, q)| (p - q).abs())
+                    .fold(0.0, f32::max);
+                assert!(
+                    most < 1e-5,
+                    "{name}, {look}: differs by {most} with a margin"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn uniform_pictures_and_faint_noise_are_blank() {
+        for level in [0.0, 0.3, 1.0] {
+            let ink = Ink::from_grey(&vec![level; 30 * 20], 30, 20);
+            assert!(ink.is_blank(), "uniform {level}");
+        }
+        let noisy: Vec<f32> = (0..900)
+            .map(|i| 0.5 + 0.03 * ((i * 37 % 11) as f32 / 10.0))
+            .collect();
+        assert!(Ink::from_grey(&noisy, 30, 30).is_blank());
+        assert!(Ink::from_grey(&[], 0, 0).is_blank());
+        assert!(!Ink::from_grey(&picture(30, 30, |x, _| x == 15), 30, 30).is_blank());
     }
 
     #[test]
