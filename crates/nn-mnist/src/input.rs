@@ -23,14 +23,20 @@ pub enum InputError {
     TooLarge(String),
     /// Malformed content (400).
     Invalid(String),
+    /// A well-formed picture with no ink: blank or uniform, no digit to read (422).
+    NoInk(String),
 }
+
+/// What a picture with no ink is told.
+const NO_INK: &str = "no digit: the picture has no ink (it is blank or uniform); draw a digit";
 
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            InputError::Unsupported(m) | InputError::TooLarge(m) | InputError::Invalid(m) => {
-                f.write_str(m)
-            }
+            InputError::Unsupported(m)
+            | InputError::TooLarge(m)
+            | InputError::Invalid(m)
+            | InputError::NoInk(m) => f.write_str(m),
         }
     }
 }
@@ -63,13 +69,12 @@ pub fn from_request(content_type: &str, body: &[u8]) -> Result<Vec<f32>, InputEr
 /// The MNIST image of a picture file (any size; colour or grey; PNG, JPEG, BMP, GIF).
 ///
 /// # Errors
-/// The file cannot be read or decoded.
-pub fn from_file(path: &Path) -> Result<Vec<f32>, String> {
+/// The file cannot be read or decoded ([`InputError::Invalid`], [`InputError::TooLarge`]), or
+/// it holds no ink ([`InputError::NoInk`]).
+pub fn from_file(path: &Path) -> Result<Vec<f32>, InputError> {
     let bytes =
-        std::fs::read(path).map_err(|e| format!("{}: cannot read it: {e}", path.display()))?;
-    decode(&bytes, None)
-        .and_then(from_picture)
-        .map_err(|e| format!("{}: {e}", path.display()))
+        std::fs::read(path).map_err(|e| InputError::Invalid(format!("cannot read it: {e}")))?;
+    decode(&bytes, None).and_then(from_picture)
 }
 
 fn decode(bytes: &[u8], format: Option<ImageFormat>) -> Result<DynamicImage, InputError> {
@@ -112,7 +117,15 @@ fn from_picture(picture: DynamicImage) -> Result<Vec<f32>, InputError> {
             l * a + (1.0 - a)
         })
         .collect();
-    Ok(to_mnist(&Ink::from_grey(&grey, width, height)))
+    prepared(&Ink::from_grey(&grey, width, height))
+}
+
+/// The MNIST image of `ink`, unless there is none.
+fn prepared(ink: &Ink) -> Result<Vec<f32>, InputError> {
+    if ink.is_blank() {
+        return Err(InputError::NoInk(NO_INK.into()));
+    }
+    Ok(to_mnist(ink))
 }
 
 /// `{"pixels": [784 numbers], "preprocess": true}`: grey levels of a 28×28 picture, in [0, 1]
@@ -160,10 +173,15 @@ fn from_json(body: &[u8]) -> Result<Vec<f32>, InputError> {
             *v /= 255.0;
         }
     }
+    let ink = Ink::from_grey(&values, 28, 28);
     if !preprocess {
-        return Ok(values);
+        return if ink.is_blank() {
+            Err(InputError::NoInk(NO_INK.into()))
+        } else {
+            Ok(values)
+        };
     }
-    Ok(to_mnist(&Ink::from_grey(&values, 28, 28)))
+    prepared(&ink)
 }
 
 #[cfg(test)]
@@ -183,8 +201,10 @@ mod tests {
 
     #[test]
     fn json_pixels_are_checked() {
-        let ones = vec!["1"; 784].join(",");
-        assert!(json(&format!("{{\"pixels\":[{ones}]}}")).is_ok());
+        let bar: Vec<&str> = (0..784)
+            .map(|i| if i % 28 == 14 { "1" } else { "0" })
+            .collect();
+        assert!(json(&format!("{{\"pixels\":[{}]}}", bar.join(","))).is_ok());
         assert!(invalid(json("{\"pixels\":[1,2]}")).contains("has 2 values, expected 784"));
         assert!(invalid(json("[1,2]")).contains("JSON object"));
         assert!(invalid(json("{\"pixels\":[NaN]}")).contains("not valid JSON"));
@@ -202,6 +222,27 @@ mod tests {
         text[3] = "-1";
         assert!(invalid(json(&format!("{{\"pixels\":[{}]}}", text.join(",")))).contains("outside"));
         assert!(invalid(json("{\"pixels\":[1e999]}")).contains("not valid JSON"));
+    }
+
+    #[test]
+    fn blank_and_uniform_pictures_have_no_digit() {
+        for value in ["0", "255", "0.4"] {
+            for preprocess in [true, false] {
+                let body = format!(
+                    "{{\"pixels\":[{}],\"preprocess\":{preprocess}}}",
+                    vec![value; 784].join(",")
+                );
+                assert!(matches!(json(&body), Err(InputError::NoInk(m)) if m.contains("no ink")));
+            }
+        }
+        let mut png = Vec::new();
+        image::GrayImage::from_pixel(50, 30, image::Luma([200]))
+            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        assert!(matches!(
+            from_request("image/png", &png),
+            Err(InputError::NoInk(_))
+        ));
     }
 
     #[test]

@@ -7,10 +7,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use clap::{Args, ValueEnum};
 use nn_core::{Float, Tensor, no_grad};
 use nn_data::{DatasetKind, NamedArrays};
 use nn_layers::{Module, Sequential};
 use nn_train::{Arch, InitChoice, TrainError, book};
+
+use crate::eval::{newest_checkpoint, recorded};
+use crate::infer::{BookNet, book_weights};
+use crate::{DataArgs, fetch_options, one_line};
 use serde::Serialize;
 
 /// What a client learns about a model (`GET /api/models`).
@@ -289,4 +294,96 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
     let exp: Vec<f32> = logits.iter().map(|&v| (v - max).exp()).collect();
     let sum: f32 = exp.iter().sum();
     exp.iter().map(|v| v / sum).collect()
+}
+
+/// The networks `serve` and `predict` run.
+#[derive(Args)]
+pub struct ModelArgs {
+    /// The book's trained networks to run, comma-separated [default: ch3,deep-convnet, leaving
+    /// out one whose weights cannot be fetched].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub nets: Option<Vec<BookNet>>,
+    /// The chapter-3 network's weights (.pkl or .npz) instead of the book's file.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// A checkpoint of `train` to run as well (default: the newest in --runs-dir, if there is
+    /// one).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Where `train` writes its runs.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// The networks of `--nets` and the checkpoint. A book network named by default that cannot
+/// be fetched, or a newest run that does not load, is left out with a warning; one asked for
+/// explicitly is an error.
+pub fn model_specs(args: &ModelArgs) -> Result<Vec<Spec>, TrainError> {
+    let opts = fetch_options(&args.data)?;
+    let mut specs = Vec::new();
+    let explicit_nets = args.nets.is_some();
+    let nets = args
+        .nets
+        .clone()
+        .unwrap_or_else(|| vec![BookNet::Ch3, BookNet::DeepConvnet]);
+    for net in &nets {
+        let spec = match net {
+            BookNet::Ch3 => {
+                let (arrays, source) = book_weights(args.weights.as_deref(), net.file(), &opts)?;
+                Spec::ch3(arrays, &source)
+            }
+            BookNet::SimpleConvnet | BookNet::DeepConvnet => {
+                let build = match net {
+                    BookNet::SimpleConvnet => Spec::simple_convnet,
+                    _ => Spec::deep_convnet,
+                };
+                match book_weights(None, net.file(), &opts) {
+                    Ok((arrays, source)) => build(arrays, &source),
+                    Err(e) if !explicit_nets => {
+                        eprintln!(
+                            "nn-mnist: warning: leaving out {}: {}",
+                            net.to_possible_value()
+                                .map_or_else(String::new, |v| v.get_name().to_string()),
+                            one_line(&e.to_string())
+                        );
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        specs.push(spec);
+    }
+    let (path, explicit) = match &args.checkpoint {
+        Some(path) => (Some(path.clone()), true),
+        None => (newest_checkpoint(&args.runs_dir).ok(), false),
+    };
+    if let Some(path) = path {
+        let spec = recorded(&path, None, None).and_then(|(arch, dataset)| {
+            let bytes = std::fs::read(&path).map_err(|e| TrainError::Report {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            let spec = Spec::checkpoint(path.clone(), bytes, arch, dataset);
+            spec.build()?;
+            Ok(spec)
+        });
+        match spec {
+            Ok(spec) => specs.push(spec),
+            Err(e) if !explicit => {
+                eprintln!(
+                    "nn-mnist: warning: leaving out {}: {}",
+                    path.display(),
+                    one_line(&e.to_string())
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if specs.is_empty() {
+        return Err(TrainError::Usage("no network to run".into()));
+    }
+    Ok(specs)
 }

@@ -16,10 +16,50 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use clap::Args;
+use nn_train::TrainError;
 use serde::{Deserialize, Serialize};
 
 use crate::input::{self, InputError};
-use crate::models::{ModelInfo, Prediction, Spec};
+use crate::models::{ModelArgs, ModelInfo, Prediction, Spec, model_specs};
+
+/// `nn-mnist serve`'s options.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The address to listen on; the default is reachable from this machine only.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+/// `nn-mnist serve`: the networks of `args`, served until the process is stopped.
+pub fn run(args: &ServeArgs) -> Result<(), TrainError> {
+    let specs = model_specs(&args.models)?;
+    // One request is one image: workers run side by side, each on one thread.
+    let workers = args
+        .models
+        .data
+        .threads
+        .map_or_else(nn_core::kernels::num_threads, |n| {
+            usize::try_from(n).unwrap_or(1)
+        });
+    nn_core::kernels::set_num_threads(1);
+    if !args.addr.ip().is_loopback() {
+        eprintln!(
+            "nn-mnist: warning: listening on {}: other machines can reach this server",
+            args.addr
+        );
+    }
+    let names: Vec<String> = specs.iter().map(|s| s.info.name.clone()).collect();
+    serve(specs, args.addr, workers, |bound| {
+        println!(
+            "serving {} on http://{bound}/ ({workers} workers; Ctrl-C to stop)",
+            names.join(", ")
+        );
+    })
+    .map_err(TrainError::Usage)
+}
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 1 << 20;
@@ -266,6 +306,7 @@ async fn predict(
         }
         Ok(Err(InputError::TooLarge(message))) => error(StatusCode::PAYLOAD_TOO_LARGE, message),
         Ok(Err(InputError::Invalid(message))) => error(StatusCode::BAD_REQUEST, message),
+        Ok(Err(InputError::NoInk(message))) => error(StatusCode::UNPROCESSABLE_ENTITY, message),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the worker stopped"),
     }
 }

@@ -132,7 +132,7 @@ fn one_epoch_of_fashion_mnist_then_eval_reads_the_checkpoint_back() {
     let out_dir = tempfile::tempdir().expect("tempdir");
     let dir = out_dir.path().to_str().expect("utf-8 path");
     let o = nn_mnist(
-        &one_mlp_epoch(&["--threads", "2", "--out-dir", dir]),
+        &one_mlp_epoch(&["--threads", "2", "--runs-dir", dir]),
         cache.path(),
     );
     let out = stdout(&o);
