@@ -1,4 +1,4 @@
-//! Checkpoints travel to PyTorch and back (issue 16): a model trained here, saved with
+//! Checkpoints travel to PyTorch and back: a model trained here, saved with
 //! `nn_layers::save`, loads into the equivalent `nn.Sequential` with
 //! `load_state_dict(safetensors.torch.load_file(path), strict=True)` and computes the same
 //! logits (to 1e-6 in f32); a state dict PyTorch saved with `safetensors.torch.save_file`
