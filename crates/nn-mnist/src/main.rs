@@ -20,7 +20,7 @@ mod serve;
 mod train;
 
 // glibc's malloc returned the heap top to the OS and faulted it back in on every data-parallel
-// training step (docs/performance.md, "Threads in a training step").
+// training step (docs/performance.md, "Both cores in a training step").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
