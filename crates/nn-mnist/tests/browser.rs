@@ -184,7 +184,7 @@ fn drawing_digits_on_the_page_in_chromium() {
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", driver.1))
             .await
-            .expect("a WebDriver session with Chromium");
+            .expect("Chromium through chromedriver");
         client.goto(&server.url).await.expect("open the page");
         let started = Instant::now();
         while client
@@ -236,6 +236,6 @@ fn drawing_digits_on_the_page_in_chromium() {
                 .map(|(_, top)| top.as_str());
             assert_eq!(ch3, Some(label.to_string().as_str()), "{tops:?}");
         }
-        client.close().await.expect("end the session");
+        client.close().await.expect("close the browser");
     });
 }
