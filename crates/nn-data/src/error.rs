@@ -156,6 +156,24 @@ pub enum DataError {
         /// Why it was refused.
         reason: String,
     },
+    /// A text file is not text (not UTF-8).
+    #[error("{file}: not UTF-8 text: {reason}")]
+    NotText {
+        /// The file.
+        file: String,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// A word of a corpus that the vocabulary it is mapped through does not hold.
+    #[error("{file}: word {position} ({word:?}) is not in the training vocabulary")]
+    UnknownWord {
+        /// The file.
+        file: String,
+        /// The word.
+        word: String,
+        /// Its position in the file's words (0-based).
+        position: usize,
+    },
     /// A data-set name that is not `mnist` or `fashion-mnist`.
     #[error("unknown data set {0:?}: expected mnist or fashion-mnist")]
     UnknownDataset(String),

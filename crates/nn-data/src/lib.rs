@@ -2,7 +2,8 @@
 //!
 //! Book 1 ch.3.6 「手書き数字認識」: MNIST (and Fashion-MNIST) fetched from public mirrors or a
 //! local one, verified by SHA-256, parsed from the IDX format and served in mini-batches; plus
-//! the toy sets of the book's and the notes' experiments. Independent of the autodiff: it
+//! the toy sets of the book's and the notes' experiments; and the sequel's text (the Penn
+//! Treebank as word ids, [`text`]). Independent of the autodiff: it
 //! yields plain `ndarray` arrays.
 //!
 //! ```no_run
@@ -20,6 +21,7 @@ pub mod fetch;
 pub mod idx;
 mod mnist;
 pub mod numpy;
+pub mod text;
 pub mod toy;
 
 pub use batch::Batches;

@@ -34,7 +34,7 @@ const MNIST_URLS: &[&str] = &[
 ];
 const FASHION_URLS: &[&str] = &["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"];
 
-const fn file(
+pub(crate) const fn file(
     dataset: &'static str,
     name: &'static str,
     sha256: Option<&'static str>,

@@ -196,3 +196,35 @@ fn mnist_images_pass_through_the_digit_preparation_unchanged() {
         "MNIST's test images have 3 boxes of 19 pixels"
     );
 }
+
+/// The Penn Treebank as the sequel reads it: 929,589 training words with `<eos>`, a vocabulary
+/// of 10,000 in order of first appearance (`aer` is 0, `banknote` 1), and the validation and
+/// test files mapped through it.
+#[test]
+fn ptb_loads_as_the_sequel_reads_it() {
+    use nn_data::text::{Ptb, PtbSplit};
+    let Some((opts, _cache)) = mirror_options("ptb_loads_as_the_sequel_reads_it") else {
+        return;
+    };
+    let train = Ptb::load(PtbSplit::Train, &opts).expect("ptb.train.txt");
+    let v = &train.vocabulary;
+    assert_eq!((train.corpus.len(), v.len()), (929_589, 10_000));
+    assert_eq!(&train.corpus[..3], [0, 1, 2]);
+    assert_eq!(
+        (v.word(0), v.word(1), v.word(2)),
+        (Some("aer"), Some("banknote"), Some("berlitz"))
+    );
+    assert_eq!(
+        train
+            .corpus
+            .iter()
+            .filter(|&&id| Some(id) == v.id("<eos>"))
+            .count(),
+        42_068
+    );
+    let test = Ptb::load(PtbSplit::Test, &opts).expect("ptb.test.txt");
+    assert_eq!(test.corpus.len(), 82_430);
+    assert_eq!(test.vocabulary, train.vocabulary);
+    let valid = Ptb::load(PtbSplit::Valid, &opts).expect("ptb.valid.txt");
+    assert_eq!(valid.corpus.len(), 73_760);
+}
