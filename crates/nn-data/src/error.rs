@@ -174,6 +174,14 @@ pub enum DataError {
         /// Its position in the file's words (0-based).
         position: usize,
     },
+    /// A pickle that parsed but does not hold word vectors with a consistent vocabulary.
+    #[error("{file}: not the sequel's word vectors: {reason}")]
+    BadWordVectors {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A data-set name that is not `mnist` or `fashion-mnist`.
     #[error("unknown data set {0:?}: expected mnist or fashion-mnist")]
     UnknownDataset(String),

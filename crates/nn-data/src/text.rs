@@ -15,7 +15,10 @@
 
 use std::collections::HashMap;
 
+use ndarray::{Array2, Ix2};
+
 use crate::fetch::{FetchOptions, RemoteFile, fetch};
+use crate::numpy::{NumpyArray, PickleValue, parse_pickle_value};
 use crate::{DataError, mnist::file};
 
 /// Words numbered in order of first appearance: ids `0..len()`, each word once.
@@ -194,6 +197,119 @@ impl Ptb {
             }
         };
         Ok(Ptb { corpus, vocabulary })
+    }
+}
+
+/// The sequel's trained CBOW word vectors (ch.4: `ch04/cbow_params.pkl`, a protocol-4 pickle of
+/// `word_vecs` float16 (10000, 100), `word_to_id` and `id_to_word`), mirrored as
+/// `weights/cbow_params.pkl`.
+pub const CBOW_PARAMS: RemoteFile = file(
+    "weights",
+    "cbow_params.pkl",
+    Some("205dba67a075fce2c81a2662c035244919eac50b796199490ce1212efd19cef4"),
+    None,
+    &["https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch-2/master/ch04/"],
+);
+
+/// One vector per word of a vocabulary: row `i` of `vectors` is the word with id `i`.
+#[derive(Debug, Clone)]
+pub struct WordVectors {
+    /// `(words, dimensions)`; float16 in the sequel's file, widened to float32 exactly.
+    pub vectors: Array2<f32>,
+    /// The words, ids as in the file.
+    pub vocabulary: Vocabulary,
+}
+
+impl WordVectors {
+    /// The sequel's trained CBOW vectors ([`CBOW_PARAMS`]), fetched and checksum-verified.
+    ///
+    /// # Errors
+    /// The file cannot be had, fails its checksum, or is not such a pickle.
+    pub fn load_cbow(opts: &FetchOptions) -> Result<WordVectors, DataError> {
+        let fetched = fetch(&CBOW_PARAMS, opts)?;
+        Self::from_pickle(&fetched.content, &CBOW_PARAMS.label())
+    }
+
+    /// Reads a pickled dict holding `word_vecs` (a 2-D float array), `word_to_id` (str → int)
+    /// and `id_to_word` (int → str), as the sequel's `ch04/train.py` saves it. The two maps must
+    /// agree, and number the words `0..rows` with each id once.
+    ///
+    /// # Errors
+    /// [`DataError::Pickle`] for a damaged or foreign pickle; [`DataError::BadWordVectors`] for
+    /// one whose entries are missing, of other types, or inconsistent.
+    pub fn from_pickle(data: &[u8], file: &str) -> Result<WordVectors, DataError> {
+        let value = parse_pickle_value(data, file)?;
+        let bad = |reason: String| DataError::BadWordVectors {
+            file: file.to_string(),
+            reason,
+        };
+        let entry = |key: &str| {
+            value
+                .get(key)
+                .ok_or_else(|| bad(format!("no {key:?} entry")))
+        };
+        let vectors = match entry("word_vecs")? {
+            PickleValue::Array(a) => match a {
+                NumpyArray::F32(a) => a.clone(),
+                NumpyArray::F64(a) => a.mapv(|v| v as f32),
+            },
+            _ => return Err(bad("\"word_vecs\" is not an array".into())),
+        };
+        let vectors = vectors
+            .into_dimensionality::<Ix2>()
+            .map_err(|_| bad("\"word_vecs\" is not 2-D".into()))?;
+        let n = vectors.nrows();
+        let PickleValue::Dict(id_to_word) = entry("id_to_word")? else {
+            return Err(bad("\"id_to_word\" is not a dict".into()));
+        };
+        if id_to_word.len() != n {
+            return Err(bad(format!(
+                "\"id_to_word\" has {} words for {n} vectors",
+                id_to_word.len()
+            )));
+        }
+        let mut words: Vec<Option<String>> = vec![None; n];
+        for (k, v) in id_to_word {
+            let (PickleValue::Int(id), PickleValue::Str(word)) = (k, v) else {
+                return Err(bad("\"id_to_word\" is not int → str".into()));
+            };
+            let slot = usize::try_from(*id)
+                .ok()
+                .and_then(|i| words.get_mut(i))
+                .ok_or_else(|| bad(format!("id {id} is outside 0..{n}")))?;
+            if slot.replace(word.clone()).is_some() {
+                return Err(bad(format!("id {id} appears twice")));
+            }
+        }
+        let mut vocabulary = Vocabulary::new();
+        for word in words.into_iter().flatten() {
+            if vocabulary.insert(&word) != vocabulary.len() - 1 {
+                return Err(bad(format!("the word {word:?} has two ids")));
+            }
+        }
+        let PickleValue::Dict(word_to_id) = entry("word_to_id")? else {
+            return Err(bad("\"word_to_id\" is not a dict".into()));
+        };
+        if word_to_id.len() != n {
+            return Err(bad(format!(
+                "\"word_to_id\" has {} words, \"id_to_word\" {n}",
+                word_to_id.len()
+            )));
+        }
+        for (k, v) in word_to_id {
+            let (PickleValue::Str(word), PickleValue::Int(id)) = (k, v) else {
+                return Err(bad("\"word_to_id\" is not str → int".into()));
+            };
+            if vocabulary.id(word).and_then(|i| i64::try_from(i).ok()) != Some(*id) {
+                return Err(bad(format!(
+                    "\"word_to_id\" gives {word:?} the id {id}, \"id_to_word\" does not"
+                )));
+            }
+        }
+        Ok(WordVectors {
+            vectors,
+            vocabulary,
+        })
     }
 }
 

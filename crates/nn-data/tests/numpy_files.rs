@@ -195,3 +195,76 @@ fn a_corrupt_npz_is_an_npz_error() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The sequel's word-vector pickles: float16 vectors in a protocol-4 dict beside two dicts of
+/// str → int and int → str.
+#[test]
+fn word_vectors_read_exactly_with_their_vocabulary() {
+    use nn_data::numpy::{PickleValue, parse_pickle_value};
+    use nn_data::text::WordVectors;
+    let bytes = fixture_bytes("word-vectors.pkl");
+    let wv = WordVectors::from_pickle(&bytes, "word-vectors.pkl").expect("word vectors");
+    // float16 widened exactly: the fixture's values are all representable.
+    assert_eq!(wv.vectors.mapv(f64::from).into_dyn(), arange(&[3, 4]));
+    assert_eq!(wv.vocabulary.words(), ["you", "say", "goodbye"]);
+    // The same file as plain data.
+    let value = parse_pickle_value(&bytes, "word-vectors.pkl").expect("plain data");
+    assert_eq!(
+        value.get("word_to_id"),
+        Some(&PickleValue::Dict(vec![
+            (PickleValue::Str("you".into()), PickleValue::Int(0)),
+            (PickleValue::Str("say".into()), PickleValue::Int(1)),
+            (PickleValue::Str("goodbye".into()), PickleValue::Int(2)),
+        ]))
+    );
+    assert!(matches!(
+        value.get("word_vecs"),
+        Some(PickleValue::Array(NumpyArray::F32(_)))
+    ));
+    // A dict of arrays reads as plain data too.
+    let arrays = parse_pickle_value(&fixture_bytes("arrays-p4.pkl"), "a.pkl").expect("arrays");
+    assert!(matches!(arrays.get("W"), Some(PickleValue::Array(_))));
+}
+
+#[test]
+fn inconsistent_word_vectors_are_refused_clearly() {
+    use nn_data::text::WordVectors;
+    let refused = |name: &str| match WordVectors::from_pickle(&fixture_bytes(name), name) {
+        Err(e @ DataError::BadWordVectors { .. }) => e.to_string(),
+        other => panic!("{name}: expected BadWordVectors, got {other:?}"),
+    };
+    assert_eq!(
+        refused("word-vectors-mismatch.pkl"),
+        "word-vectors-mismatch.pkl: not the sequel's word vectors: \"word_to_id\" gives \"say\" \
+         the id 2, \"id_to_word\" does not"
+    );
+    assert!(
+        refused("word-vectors-short.pkl").ends_with("\"id_to_word\" has 2 words for 3 vectors")
+    );
+    assert!(refused("arrays-p4.pkl").ends_with("no \"word_vecs\" entry"));
+    // A pickle that is not a dict at all.
+    assert!(matches!(
+        WordVectors::from_pickle(&fixture_bytes("list.pkl"), "list.pkl"),
+        Err(DataError::Pickle { .. })
+    ));
+}
+
+#[test]
+fn damaged_word_vectors_never_panic_and_truncations_fail() {
+    use nn_data::text::WordVectors;
+    let bytes = fixture_bytes("word-vectors.pkl");
+    for len in 0..bytes.len() {
+        assert!(
+            WordVectors::from_pickle(&bytes[..len], "cut.pkl").is_err(),
+            "{len} of {} bytes parsed",
+            bytes.len()
+        );
+    }
+    for i in 0..bytes.len() {
+        for mask in [0x01, 0x80, 0xff] {
+            let mut damaged = bytes.clone();
+            damaged[i] ^= mask;
+            let _ = WordVectors::from_pickle(&damaged, "flipped.pkl");
+        }
+    }
+}

@@ -228,3 +228,31 @@ fn ptb_loads_as_the_sequel_reads_it() {
     let valid = Ptb::load(PtbSplit::Valid, &opts).expect("ptb.valid.txt");
     assert_eq!(valid.corpus.len(), 73_760);
 }
+
+/// The sequel's trained CBOW vectors (`cbow_params.pkl`, float16 in a protocol-4 pickle) load
+/// with the PTB training vocabulary's ids; the values are the file's float16 ones, exactly
+/// (the first row and the sums as Python's `struct` decodes the same bytes).
+#[test]
+fn the_sequels_cbow_vectors_load() {
+    use nn_data::text::{Ptb, PtbSplit, WordVectors};
+    let Some((opts, _cache)) = mirror_options("the_sequels_cbow_vectors_load") else {
+        return;
+    };
+    let cbow = WordVectors::load_cbow(&opts).expect("cbow_params.pkl");
+    assert_eq!(cbow.vectors.dim(), (10_000, 100));
+    let ptb = Ptb::load(PtbSplit::Train, &opts).expect("ptb.train.txt");
+    assert_eq!(cbow.vocabulary, ptb.vocabulary);
+    let row: Vec<f64> = cbow
+        .vectors
+        .row(0)
+        .iter()
+        .take(3)
+        .map(|&v| f64::from(v))
+        .collect();
+    assert_eq!(row, [-0.14794921875, -0.232666015625, -0.09527587890625]);
+    assert_eq!(f64::from(cbow.vectors[[1, 0]]), -0.74853515625);
+    let sum: f64 = cbow.vectors.iter().map(|&v| f64::from(v)).sum();
+    let abs: f64 = cbow.vectors.iter().map(|&v| f64::from(v).abs()).sum();
+    assert!((sum - 42_499.293_118_357_66).abs() < 1e-6, "Σ {sum}");
+    assert!((abs - 697_959.787_393_450_7).abs() < 1e-4, "Σ|·| {abs}");
+}

@@ -12,7 +12,7 @@ use ndarray::ArrayD;
 use crate::error::DataError;
 
 pub use npz::read_npz;
-pub use pickle::parse_pickle;
+pub use pickle::{PickleValue, parse_pickle, parse_pickle_value};
 
 /// One array read from a NumPy file, in the element type it was saved with.
 #[derive(Debug, Clone, PartialEq)]

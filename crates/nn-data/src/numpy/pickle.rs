@@ -3,8 +3,10 @@
 //! `numpy.core.multiarray._reconstruct` (or `numpy._core…` since NumPy 2), `numpy.ndarray`,
 //! `numpy.dtype`, and protocol 5's `numpy.core.numeric._frombuffer`. Nothing is ever called or
 //! executed, and anything else is refused with the byte offset where it was found. Arrays may
-//! be `f4` or `f8` in either byte order, C or Fortran order; every length is checked against
-//! the bytes actually present.
+//! be `f2`, `f4` or `f8` in either byte order, C or Fortran order (`f2`, the sequel's float16,
+//! is widened to float32 exactly); every length is checked against the bytes actually present.
+//! Besides arrays, the values around them are read as plain data ([`PickleValue`]): `None`,
+//! bools, ints, strs, tuples and dicts, as the sequel's `cbow_params.pkl` holds them.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -98,6 +100,7 @@ enum Global {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Element {
+    F16,
     F32,
     F64,
 }
@@ -165,6 +168,86 @@ struct Unpickler<'a> {
     /// Start of each open MARK in `stack`.
     marks: Vec<usize>,
     memo: HashMap<u32, Value>,
+}
+
+/// A pickled value as plain data: what [`parse_pickle_value`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PickleValue {
+    /// `None`.
+    None,
+    /// `True` or `False`.
+    Bool(bool),
+    /// An int.
+    Int(i64),
+    /// A str.
+    Str(String),
+    /// A tuple.
+    Tuple(Vec<PickleValue>),
+    /// A dict's entries in the order the pickle set them.
+    Dict(Vec<(PickleValue, PickleValue)>),
+    /// A NumPy array.
+    Array(NumpyArray),
+}
+
+impl PickleValue {
+    /// The entry of a dict whose key is the str `key`.
+    pub fn get(&self, key: &str) -> Option<&PickleValue> {
+        match self {
+            PickleValue::Dict(items) => items
+                .iter()
+                .find(|(k, _)| matches!(k, PickleValue::Str(s) if s == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+/// Parses any pickle this reader understands into plain data; `file` names it in errors.
+///
+/// # Errors
+/// [`DataError::Pickle`] naming the byte offset and what was found there, as
+/// [`parse_pickle`]; a pickle whose value is not plain data (a bare global or dtype) too.
+pub fn parse_pickle_value(data: &[u8], file: &str) -> Result<PickleValue, DataError> {
+    let mut u = Unpickler {
+        data,
+        pos: 0,
+        file,
+        stack: Vec::new(),
+        marks: Vec::new(),
+        memo: HashMap::new(),
+    };
+    let top = u.run()?;
+    plain(&u, top)
+}
+
+fn plain(u: &Unpickler<'_>, v: Value) -> Result<PickleValue, DataError> {
+    Ok(match v {
+        Value::None => PickleValue::None,
+        Value::Bool(b) => PickleValue::Bool(b),
+        Value::Int(i) => PickleValue::Int(i),
+        Value::Str(s) => PickleValue::Str(s.to_string()),
+        Value::Tuple(items) => PickleValue::Tuple(
+            items
+                .iter()
+                .map(|v| plain(u, v.clone()))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Dict(items) => PickleValue::Dict(
+            items
+                .into_iter()
+                .map(|(k, v)| Ok((plain(u, k)?, plain(u, v)?)))
+                .collect::<Result<_, DataError>>()?,
+        ),
+        Value::Array(a) => {
+            PickleValue::Array(Rc::try_unwrap(a).unwrap_or_else(|shared| (*shared).clone()))
+        }
+        other => {
+            return Err(u.error(format!(
+                "the pickle holds a {} where plain data was expected",
+                other.kind()
+            )));
+        }
+    })
 }
 
 /// Parses the bytes of a pickled `dict` of NumPy arrays; `file` names it in errors.
@@ -562,11 +645,13 @@ impl<'a> Unpickler<'a> {
                 if is_flag(align) && is_flag(copy) =>
             {
                 let element = match &**code {
+                    "f2" => Element::F16,
                     "f4" => Element::F32,
                     "f8" => Element::F64,
                     other => {
                         return Err(self.error(format!(
-                            "dtype {other:?}: only float32 (f4) and float64 (f8) arrays are read"
+                            "dtype {other:?}: only float16 (f2), float32 (f4) and float64 (f8) \
+                             arrays are read"
                         )));
                     }
                 };
@@ -693,6 +778,7 @@ impl<'a> Unpickler<'a> {
             .filter(|&n| n <= MAX_ELEMENTS)
             .ok_or_else(|| self.error(format!("ndarray shape {dims:?} is too large")))?;
         let size = match dtype.element {
+            Element::F16 => 2,
             Element::F32 => 4,
             Element::F64 => 8,
         };
@@ -706,6 +792,21 @@ impl<'a> Unpickler<'a> {
         let shape = IxDyn(dims).set_f(fortran);
         let big = dtype.order == Order::Big;
         let built = match dtype.element {
+            Element::F16 => {
+                let v: Vec<f32> = raw
+                    .chunks_exact(2)
+                    .map(|b| {
+                        let bits = if big {
+                            u16::from_be_bytes([b[0], b[1]])
+                        } else {
+                            u16::from_le_bytes([b[0], b[1]])
+                        };
+                        half::f16::from_bits(bits).to_f32()
+                    })
+                    .collect();
+                ArrayD::from_shape_vec(shape, v)
+                    .map(|a| NumpyArray::F32(a.as_standard_layout().into_owned()))
+            }
             Element::F32 => {
                 let v: Vec<f32> = raw
                     .chunks_exact(4)
