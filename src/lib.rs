@@ -23,4 +23,5 @@ pub use nn_core::Tensor;
 pub use nn_data as data;
 pub use nn_layers as layers;
 pub use nn_optim as optim;
+pub use nn_text as text;
 pub use nn_train as train;

@@ -1,0 +1,20 @@
+//! # nn-text — the sequel's words as vectors
+//!
+//! 「ゼロから作るDeep Learning ❷」 chapters 2–4: what is done with word vectors once they exist —
+//! cosine similarity, the nearest words to a query ([`most_similar`]) and analogies
+//! ([`analogy`]), as the sequel's `common/util.py` computes them. The corpus, the vocabulary and
+//! the sequel's trained files come from [`nn_data::text`].
+//!
+//! ```
+//! use ndarray::array;
+//! use nn_data::text::Vocabulary;
+//! use nn_text::{Precision, most_similar};
+//! let vocabulary = Vocabulary::from_words(["cat", "dog", "car"]);
+//! let vectors = array![[1.0f32, 0.1], [0.9, 0.2], [-0.1, 1.0]];
+//! let near = most_similar("cat", &vocabulary, vectors.view(), 2, Precision::F32).unwrap();
+//! assert_eq!(near[0].0, "dog");
+//! ```
+
+mod similarity;
+
+pub use similarity::{Precision, analogy, cos_similarity, most_similar};
