@@ -1,8 +1,9 @@
 //! # nn-text — the sequel's words as vectors
 //!
 //! 「ゼロから作るDeep Learning ❷」 chapters 2–4: what is done with word vectors once they exist —
-//! cosine similarity, the nearest words to a query ([`most_similar`]) and analogies
-//! ([`analogy`]), as the sequel's `common/util.py` computes them. The corpus, the vocabulary and
+//! counts of words side by side and their PPMI ([`count`]), cosine similarity, the nearest
+//! words to a query ([`most_similar`]) and analogies ([`analogy`]), as the sequel's
+//! `common/util.py` computes them. The corpus, the vocabulary and
 //! the sequel's trained files come from [`nn_data::text`].
 //!
 //! ```
@@ -15,6 +16,7 @@
 //! assert_eq!(near[0].0, "dog");
 //! ```
 
+pub mod count;
 mod similarity;
 
 pub use similarity::{Precision, analogy, cos_similarity, most_similar};
