@@ -17,6 +17,8 @@
 //! ```
 
 pub mod count;
+mod sampler;
 mod similarity;
 
+pub use sampler::UnigramSampler;
 pub use similarity::{Precision, analogy, cos_similarity, most_similar};
