@@ -19,6 +19,7 @@
 pub mod count;
 mod sampler;
 mod similarity;
+pub mod word2vec;
 
 pub use sampler::UnigramSampler;
 pub use similarity::{Precision, analogy, cos_similarity, most_similar};
