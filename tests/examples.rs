@@ -392,3 +392,22 @@ fn misclassified_lists_and_draws_the_deep_nets_mistakes() {
         "{out}"
     );
 }
+
+/// The book's vectors give its eval.py's first answers (we 0.6103515625 for "you", woman
+/// 5.16015625 for king:man = queen:?), and a quick CBOW epoch on PTB brings the loss below its
+/// start (6 ln 2 for a target and five negatives) and draws the curve.
+#[test]
+fn word2vec_queries_the_books_vectors_and_trains_cbow() {
+    let Some((out, dir)) = run("word2vec", &["--quick"], true) else {
+        return;
+    };
+    assert_figures(dir.path(), &["loss.svg"]);
+    assert!(out.contains("[query] you\n we: 0.6103515625\n"), "{out}");
+    assert!(
+        out.contains("[analogy] king:man = queen:?\n woman: 5.16015625\n"),
+        "{out}"
+    );
+    let loss = number_after(&out, "epoch 1: mean loss");
+    assert!(loss < 6.0 * 2f64.ln() && loss > 1.0, "{out}");
+    assert_eq!(out.matches("[query] ").count(), 8, "{out}");
+}

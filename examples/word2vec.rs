@@ -1,0 +1,152 @@
+//! Book 2 ch.4 「word2vecの高速化」: the sequel's trained CBOW vectors (`ch04/cbow_params.pkl`)
+//! queried as its `ch04/eval.py` does — the same words and scores, computed in float16 as its
+//! NumPy code computes — then CBOW with negative sampling trained here on the Penn Treebank
+//! (the book's settings: window 5, hidden 100, batch 100, Adam; `--quick` takes the first
+//! 20,000 words for one epoch), its loss curve, and the same queries on the vectors it learnt.
+//!
+//! `cargo run --release --example word2vec` → `figures/word2vec/loss.svg`
+
+mod common;
+
+use std::time::Instant;
+
+use clap::Parser;
+use common::{Common, Curve, line_chart, smooth, write_svg};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use zero_nn::data::FetchOptions;
+use zero_nn::data::text::{Ptb, PtbSplit, Vocabulary, WordVectors};
+use zero_nn::optim::{Adam, Optimizer};
+use zero_nn::text::word2vec::{Cbow, contexts_target};
+use zero_nn::text::{Precision, analogy, most_similar};
+
+/// Queries the book's vectors, then trains CBOW on PTB and queries its own.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// Passes over the corpus [default: 10, as the book; 1 with --quick].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Seed for the initial vectors, the order of the batches and the negatives.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+const QUERIES: [&str; 4] = ["you", "year", "car", "toyota"];
+const ANALOGIES: [[&str; 3]; 4] = [
+    ["king", "man", "queen"],
+    ["take", "took", "go"],
+    ["car", "cars", "child"],
+    ["good", "better", "bad"],
+];
+
+/// Prints the book's queries and analogies, as its `eval.py` lays them out.
+fn evaluate(vocabulary: &Vocabulary, vectors: ndarray::ArrayView2<'_, f32>, p: Precision) {
+    let show = |top: Option<Vec<(String, f32)>>| match top {
+        Some(top) => {
+            for (word, score) in top {
+                // A float16 score printed in full, as NumPy prints the book's float64 copy.
+                match p {
+                    Precision::F16 => println!(" {word}: {}", f64::from(score)),
+                    Precision::F32 => println!(" {word}: {score:.4}"),
+                }
+            }
+        }
+        None => println!(" (a word is not in the vocabulary)"),
+    };
+    for q in QUERIES {
+        println!("\n[query] {q}");
+        show(most_similar(q, vocabulary, vectors, 5, p));
+    }
+    println!("{}", "-".repeat(50));
+    for [a, b, c] in ANALOGIES {
+        println!("\n[analogy] {a}:{b} = {c}:?");
+        show(analogy([a, b, c], vocabulary, vectors, 5, p));
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    common::main("word2vec", || {
+        let args = Args::parse();
+        let out = args.common.out_dir("word2vec")?;
+        let opts = FetchOptions::from_env()?;
+
+        println!("The book's trained vectors (cbow_params.pkl), in float16 as its eval.py:");
+        let book = WordVectors::load_cbow(&opts)?;
+        evaluate(&book.vocabulary, book.vectors.view(), Precision::F16);
+
+        let ptb = Ptb::load(PtbSplit::Train, &opts)?;
+        let words = args.common.pick(ptb.corpus.len(), 20_000);
+        let corpus = &ptb.corpus[..words];
+        let epochs = args.epochs.unwrap_or(args.common.pick(10, 1));
+        let (window, hidden, batch) = (5, 100, 100);
+        let (contexts, targets) = contexts_target(corpus, window);
+        let cbow = Cbow::<f32>::new(ptb.vocabulary.len(), hidden, window, corpus, 5, args.seed);
+        let mut adam = Adam::new(cbow.parameters(), 0.001);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed.wrapping_add(1));
+        let c = 2 * window;
+        let steps = targets.len() / batch;
+        println!(
+            "\nCBOW with negative sampling on PTB: {words} words, {} examples, window {window}, \
+             hidden {hidden}, batch {batch}, Adam lr 0.001, {epochs} epoch(s), {steps} steps each",
+            targets.len()
+        );
+        let mut losses = Vec::new();
+        let mut order: Vec<usize> = (0..targets.len()).collect();
+        for epoch in 1..=epochs {
+            let started = Instant::now();
+            order.shuffle(&mut rng);
+            let mut sum = 0.0;
+            for step in 0..steps {
+                let rows = &order[step * batch..(step + 1) * batch];
+                let t: Vec<usize> = rows.iter().map(|&i| targets[i]).collect();
+                let ctx: Vec<usize> = rows
+                    .iter()
+                    .flat_map(|&i| contexts[i * c..(i + 1) * c].iter().copied())
+                    .collect();
+                adam.zero_grad();
+                let loss = cbow.loss(&ctx, &t, &mut rng);
+                let value = f64::from(loss.item());
+                if !value.is_finite() {
+                    return Err(
+                        format!("the loss became {value} at epoch {epoch}, step {step}").into(),
+                    );
+                }
+                loss.backward()?;
+                adam.step();
+                sum += value;
+                losses.push(value);
+            }
+            println!(
+                "epoch {epoch}: mean loss {:.4} ({:.1} s)",
+                sum / steps.max(1) as f64,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        let points: Vec<(f64, f64)> = smooth(&losses, 100)
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| ((i + 1) as f64, l))
+            .collect();
+        let path = out.join("loss.svg");
+        write_svg(&path, (720, 420), |area| {
+            line_chart(
+                &area,
+                "CBOW with negative sampling on PTB",
+                ("step", "loss (mean of the last 100 steps)"),
+                &[Curve::new("loss", points)],
+                false,
+            )
+        })?;
+        println!("wrote {}", path.display());
+
+        println!("\nThe vectors trained here (float32):");
+        let vectors = cbow
+            .word_vectors()
+            .to_array()
+            .into_dimensionality::<ndarray::Ix2>()?;
+        evaluate(&ptb.vocabulary, vectors.view(), Precision::F32);
+        Ok(())
+    })
+}
