@@ -124,9 +124,12 @@ fn main() -> std::process::ExitCode {
                 started.elapsed().as_secs_f64()
             );
         }
+        // At most about 2,000 points: the curve is smoothed over 100 steps anyway.
+        let every = (losses.len() / 2000).max(1);
         let points: Vec<(f64, f64)> = smooth(&losses, 100)
             .into_iter()
             .enumerate()
+            .step_by(every)
             .map(|(i, l)| ((i + 1) as f64, l))
             .collect();
         let path = out.join("loss.svg");
@@ -139,7 +142,6 @@ fn main() -> std::process::ExitCode {
                 false,
             )
         })?;
-        println!("wrote {}", path.display());
 
         println!("\nThe vectors trained here (float32):");
         let vectors = cbow
