@@ -4,7 +4,8 @@
 //! (the book's settings: window 5, hidden 100, batch 100, Adam; `--quick` takes the first
 //! 20,000 words for one epoch), its loss curve, and the same queries on the vectors it learnt.
 //!
-//! `cargo run --release --example word2vec` → `figures/word2vec/loss.svg`
+//! `cargo run --release --example word2vec` → `figures/word2vec/loss.svg` and the vectors with
+//! their vocabulary, `figures/word2vec/word_vecs.safetensors`
 
 mod common;
 
@@ -143,11 +144,27 @@ fn main() -> std::process::ExitCode {
             )
         })?;
 
+        // The vectors with their words: safetensors (named `weight`, as PyTorch's nn.Embedding
+        // names its table), the vocabulary in the metadata, one word per line in id order.
+        let weights = cbow.word_vectors().to_array();
+        let path = out.join("word_vecs.safetensors");
+        let words = ptb.vocabulary.words().join("\n");
+        let (epochs_text, corpus_text) = (epochs.to_string(), corpus.len().to_string());
+        zero_nn::layers::checkpoint::save_tensors(
+            &path,
+            &[("weight".to_string(), weights.view())],
+            &[
+                ("vocabulary", words.as_str()),
+                ("model", "cbow-negative-sampling"),
+                ("window", "5"),
+                ("epochs", epochs_text.as_str()),
+                ("corpus_words", corpus_text.as_str()),
+            ],
+        )?;
+        println!("wrote {}", path.display());
+
         println!("\nThe vectors trained here (float32):");
-        let vectors = cbow
-            .word_vectors()
-            .to_array()
-            .into_dimensionality::<ndarray::Ix2>()?;
+        let vectors = weights.into_dimensionality::<ndarray::Ix2>()?;
         evaluate(&ptb.vocabulary, vectors.view(), Precision::F32);
         Ok(())
     })

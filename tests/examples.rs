@@ -402,6 +402,19 @@ fn word2vec_queries_the_books_vectors_and_trains_cbow() {
         return;
     };
     assert_figures(dir.path(), &["loss.svg"]);
+    // The vectors saved with their words, and read back.
+    let saved = dir.path().join("word_vecs.safetensors");
+    let tensors = zero_nn::layers::checkpoint::read_tensors::<f32>(&saved).expect("the vectors");
+    assert_eq!(tensors[0].0, "weight");
+    assert_eq!(tensors[0].1.shape(), &[10_000, 100]);
+    let meta = zero_nn::layers::checkpoint::read_metadata(&saved).expect("metadata");
+    let words = &meta
+        .iter()
+        .find(|(k, _)| k == "vocabulary")
+        .expect("vocabulary")
+        .1;
+    assert_eq!(words.lines().count(), 10_000);
+    assert_eq!(words.lines().next(), Some("aer"));
     assert!(out.contains("[query] you\n we: 0.6103515625\n"), "{out}");
     assert!(
         out.contains("[analogy] king:man = queen:?\n woman: 5.16015625\n"),
