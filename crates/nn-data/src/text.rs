@@ -238,23 +238,22 @@ impl WordVectors {
     /// [`DataError::Pickle`] for a damaged or foreign pickle; [`DataError::BadWordVectors`] for
     /// one whose entries are missing, of other types, or inconsistent.
     pub fn from_pickle(data: &[u8], file: &str) -> Result<WordVectors, DataError> {
-        let value = parse_pickle_value(data, file)?;
+        let mut value = parse_pickle_value(data, file)?;
         let bad = |reason: String| DataError::BadWordVectors {
             file: file.to_string(),
             reason,
         };
-        let entry = |key: &str| {
-            value
-                .get(key)
-                .ok_or_else(|| bad(format!("no {key:?} entry")))
-        };
-        let vectors = match entry("word_vecs")? {
-            PickleValue::Array(a) => match a {
-                NumpyArray::F32(a) => a.clone(),
-                NumpyArray::F64(a) => a.mapv(|v| v as f32),
-            },
+        let missing = |key: &str| bad(format!("no {key:?} entry"));
+        // Taken out of the parsed value rather than copied: the vectors are the bulk of it.
+        let vectors = match value
+            .take("word_vecs")
+            .ok_or_else(|| missing("word_vecs"))?
+        {
+            PickleValue::Array(NumpyArray::F32(a)) => a,
+            PickleValue::Array(NumpyArray::F64(a)) => a.mapv(|v| v as f32),
             _ => return Err(bad("\"word_vecs\" is not an array".into())),
         };
+        let entry = |key: &str| value.get(key).ok_or_else(|| missing(key));
         let vectors = vectors
             .into_dimensionality::<Ix2>()
             .map_err(|_| bad("\"word_vecs\" is not 2-D".into()))?;

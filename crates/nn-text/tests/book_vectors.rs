@@ -60,10 +60,11 @@ fn the_books_queries_and_analogies_come_out_as_its_numpy_code_prints() {
     let mut opts = nn_data::FetchOptions::from_env().expect("NN_DATA_MIRROR");
     opts.cache_dir = cache.clone();
     opts.progress = false;
-    let path = nn_data::fetch(&CBOW_PARAMS, &opts)
-        .expect("cbow_params.pkl")
-        .path;
-    let wv = WordVectors::load_cbow(&opts).expect("word vectors");
+    // One fetch: its bytes for this side, its path for NumPy's.
+    let fetched = nn_data::fetch(&CBOW_PARAMS, &opts).expect("cbow_params.pkl");
+    let wv =
+        WordVectors::from_pickle(&fetched.content, &CBOW_PARAMS.label()).expect("word vectors");
+    let path = fetched.path;
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../benches/compare/book_word2vec.py");
     let out = Command::new(python)

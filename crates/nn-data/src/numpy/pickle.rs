@@ -200,6 +200,19 @@ impl PickleValue {
             _ => None,
         }
     }
+
+    /// Takes the entry of a dict whose key is the str `key` out of it.
+    pub fn take(&mut self, key: &str) -> Option<PickleValue> {
+        match self {
+            PickleValue::Dict(items) => {
+                let i = items
+                    .iter()
+                    .position(|(k, _)| matches!(k, PickleValue::Str(s) if s == key))?;
+                Some(items.remove(i).1)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Parses any pickle this reader understands into plain data; `file` names it in errors.
@@ -208,14 +221,7 @@ impl PickleValue {
 /// [`DataError::Pickle`] naming the byte offset and what was found there, as
 /// [`parse_pickle`]; a pickle whose value is not plain data (a bare global or dtype) too.
 pub fn parse_pickle_value(data: &[u8], file: &str) -> Result<PickleValue, DataError> {
-    let mut u = Unpickler {
-        data,
-        pos: 0,
-        file,
-        stack: Vec::new(),
-        marks: Vec::new(),
-        memo: HashMap::new(),
-    };
+    let mut u = Unpickler::new(data, file);
     let top = u.run()?;
     plain(&u, top)
 }
@@ -238,9 +244,7 @@ fn plain(u: &Unpickler<'_>, v: Value) -> Result<PickleValue, DataError> {
                 .map(|(k, v)| Ok((plain(u, k)?, plain(u, v)?)))
                 .collect::<Result<_, DataError>>()?,
         ),
-        Value::Array(a) => {
-            PickleValue::Array(Rc::try_unwrap(a).unwrap_or_else(|shared| (*shared).clone()))
-        }
+        Value::Array(a) => PickleValue::Array(unshared(a)),
         other => {
             return Err(u.error(format!(
                 "the pickle holds a {} where plain data was expected",
@@ -256,14 +260,7 @@ fn plain(u: &Unpickler<'_>, v: Value) -> Result<PickleValue, DataError> {
 /// [`DataError::Pickle`] naming the byte offset and what was found there, for anything that is
 /// not such a pickle (other globals, other dtypes, truncation, inconsistent lengths).
 pub fn parse_pickle(data: &[u8], file: &str) -> Result<NamedArrays, DataError> {
-    let mut u = Unpickler {
-        data,
-        pos: 0,
-        file,
-        stack: Vec::new(),
-        marks: Vec::new(),
-        memo: HashMap::new(),
-    };
+    let mut u = Unpickler::new(data, file);
     let top = u.run()?;
     let Value::Dict(items) = top else {
         return Err(u.error(format!(
@@ -278,7 +275,7 @@ pub fn parse_pickle(data: &[u8], file: &str) -> Result<NamedArrays, DataError> {
                 if out.iter().any(|(n, _): &(String, NumpyArray)| *n == *k) {
                     return Err(u.error(format!("key {k:?} appears twice")));
                 }
-                let a = Rc::try_unwrap(a).unwrap_or_else(|shared| (*shared).clone());
+                let a = unshared(a);
                 out.push((k.to_string(), a));
             }
             (k, v) => {
@@ -293,7 +290,23 @@ pub fn parse_pickle(data: &[u8], file: &str) -> Result<NamedArrays, DataError> {
     Ok(out)
 }
 
+/// The array itself, copied only if the memo still shares it.
+fn unshared(a: Rc<NumpyArray>) -> NumpyArray {
+    Rc::try_unwrap(a).unwrap_or_else(|shared| (*shared).clone())
+}
+
 impl<'a> Unpickler<'a> {
+    fn new(data: &'a [u8], file: &'a str) -> Self {
+        Unpickler {
+            data,
+            pos: 0,
+            file,
+            stack: Vec::new(),
+            marks: Vec::new(),
+            memo: HashMap::new(),
+        }
+    }
+
     fn error(&self, reason: impl Into<String>) -> DataError {
         DataError::Pickle {
             file: self.file.to_string(),
@@ -475,6 +488,9 @@ impl<'a> Unpickler<'a> {
                             self.error(format!("{} bytes after STOP", self.data.len() - self.pos))
                         );
                     }
+                    // The memo's copies are not needed any more: without them the arrays are
+                    // no longer shared, and are handed out without a copy.
+                    self.memo.clear();
                     return Ok(v);
                 }
                 op::MARK => {
