@@ -424,3 +424,38 @@ fn word2vec_queries_the_books_vectors_and_trains_cbow() {
     assert!(loss < 6.0 * 2f64.ln() && loss > 1.0, "{out}");
     assert_eq!(out.matches("[query] ").count(), 8, "{out}");
 }
+
+/// The small corpus as the book prints it, its word plot, and PTB's count-based vectors: the
+/// sparse PPMI matrix far below the dense one's 400 MB, and toyota's nearest words other makers.
+#[test]
+fn count_vectors_walks_the_small_corpus_and_decomposes_ptb() {
+    let Some((out, dir)) = run("count_vectors", &["--quick"], true) else {
+        return;
+    };
+    assert_figures(dir.path(), &["words.svg"]);
+    assert!(out.contains("cos(you, i) = 0.7071067691154799\n"), "{out}");
+    assert!(
+        out.contains("PPMI of you:  [0.000 1.807 0.000 0.000 0.000 0.000 0.000]\n"),
+        "{out}"
+    );
+    assert!(number_after(&out, "PPMI:") > 500_000.0, "{out}");
+    assert!(number_after(&out, "entries,") < 50.0, "{out}");
+    if out.contains("peak memory") {
+        assert!(
+            number_after(&out, "peak memory of this process:") < 1500.0,
+            "{out}"
+        );
+    }
+    let toyota = out
+        .split("[query] toyota\n")
+        .nth(1)
+        .expect("toyota's query");
+    let near: Vec<&str> = toyota.lines().take(5).map(|l| l.trim()).collect();
+    assert!(
+        near.iter()
+            .filter(|l| l.starts_with("nissan:") || l.starts_with("honda:"))
+            .count()
+            == 2,
+        "{out}"
+    );
+}

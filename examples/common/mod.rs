@@ -13,7 +13,7 @@ pub mod data;
 pub mod pictures;
 pub mod training;
 
-pub use charts::{Curve, colour, line_chart, smooth, square_grid, write_svg};
+pub use charts::{Curve, colour, line_chart, padded_range, smooth, square_grid, write_svg};
 pub use data::{DataChoice, book_arrays, book_simple_convnet, load, load_split};
 pub use training::{
     Contender, TrainerOptions, first, random_batch, train_epochs, train_side_by_side,

@@ -19,6 +19,8 @@
 pub mod count;
 mod sampler;
 mod similarity;
+pub mod sparse;
+pub mod svd;
 pub mod word2vec;
 
 pub use sampler::UnigramSampler;
