@@ -3,6 +3,7 @@
 //! NumPy code computes — then CBOW with negative sampling trained here on the Penn Treebank
 //! (the book's settings: window 5, hidden 100, batch 100, Adam; `--quick` takes the first
 //! 20,000 words for one epoch), its loss curve, and the same queries on the vectors it learnt.
+//! `--model skip-gram` trains the book's skip-gram instead.
 //!
 //! `cargo run --release --example word2vec` → `figures/word2vec/loss.svg` and the vectors with
 //! their vocabulary, `figures/word2vec/word_vecs.safetensors`
@@ -15,10 +16,11 @@ use clap::Parser;
 use common::{Common, Curve, line_chart, smooth, write_svg};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use zero_nn::core::Tensor;
 use zero_nn::data::FetchOptions;
 use zero_nn::data::text::{Ptb, PtbSplit, Vocabulary, WordVectors};
 use zero_nn::optim::{Adam, Optimizer};
-use zero_nn::text::word2vec::{Cbow, contexts_target};
+use zero_nn::text::word2vec::{Cbow, SkipGram, contexts_target};
 use zero_nn::text::{Precision, analogy, most_similar};
 
 /// Queries the book's vectors, then trains CBOW on PTB and queries its own.
@@ -32,6 +34,44 @@ struct Args {
     /// Seed for the initial vectors, the order of the batches and the negatives.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// The model trained on PTB.
+    #[arg(long, value_enum, default_value_t = ModelKind::Cbow)]
+    model: ModelKind,
+}
+
+/// The two word2vec models of the book's ch.4.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModelKind {
+    /// The context predicts the word (`ch04/cbow.py`).
+    Cbow,
+    /// The word predicts its context (`ch04/skip_gram.py`).
+    SkipGram,
+}
+
+enum Model {
+    Cbow(Cbow),
+    SkipGram(SkipGram),
+}
+
+impl Model {
+    fn loss(&self, contexts: &[usize], targets: &[usize], rng: &mut rand::rngs::StdRng) -> Tensor {
+        match self {
+            Model::Cbow(m) => m.loss(contexts, targets, rng),
+            Model::SkipGram(m) => m.loss(contexts, targets, rng),
+        }
+    }
+    fn parameters(&self) -> Vec<Tensor> {
+        match self {
+            Model::Cbow(m) => m.parameters(),
+            Model::SkipGram(m) => m.parameters(),
+        }
+    }
+    fn word_vectors(&self) -> &Tensor {
+        match self {
+            Model::Cbow(m) => m.word_vectors(),
+            Model::SkipGram(m) => m.word_vectors(),
+        }
+    }
 }
 
 const QUERIES: [&str; 4] = ["you", "year", "car", "toyota"];
@@ -83,13 +123,25 @@ fn main() -> std::process::ExitCode {
         let epochs = args.epochs.unwrap_or(args.common.pick(10, 1));
         let (window, hidden, batch) = (5, 100, 100);
         let (contexts, targets) = contexts_target(corpus, window);
-        let cbow = Cbow::<f32>::new(ptb.vocabulary.len(), hidden, window, corpus, 5, args.seed);
-        let mut adam = Adam::new(cbow.parameters(), 0.001);
+        let v = ptb.vocabulary.len();
+        let (model, name, tag) = match args.model {
+            ModelKind::Cbow => (
+                Model::Cbow(Cbow::new(v, hidden, window, corpus, 5, args.seed)),
+                "CBOW",
+                "cbow-negative-sampling",
+            ),
+            ModelKind::SkipGram => (
+                Model::SkipGram(SkipGram::new(v, hidden, window, corpus, 5, args.seed)),
+                "skip-gram",
+                "skip-gram-negative-sampling",
+            ),
+        };
+        let mut adam = Adam::new(model.parameters(), 0.001);
         let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed.wrapping_add(1));
         let c = 2 * window;
         let steps = targets.len() / batch;
         println!(
-            "\nCBOW with negative sampling on PTB: {words} words, {} examples, window {window}, \
+            "\n{name} with negative sampling on PTB: {words} words, {} examples, window {window}, \
              hidden {hidden}, batch {batch}, Adam lr 0.001, {epochs} epoch(s), {steps} steps each",
             targets.len()
         );
@@ -107,7 +159,7 @@ fn main() -> std::process::ExitCode {
                     .flat_map(|&i| contexts[i * c..(i + 1) * c].iter().copied())
                     .collect();
                 adam.zero_grad();
-                let loss = cbow.loss(&ctx, &t, &mut rng);
+                let loss = model.loss(&ctx, &t, &mut rng);
                 let value = f64::from(loss.item());
                 if !value.is_finite() {
                     return Err(
@@ -137,7 +189,7 @@ fn main() -> std::process::ExitCode {
         write_svg(&path, (720, 420), |area| {
             line_chart(
                 &area,
-                "CBOW with negative sampling on PTB",
+                &format!("{name} with negative sampling on PTB"),
                 ("step", "loss (mean of the last 100 steps)"),
                 &[Curve::new("loss", points)],
                 false,
@@ -146,7 +198,7 @@ fn main() -> std::process::ExitCode {
 
         // The vectors with their words: safetensors (named `weight`, as PyTorch's nn.Embedding
         // names its table), the vocabulary in the metadata, one word per line in id order.
-        let weights = cbow.word_vectors().to_array();
+        let weights = model.word_vectors().to_array();
         let path = out.join("word_vecs.safetensors");
         let words = ptb.vocabulary.words().join("\n");
         let (epochs_text, corpus_text) = (epochs.to_string(), corpus.len().to_string());
@@ -155,7 +207,7 @@ fn main() -> std::process::ExitCode {
             &[("weight".to_string(), weights.view())],
             &[
                 ("vocabulary", words.as_str()),
-                ("model", "cbow-negative-sampling"),
+                ("model", tag),
                 ("window", "5"),
                 ("epochs", epochs_text.as_str()),
                 ("corpus_words", corpus_text.as_str()),

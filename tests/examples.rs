@@ -423,6 +423,16 @@ fn word2vec_queries_the_books_vectors_and_trains_cbow() {
     let loss = number_after(&out, "epoch 1: mean loss");
     assert!(loss < 6.0 * 2f64.ln() && loss > 1.0, "{out}");
     assert_eq!(out.matches("[query] ").count(), 8, "{out}");
+    // Skip-gram: ten context positions' losses summed, each starting at 6 ln 2.
+    let Some((out, _dir)) = run("word2vec", &["--quick", "--model", "skip-gram"], true) else {
+        return;
+    };
+    assert!(
+        out.contains("skip-gram with negative sampling on PTB"),
+        "{out}"
+    );
+    let loss = number_after(&out, "epoch 1: mean loss");
+    assert!(loss < 60.0 * 2f64.ln() && loss > 10.0, "{out}");
 }
 
 /// The small corpus as the book prints it, its word plot, and PTB's count-based vectors: the
@@ -457,5 +467,38 @@ fn count_vectors_walks_the_small_corpus_and_decomposes_ptb() {
             .count()
             == 2,
         "{out}"
+    );
+}
+
+/// The book's ch.3 models on its small corpus: both losses fall from their start (ln 7 for
+/// CBOW's one softmax, twice that for skip-gram's two) as in the book's figure, and CBOW's
+/// vectors are printed for the seven words.
+#[test]
+fn simple_word2vec_trains_both_models() {
+    let Some((out, dir)) = run("simple_word2vec", &["--quick"], false) else {
+        return;
+    };
+    assert_figures(dir.path(), &["loss.svg"]);
+    let cbow_first = number_after(&out, "SimpleCBOW: loss");
+    let cbow_last = number_after(&out, "steps,");
+    assert!(
+        (cbow_first - 7f64.ln()).abs() < 0.05 && cbow_last < 0.5,
+        "{out}"
+    );
+    let skip = out
+        .lines()
+        .find(|l| l.starts_with("SimpleSkipGram:"))
+        .expect("skip-gram");
+    let skip_first = number_after(skip, "loss");
+    let skip_last = number_after(skip, "steps,");
+    assert!((skip_first - 2.0 * 7f64.ln()).abs() < 0.1, "{out}");
+    assert!(skip_last < 0.6 * skip_first, "{out}");
+    let vectors = out.split("word vectors:\n").nth(1).expect("the vectors");
+    assert_eq!(
+        vectors
+            .lines()
+            .filter(|l| l.split_whitespace().count() == 6)
+            .count(),
+        7
     );
 }

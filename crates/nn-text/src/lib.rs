@@ -1,10 +1,13 @@
 //! # nn-text — the sequel's words as vectors
 //!
-//! 「ゼロから作るDeep Learning ❷」 chapters 2–4: what is done with word vectors once they exist —
-//! counts of words side by side and their PPMI ([`count`]), cosine similarity, the nearest
-//! words to a query ([`most_similar`]) and analogies ([`analogy`]), as the sequel's
-//! `common/util.py` computes them. The corpus, the vocabulary and
-//! the sequel's trained files come from [`nn_data::text`].
+//! 「ゼロから作るDeep Learning ❷」 chapters 2–4, words made into vectors two ways. By counting
+//! (ch.2): words side by side and their PPMI ([`count`] for small corpora, [`sparse`] for the
+//! Penn Treebank), reduced by truncated SVD ([`svd`]). By learning (ch.3–4): the simple CBOW and
+//! skip-gram with a softmax over every word ([`simple`]), then both with negative sampling
+//! ([`word2vec`], [`UnigramSampler`]). And what is done with the vectors: cosine similarity, the
+//! nearest words to a query ([`most_similar`]) and analogies ([`analogy`]), as the sequel's
+//! `common/util.py` computes them. The corpus, the vocabulary and the sequel's trained files
+//! come from [`nn_data::text`].
 //!
 //! ```
 //! use ndarray::array;
@@ -19,6 +22,7 @@
 pub mod count;
 mod sampler;
 mod similarity;
+pub mod simple;
 pub mod sparse;
 pub mod svd;
 pub mod word2vec;

@@ -1,8 +1,9 @@
 //! word2vec with negative sampling (the sequel's ch.4 「word2vecの高速化」): the CBOW model of
 //! its `ch04/cbow.py` — the context words' input vectors averaged, scored against the target's
-//! output vector and against `sample_size` sampled words' — and the loss of
-//! `negative_sampling_layer.py`, each score through a sigmoid and binary cross-entropy, the
-//! target labelled 1 and the samples 0.
+//! output vector and against `sample_size` sampled words' — the skip-gram of its
+//! `ch04/skip_gram.py` — the target's input vector scored against each context word's — and
+//! the loss of `negative_sampling_layer.py`, each score through a sigmoid and binary
+//! cross-entropy, the word to predict labelled 1 and the samples 0.
 
 use nn_core::{Float, Tensor};
 use nn_layers::{Embedding, Init, Reduction, binary_cross_entropy_with_logits};
@@ -180,6 +181,76 @@ impl<T: Float> Cbow<T> {
     }
 }
 
+/// The book's skip-gram with negative sampling (`ch04/skip_gram.py`): the target's input
+/// vector scored against each context word's output vector and against `sample_size` negatives
+/// per context word, the losses of the `2 · window` context positions summed.
+pub struct SkipGram<T: Float = f32> {
+    input: Embedding<T>,
+    loss: NegativeSamplingLoss<T>,
+    window: usize,
+}
+
+impl<T: Float> SkipGram<T> {
+    /// Input and output vectors from N(0, 0.01²), negatives in proportion to `count^0.75`.
+    pub fn new(
+        vocabulary: usize,
+        hidden: usize,
+        window: usize,
+        corpus: &[usize],
+        sample_size: usize,
+        seed: u64,
+    ) -> Self {
+        let cbow = Cbow::new(vocabulary, hidden, window, corpus, sample_size, seed);
+        SkipGram {
+            input: cbow.input,
+            loss: cbow.loss,
+            window,
+        }
+    }
+
+    /// The word vectors: the input embedding's weight, `(vocabulary, hidden)`.
+    pub fn word_vectors(&self) -> &Tensor<T> {
+        self.input.weight()
+    }
+
+    /// The trainable tensors: input then output vectors.
+    pub fn parameters(&self) -> Vec<Tensor<T>> {
+        vec![
+            self.input.weight().clone(),
+            self.loss.output().weight().clone(),
+        ]
+    }
+
+    /// The loss of a batch: for each context position the batch mean of its negative-sampling
+    /// loss, summed over the positions.
+    ///
+    /// # Panics
+    /// If `contexts` does not hold `2 · window` words per target (a programmer error).
+    pub fn loss<R: Rng + ?Sized>(
+        &self,
+        contexts: &[usize],
+        targets: &[usize],
+        rng: &mut R,
+    ) -> Tensor<T> {
+        let (b, c) = (targets.len(), 2 * self.window);
+        assert_eq!(
+            contexts.len(),
+            b * c,
+            "SkipGram: {} context words for {b} targets × {c}",
+            contexts.len()
+        );
+        // Each target's vector once per context position, in the order of `contexts`; the
+        // mean over those b·c rows times c is the book's sum of c batch means.
+        let rows: Vec<usize> = targets
+            .iter()
+            .flat_map(|&t| std::iter::repeat_n(t, c))
+            .collect();
+        let h = self.input.lookup(&rows);
+        let mean = self.loss.forward(&h, contexts, rng);
+        mean.mul_scalar(T::from(c).unwrap_or_else(T::one))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +340,34 @@ mod tests {
             &[win, wout],
         )
         .unwrap();
+    }
+
+    /// Skip-gram's loss is the sum over context positions of the book's per-position loss:
+    /// computed position by position with the same negatives, it agrees.
+    #[test]
+    fn skip_gram_sums_its_positions() {
+        use rand::SeedableRng;
+        let corpus = [0, 1, 2, 3, 4, 1, 5, 6, 2, 3];
+        let (contexts, targets) = contexts_target(&corpus, 1);
+        let sg = SkipGram::<f64>::new(7, 4, 1, &corpus, 2, 5);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        let loss = sg.loss(&contexts, &targets, &mut rng).item();
+        // The same draws again, by position.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        let negatives = sg.loss.sampler.negatives(&contexts, &mut rng);
+        let (b, k) = (targets.len(), 2);
+        let mut sum = 0.0;
+        for pos in 0..2 {
+            let ctx: Vec<usize> = (0..b).map(|i| contexts[i * 2 + pos]).collect();
+            let neg: Vec<usize> = (0..b)
+                .flat_map(|i| {
+                    let row = i * 2 + pos;
+                    negatives[row * k..(row + 1) * k].to_vec()
+                })
+                .collect();
+            let h = sg.input.lookup(&targets);
+            sum += sg.loss.forward_with(&h, &ctx, &neg).item();
+        }
+        assert!((loss - sum).abs() < 1e-12, "{loss} vs {sum}");
     }
 }
