@@ -2,7 +2,9 @@
 # Side-by-side comparison (not run in CI): zero-nn, a hand-written ndarray baseline, the book's
 # NumPy code and PyTorch CPU, on identical synthetic data, at each thread count asked: W1–W5
 # (the MLP workloads), W6 SimpleConvNet inference, W7 a SimpleConvNet training epoch, W8
-# DeepConvNet inference.
+# DeepConvNet inference, W9 a CBOW epoch on PTB, W10 PTB's count-based vectors (PPMI + randomized
+# SVD; scikit-learn on the Python side). W9 and W10 read PTB as the project does (the download
+# cache, or NN_DATA_MIRROR) and are skipped without it.
 #   bash benches/compare/run.sh [RUNS] [THREADS…]   (default 3 runs per workload, medians reported;
 #                                                  thread counts default to 1 2, at most nproc)
 #   COMPARE_WORKLOADS=W1,W2,W3,W4,W5 bash benches/compare/run.sh …   runs only those workloads
@@ -32,8 +34,8 @@ mkdir -p "$out"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/python" -c "import numpy, torch" 2>/dev/null ||
-    "$venv/bin/pip" install --quiet "numpy>=2" torch
+"$venv/bin/python" -c "import numpy, torch, sklearn" 2>/dev/null ||
+    "$venv/bin/pip" install --quiet "numpy>=2" torch scikit-learn
 
 # Every peer at its best: some machines set these to force OpenBLAS (NumPy's BLAS) onto its AVX2
 # kernels on CPUs with AVX-512. Unset for the benchmark processes only (never in tests or CI).
@@ -42,7 +44,7 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 
 (cd "$root" && cargo build --release --quiet --example compare)
 workloads="${COMPARE_WORKLOADS:-}"
-if ! [[ "$workloads" =~ ^(W[1-8](,W[1-8])*)?$ ]]; then
+if ! [[ "$workloads" =~ ^((W[1-9]|W10)(,(W[1-9]|W10))*)?$ ]]; then
     echo "run.sh: COMPARE_WORKLOADS='$workloads' must be a list like W1,W3,W5" >&2
     exit 2
 fi

@@ -8,6 +8,7 @@ from collections import defaultdict
 
 pooled = defaultdict(list)
 meta = {}
+notes = {}
 for line in open(sys.argv[1]):
     if not line.startswith("{"):
         continue
@@ -16,6 +17,8 @@ for line in open(sys.argv[1]):
     pooled[key] += r.get("runs_s") or [r["median_s"]]
     # Work per run, from the line's own rate and median.
     meta[key] = (r["rate"] * r["median_s"], r["unit"])
+    if "note" in r:
+        notes[key] = r["note"]
 
 stats = {key: (statistics.median(ts), min(ts), len(ts)) for key, ts in pooled.items()}
 ours = {(w, t): s for (w, t, impl), s in stats.items() if impl == "zero-nn"}
@@ -41,3 +44,5 @@ for key in sorted(stats, key=lambda k: (k[0], k[1], order.get(k[2], 2), k[2])):
     rate = f"{rate:.1f} GFLOP/s" if unit == "GFLOP/s" else f"{rate:,.0f} {unit}"
     print(f"| {workload} | {impl} | {threads} | {shown(median)} | {shown(least)} | {n} | {rate} "
           f"| {ratio} |")
+for (workload, threads, impl), note in sorted(notes.items()):
+    print(f"\n{workload}, {impl}, {threads} thread(s): {note}.")

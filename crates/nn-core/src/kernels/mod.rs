@@ -416,5 +416,27 @@ pub fn adam_update<T: Float>(w: &mut [T], m: &mut [T], v: &mut [T], g: &[T], c: 
         g.len()
     );
     let c = [c.beta1, c.beta2, c.step, c.inv_sqrt_c2, c.eps];
-    isa::adam(active_isa(), w, m, v, g, c);
+    let isa = active_isa();
+    // A large parameter (a word-vector table, say) is streamed from memory: split over the
+    // threads, each updating its own span.
+    let parts = num_threads().min(w.len() / ADAM_PAR_MIN_LEN).max(1);
+    if parts == 1 {
+        isa::adam(isa, w, m, v, g, c);
+        return;
+    }
+    let span = w.len().div_ceil(parts).next_multiple_of(64);
+    rayon::scope(|s| {
+        let chunks = w
+            .chunks_mut(span)
+            .zip(m.chunks_mut(span))
+            .zip(v.chunks_mut(span))
+            .zip(g.chunks(span));
+        for (((w, m), v), g) in chunks {
+            s.spawn(move |_| isa::adam(isa, w, m, v, g, c));
+        }
+    });
 }
+
+/// Parameters of at least this many values per thread have their Adam step split over
+/// threads (below it, handing work to another core costs more than it saves).
+const ADAM_PAR_MIN_LEN: usize = 1 << 16;

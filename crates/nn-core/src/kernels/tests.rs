@@ -251,6 +251,29 @@ fn adam_update_is_the_scalar_formula_on_every_path() {
     }
 }
 
+/// A table large enough to be split over threads gets the same bits as one pass over it.
+#[test]
+fn adam_update_split_over_threads_equals_one_pass() {
+    let n = 5 * ADAM_PAR_MIN_LEN + 77;
+    let g: Vec<f32> = (0..n)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
+        .collect();
+    let w0: Vec<f32> = (0..n).map(|i| ((i * 11 % 17) as f32 - 8.0) * 0.1).collect();
+    let c = AdamStep {
+        beta1: 0.9f32,
+        beta2: 0.999,
+        step: 0.0123,
+        inv_sqrt_c2: 7.5,
+        eps: 1e-8,
+    };
+    let run = |threads: usize| {
+        let (mut w, mut m, mut v) = (w0.clone(), vec![0.01f32; n], vec![0.001f32; n]);
+        with_num_threads(threads, || adam_update(&mut w, &mut m, &mut v, &g, c));
+        (w, m, v)
+    };
+    assert_eq!(run(3), run(1));
+}
+
 #[test]
 #[should_panic(expected = "adam_update: w has 2 values, m 2, v 1, g 2")]
 fn adam_update_names_the_lengths() {

@@ -189,15 +189,41 @@ impl<T: Float> Op<T> for IndexSelectOp {
             );
         }
         self.in_shape = x.raw_dim();
+        // Rows of a contiguous table (an embedding lookup): copied as slices.
+        if self.axis == 0
+            && let Some(data) = x.as_slice()
+        {
+            let width = if len == 0 { 0 } else { data.len() / len };
+            let mut out = Vec::with_capacity(self.indices.len() * width);
+            for &i in &self.indices {
+                out.extend_from_slice(&data[i * width..(i + 1) * width]);
+            }
+            let mut shape = x.shape().to_vec();
+            shape[0] = self.indices.len();
+            return ArrayD::from_shape_vec(shape, out)
+                .expect("rows of the table's width")
+                .into_shared();
+        }
         x.select(ax, &self.indices).into_shared()
     }
     fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
         // An index chosen twice receives both gradients.
         let axis = Axis(self.axis);
         let mut dx = ArrayD::zeros(self.in_shape);
-        for (j, &i) in self.indices.iter().enumerate() {
-            let mut row = dx.index_axis_mut(axis, i);
-            row += &g.index_axis(axis, j);
+        if self.axis == 0
+            && let (Some(d), Some(g)) = (dx.as_slice_mut(), g.as_slice())
+        {
+            let width = g.len() / self.indices.len().max(1);
+            for (src, &i) in g.chunks_exact(width.max(1)).zip(&self.indices) {
+                for (a, &b) in d[i * width..(i + 1) * width].iter_mut().zip(src) {
+                    *a += b;
+                }
+            }
+        } else {
+            for (j, &i) in self.indices.iter().enumerate() {
+                let mut row = dx.index_axis_mut(axis, i);
+                row += &g.index_axis(axis, j);
+            }
         }
         grads.add(0, dx);
     }

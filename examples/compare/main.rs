@@ -3,8 +3,12 @@
 //! the CNN workloads W6–W8, on the same synthetic data as `benches/compare/book_numpy.py`.
 //! Prints one JSON line per workload and implementation.
 //!
+//! W9 and W10 are the sequel's word-vector workloads ([`words`]).
+//!
 //! `cargo run --release --example compare -- RUNS THREADS [WORKLOADS]` (e.g. `W6,W8`; all by
 //! default)
+
+mod words;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -73,7 +77,7 @@ fn argmax<'a>(v: impl IntoIterator<Item = &'a f32>) -> usize {
     best.0
 }
 
-fn median_time(runs: usize, mut f: impl FnMut()) -> (f64, Vec<f64>) {
+pub(crate) fn median_time(runs: usize, mut f: impl FnMut()) -> (f64, Vec<f64>) {
     let mut times: Vec<f64> = (0..runs)
         .map(|_| {
             let start = Instant::now();
@@ -85,7 +89,7 @@ fn median_time(runs: usize, mut f: impl FnMut()) -> (f64, Vec<f64>) {
     (times[times.len() / 2], times)
 }
 
-fn report(
+pub(crate) fn report(
     imp: &str,
     threads: usize,
     workload: &str,
@@ -337,6 +341,7 @@ fn main() {
 
     mlp_workloads(runs, threads, &wanted);
     cnn_workloads(runs, threads, &wanted);
+    words::word_workloads(runs, threads, &wanted);
 }
 
 fn cnn_workloads(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
