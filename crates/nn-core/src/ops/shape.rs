@@ -193,7 +193,7 @@ impl<T: Float> Op<T> for IndexSelectOp {
         if self.axis == 0
             && let Some(data) = x.as_slice()
         {
-            let width = if len == 0 { 0 } else { data.len() / len };
+            let width = data.len().checked_div(len).unwrap_or(0);
             let mut out = Vec::with_capacity(self.indices.len() * width);
             for &i in &self.indices {
                 out.extend_from_slice(&data[i * width..(i + 1) * width]);
