@@ -41,7 +41,10 @@ for key in sorted(stats, key=lambda k: (k[0], k[1], order.get(k[2], 2), k[2])):
     ratio = f"{median / base[0]:.2f}, {least / base[1]:.2f}" if base else "—"
     work, unit = meta[key]
     rate = work / median
-    rate = f"{rate:.1f} GFLOP/s" if unit == "GFLOP/s" else f"{rate:,.0f} {unit}"
+    if unit == "GFLOP/s":
+        rate = f"{rate:.1f} GFLOP/s"
+    else:
+        rate = f"{rate:,.0f} {unit}" if rate >= 100 else f"{rate:.3g} {unit}"
     print(f"| {workload} | {impl} | {threads} | {shown(median)} | {shown(least)} | {n} | {rate} "
           f"| {ratio} |")
 for (workload, threads, impl), note in sorted(notes.items()):
