@@ -25,6 +25,36 @@ pub fn contexts_target(corpus: &[usize], window: usize) -> (Vec<usize>, Vec<usiz
     (contexts, targets)
 }
 
+/// The book's `EmbeddingDot`: the dot products of each example's hidden vector with the output
+/// vectors of its words — `h` `(batch, hidden)`, `ids` `batch × m` row-major, scores
+/// `(batch, m)` (the book's layer is `m = 1`; negative sampling scores the target and its
+/// negatives at once).
+///
+/// ```
+/// use nn_core::Tensor;
+/// use nn_layers::Embedding;
+/// use nn_text::word2vec::embedding_dot;
+/// let out = Embedding::from_weight(Tensor::<f32>::from_vec(&[3, 2], vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]));
+/// let h = Tensor::from_vec(&[1, 2], vec![2.0, 3.0]);
+/// assert_eq!(embedding_dot(&out, &h, &[0, 2]).to_array().into_raw_vec_and_offset().0, [2.0, 5.0]);
+/// ```
+///
+/// # Panics
+/// If `h` is not 2-D or `ids` does not hold the same number of words per row (a programmer
+/// error).
+pub fn embedding_dot<T: Float>(output: &Embedding<T>, h: &Tensor<T>, ids: &[usize]) -> Tensor<T> {
+    let shape = h.shape();
+    assert!(
+        shape.len() == 2 && shape[0] > 0 && ids.len() % shape[0] == 0,
+        "embedding_dot: h is {shape:?} for {} ids",
+        ids.len()
+    );
+    let (b, hidden) = (shape[0], shape[1]);
+    let m = ids.len() / b;
+    let rows = output.lookup(ids).reshape(&[b, m, hidden]);
+    rows.mul(&h.reshape(&[b, 1, hidden])).sum_axes(&[2], false)
+}
+
 /// The output side of negative sampling: the book's `NegativeSamplingLoss` (its
 /// `EmbeddingDot` layers and `SigmoidWithLoss`).
 pub struct NegativeSamplingLoss<T: Float = f32> {
@@ -86,9 +116,7 @@ impl<T: Float> NegativeSamplingLoss<T> {
             ids.extend_from_slice(&negatives[i * k..(i + 1) * k]);
             labels.extend(std::iter::repeat_n(T::zero(), k));
         }
-        // EmbeddingDot: each picked output row times its example's h, summed over `hidden`.
-        let rows = self.output.lookup(&ids).reshape(&[b, k + 1, hidden]);
-        let scores = rows.mul(&h.reshape(&[b, 1, hidden])).sum_axes(&[2], false);
+        let scores = embedding_dot(&self.output, h, &ids);
         let labels = Tensor::from_vec(&[b, k + 1], labels);
         let total = binary_cross_entropy_with_logits(&scores, &labels, Reduction::Sum);
         total.mul_scalar(T::from(1.0 / b.max(1) as f64).unwrap_or_else(T::one))
@@ -369,5 +397,41 @@ mod tests {
             sum += sg.loss.forward_with(&h, &ctx, &neg).item();
         }
         assert!((loss - sum).abs() < 1e-12, "{loss} vs {sum}");
+    }
+
+    #[test]
+    fn gradcheck_embedding_dot_and_skip_gram() {
+        use rand::SeedableRng;
+        let wout = Tensor::<f64>::randn(&[5, 3], 3).to_array();
+        let h = Tensor::<f64>::randn(&[2, 3], 4).to_array();
+        gradcheck(
+            |t| {
+                let out = Embedding::from_weight(t[0].clone());
+                embedding_dot(&out, &t[1], &[4, 4, 0, 1, 2, 4]).sum()
+            },
+            &[wout, h],
+        )
+        .unwrap();
+        let corpus = [0, 1, 2, 3, 4, 1, 5, 6, 2, 3];
+        let (contexts, targets) = contexts_target(&corpus, 1);
+        let sg = SkipGram::<f64>::new(7, 3, 1, &corpus, 2, 5);
+        let (win, wout) = (sg.parameters()[0].to_array(), sg.parameters()[1].to_array());
+        gradcheck(
+            |t| {
+                let model = SkipGram {
+                    input: Embedding::from_weight(t[0].clone()),
+                    loss: NegativeSamplingLoss::new(
+                        Embedding::from_weight(t[1].clone()),
+                        sg.loss.sampler.clone(),
+                    ),
+                    window: 1,
+                };
+                // The same negatives at every evaluation.
+                let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+                model.loss(&contexts, &targets, &mut rng)
+            },
+            &[win.mapv(|v| v * 100.0), wout.mapv(|v| v * 100.0)],
+        )
+        .unwrap();
     }
 }
