@@ -1,12 +1,13 @@
 //! Fuzzes the NumPy pickle reader: any input gives Ok or a DataError, never a panic or an
 //! allocation beyond what the input holds; what it accepts is a dict of consistent arrays. The
 //! same input also goes through the plain-data reader and the word-vector reader (the
-//! sequel's float16 `cbow_params.pkl`, its dicts of str and int keys).
+//! sequel's float16 `cbow_params.pkl`, its dicts of str and int keys) and the parameter-list
+//! reader (its `Rnnlm.pkl`, a list of arrays).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use nn_data::numpy::{parse_pickle, parse_pickle_value};
-use nn_data::text::WordVectors;
+use nn_data::text::{WordVectors, param_list};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(arrays) = parse_pickle(data, "fuzz") {
@@ -21,5 +22,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(wv) = WordVectors::from_pickle(data, "fuzz") {
         assert_eq!(wv.vectors.nrows(), wv.vocabulary.len());
         assert!(wv.vectors.len() <= data.len());
+    }
+    if let Ok(params) = param_list(data, "fuzz") {
+        assert!(params.iter().map(|p| p.len()).sum::<usize>() <= data.len());
     }
 });

@@ -182,6 +182,14 @@ pub enum DataError {
         /// What is wrong.
         reason: String,
     },
+    /// A pickle that parsed but is not a list of float arrays (a model's saved parameters).
+    #[error("{file}: not a list of parameter arrays: {reason}")]
+    BadParams {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A data-set name that is not `mnist` or `fashion-mnist`.
     #[error("unknown data set {0:?}: expected mnist or fashion-mnist")]
     UnknownDataset(String),

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use ndarray::{Array2, Ix2};
+use ndarray::{Array2, ArrayD, Ix2};
 
 use crate::fetch::{FetchOptions, RemoteFile, fetch};
 use crate::numpy::{NumpyArray, PickleValue, parse_pickle_value};
@@ -210,6 +210,55 @@ pub const CBOW_PARAMS: RemoteFile = file(
     None,
     &["https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch-2/master/ch04/"],
 );
+
+/// The sequel's trained LSTM language model (ch.6: `ch06/Rnnlm.pkl`, a protocol-3 pickle of a
+/// list of six float16 arrays: Embedding (10000, 100), LSTM `Wx` (100, 400), `Wh` (100, 400),
+/// `b` (400), Affine `W` (100, 10000), `b` (10000)), mirrored as `weights/Rnnlm.pkl`.
+pub const RNNLM_PARAMS: RemoteFile = file(
+    "weights",
+    "Rnnlm.pkl",
+    Some("d872e609e328834f86a0de9fea7b2968bd95a22ea748880ccaee96923e9a5903"),
+    None,
+    &["https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch-2/master/ch06/"],
+);
+
+/// A model's parameters as the sequel's `BaseModel.save_params` pickles them: a list of float
+/// arrays in the model's order, float16 widened to float32 exactly (its `load_params` casts to
+/// float32 the same way).
+///
+/// # Errors
+/// [`DataError::Pickle`] for a damaged or foreign pickle; [`DataError::BadParams`] for one that
+/// is not a list of float arrays.
+pub fn param_list(data: &[u8], file: &str) -> Result<Vec<ArrayD<f32>>, DataError> {
+    let bad = |reason: String| DataError::BadParams {
+        file: file.to_string(),
+        reason,
+    };
+    let PickleValue::List(items) = parse_pickle_value(data, file)? else {
+        return Err(bad("the pickle does not hold a list".into()));
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            PickleValue::Array(NumpyArray::F32(a)) => Ok(a),
+            PickleValue::Array(NumpyArray::F64(a)) => Ok(a.mapv(|v| v as f32)),
+            _ => Err(bad(format!("item {i} is not a float array"))),
+        })
+        .collect()
+}
+
+/// Fetches (checksum-verified) and reads a pickled parameter list such as [`RNNLM_PARAMS`].
+///
+/// # Errors
+/// The file cannot be had, fails its checksum, or is not such a pickle.
+pub fn load_param_list(
+    spec: &RemoteFile,
+    opts: &FetchOptions,
+) -> Result<Vec<ArrayD<f32>>, DataError> {
+    let fetched = fetch(spec, opts)?;
+    param_list(&fetched.content, &spec.label())
+}
 
 /// One vector per word of a vocabulary: row `i` of `vectors` is the word with id `i`.
 #[derive(Debug, Clone)]

@@ -107,12 +107,9 @@ fn what_is_not_a_dict_of_float_arrays_is_refused_clearly() {
     );
     let (_, reason) = pickle_error(&fixture_bytes("int-array.pkl"));
     assert!(reason.contains("dtype \"i8\""), "{reason}");
-    let (offset, reason) = pickle_error(&fixture_bytes("list.pkl"));
-    assert_eq!(offset, 2);
-    assert!(
-        reason.contains("unsupported pickle opcode 0x5d (']')"),
-        "{reason}"
-    );
+    // A list is read (the sequel's Rnnlm.pkl is one), but it is not a dict of arrays.
+    let (_, reason) = pickle_error(&fixture_bytes("list.pkl"));
+    assert!(reason.contains("holds a list"), "{reason}");
     // The classic attack: a pickle that would call os.system. Nothing is executed.
     let (_, reason) = pickle_error(b"\x80\x03cos\nsystem\nX\x02\x00\x00\x00lsR.");
     assert!(reason.contains("refusing global os.system"), "{reason}");
@@ -245,7 +242,7 @@ fn inconsistent_word_vectors_are_refused_clearly() {
     // A pickle that is not a dict at all.
     assert!(matches!(
         WordVectors::from_pickle(&fixture_bytes("list.pkl"), "list.pkl"),
-        Err(DataError::Pickle { .. })
+        Err(DataError::BadWordVectors { .. })
     ));
 }
 
@@ -266,5 +263,42 @@ fn damaged_word_vectors_never_panic_and_truncations_fail() {
             damaged[i] ^= mask;
             let _ = WordVectors::from_pickle(&damaged, "flipped.pkl");
         }
+    }
+}
+
+/// Lists (protocols 2 and 3: EMPTY_LIST, APPEND, APPENDS) read as plain data, nested ones
+/// too; a list reached twice through the memo is refused rather than read stale.
+#[test]
+fn lists_read_as_plain_data() {
+    use nn_data::numpy::{PickleValue, parse_pickle_value};
+    // pickle.dumps([1, 'a', (2,), {'k': [3]}], protocol=3)
+    let bytes: &[u8] = &[
+        128, 3, 93, 113, 0, 40, 75, 1, 88, 1, 0, 0, 0, 97, 113, 1, 75, 2, 133, 113, 2, 125, 113, 3,
+        88, 1, 0, 0, 0, 107, 113, 4, 93, 113, 5, 75, 3, 97, 115, 101, 46,
+    ];
+    let value = parse_pickle_value(bytes, "l.pkl").expect("a list");
+    use PickleValue::{Dict, Int, List, Str, Tuple};
+    assert_eq!(
+        value,
+        List(vec![
+            Int(1),
+            Str("a".into()),
+            Tuple(vec![Int(2)]),
+            Dict(vec![(Str("k".into()), List(vec![Int(3)]))]),
+        ])
+    );
+    // pickle.dumps([7], protocol=2): APPEND alone.
+    let value = parse_pickle_value(&[128, 2, 93, 113, 0, 75, 7, 97, 46], "l.pkl").expect("a list");
+    assert_eq!(value, List(vec![Int(7)]));
+    // x = []; pickle.dumps([x, x], protocol=3)
+    let shared = [128, 3, 93, 113, 0, 40, 93, 113, 1, 104, 1, 101, 46];
+    match parse_pickle_value(&shared, "s.pkl") {
+        Err(DataError::Pickle { reason, .. }) => assert!(reason.contains("shared"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // APPEND on something else, and every truncation, fail cleanly.
+    assert!(parse_pickle_value(&[128, 3, 78, 75, 1, 97, 46], "n.pkl").is_err());
+    for len in 0..bytes.len() {
+        assert!(parse_pickle_value(&bytes[..len], "cut.pkl").is_err());
     }
 }

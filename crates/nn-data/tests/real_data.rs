@@ -256,3 +256,34 @@ fn the_sequels_cbow_vectors_load() {
     assert!((sum - 42_499.293_118_357_66).abs() < 1e-6, "Σ {sum}");
     assert!((abs - 697_959.787_393_450_7).abs() < 1e-4, "Σ|·| {abs}");
 }
+
+/// The sequel's trained LSTM language model (`Rnnlm.pkl`, a protocol-3 list of six float16
+/// arrays) loads with the file's shapes and values, exactly (first entries and sums as NumPy
+/// computes them in float64 on the same file).
+#[test]
+fn the_sequels_rnnlm_params_load() {
+    use nn_data::text::{RNNLM_PARAMS, load_param_list};
+    let Some((opts, _cache)) = mirror_options("the_sequels_rnnlm_params_load") else {
+        return;
+    };
+    let params = load_param_list(&RNNLM_PARAMS, &opts).expect("Rnnlm.pkl");
+    let want: [(&[usize], f64, f64); 6] = [
+        (&[10_000, 100], -0.0667724609375, -345.6709042787552),
+        (&[100, 400], 0.1748046875, -366.6644470691681),
+        (&[100, 400], -0.06390380859375, 112.44909632205963),
+        (&[400], 0.2325439453125, -31.437320709228516),
+        (&[100, 10_000], -0.036285400390625, -102.28286147117615),
+        (&[10_000], -0.90576171875, 0.007012486457824707),
+    ];
+    assert_eq!(params.len(), want.len());
+    for (i, (p, (shape, first, sum))) in params.iter().zip(want).enumerate() {
+        assert_eq!(p.shape(), shape, "array {i}");
+        assert_eq!(
+            f64::from(p.iter().next().copied().unwrap()),
+            first,
+            "array {i}"
+        );
+        let got: f64 = p.iter().map(|&v| f64::from(v)).sum();
+        assert!((got - sum).abs() < 1e-9, "array {i}: Σ {got} vs {sum}");
+    }
+}

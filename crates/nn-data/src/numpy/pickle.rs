@@ -6,7 +6,8 @@
 //! be `f2`, `f4` or `f8` in either byte order, C or Fortran order (`f2`, the sequel's float16,
 //! is widened to float32 exactly); every length is checked against the bytes actually present.
 //! Besides arrays, the values around them are read as plain data ([`PickleValue`]): `None`,
-//! bools, ints, strs, tuples and dicts, as the sequel's `cbow_params.pkl` holds them.
+//! bools, ints, strs, tuples, lists and dicts, as the sequel's `cbow_params.pkl` and
+//! `Rnnlm.pkl` hold them.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -28,6 +29,12 @@ mod op {
     pub const MARK: u8 = b'(';
     /// `{}`
     pub const EMPTY_DICT: u8 = b'}';
+    /// `[]`
+    pub const EMPTY_LIST: u8 = b']';
+    /// `list.append(v)`
+    pub const APPEND: u8 = b'a';
+    /// `list.extend` with the values since the mark
+    pub const APPENDS: u8 = b'e';
     /// `()`
     pub const EMPTY_TUPLE: u8 = b')';
     /// `None`
@@ -129,6 +136,7 @@ enum Value {
     Bytes(usize, usize),
     Tuple(Rc<[Value]>),
     Dict(Vec<(Value, Value)>),
+    List(Vec<Value>),
     Global(Global),
     Dtype(Rc<Dtype>),
     /// `_reconstruct(ndarray, (0,), b'b')`: an empty array waiting for its BUILD state.
@@ -147,6 +155,7 @@ impl Value {
             Value::Bytes(..) => "bytes",
             Value::Tuple(_) => "tuple",
             Value::Dict(_) => "dict",
+            Value::List(_) => "list",
             Value::Global(_) => "global",
             Value::Dtype(_) => "dtype",
             Value::EmptyArray => "empty ndarray",
@@ -185,6 +194,8 @@ pub enum PickleValue {
     Tuple(Vec<PickleValue>),
     /// A dict's entries in the order the pickle set them.
     Dict(Vec<(PickleValue, PickleValue)>),
+    /// A list.
+    List(Vec<PickleValue>),
     /// A NumPy array.
     Array(NumpyArray),
 }
@@ -243,6 +254,12 @@ fn plain(u: &Unpickler<'_>, v: Value) -> Result<PickleValue, DataError> {
                 .into_iter()
                 .map(|(k, v)| Ok((plain(u, k)?, plain(u, v)?)))
                 .collect::<Result<_, DataError>>()?,
+        ),
+        Value::List(items) => PickleValue::List(
+            items
+                .into_iter()
+                .map(|v| plain(u, v))
+                .collect::<Result<_, _>>()?,
         ),
         Value::Array(a) => PickleValue::Array(unshared(a)),
         other => {
@@ -425,6 +442,11 @@ impl<'a> Unpickler<'a> {
 
     fn memo_get(&mut self, key: u32) -> Result<(), DataError> {
         match self.memo.get(&key) {
+            // The memo holds a copy taken when the container was stored, not the container
+            // itself: once filled, a dict or list read back from it would be stale.
+            Some(Value::Dict(_) | Value::List(_)) => Err(self.error(format!(
+                "GET of memo {key}, a dict or list shared between two places (not read)"
+            ))),
             Some(v) => {
                 let v = v.clone();
                 self.push(v)
@@ -498,6 +520,15 @@ impl<'a> Unpickler<'a> {
                     self.marks.push(self.stack.len());
                 }
                 op::EMPTY_DICT => self.push(Value::Dict(Vec::new()))?,
+                op::EMPTY_LIST => self.push(Value::List(Vec::new()))?,
+                op::APPEND => {
+                    let v = self.pop("APPEND")?;
+                    self.append(vec![v])?
+                }
+                op::APPENDS => {
+                    let items = self.pop_mark("APPENDS")?;
+                    self.append(items)?
+                }
                 op::EMPTY_TUPLE => self.push(Value::Tuple(Rc::from(Vec::new())))?,
                 op::NONE => self.push(Value::None)?,
                 op::NEWTRUE => self.push(Value::Bool(true))?,
@@ -629,6 +660,16 @@ impl<'a> Unpickler<'a> {
                 }
             }
         }
+    }
+
+    fn append(&mut self, items: Vec<Value>) -> Result<(), DataError> {
+        let list = self.top("APPENDS")?;
+        let Value::List(values) = list else {
+            let kind = list.kind();
+            return Err(self.error(format!("APPENDS on a {kind}, expected a list")));
+        };
+        values.extend(items);
+        Ok(())
     }
 
     fn set_items(&mut self, items: Vec<Value>) -> Result<(), DataError> {
