@@ -502,3 +502,22 @@ fn simple_word2vec_trains_both_models() {
         7
     );
 }
+
+/// The book's trained Rnnlm on the first test words (the full perplexity, against the book's
+/// NumPy code, is `crates/nn-text/tests/book_rnnlm.rs`), then 100 words generated after "you",
+/// none of them a skipped word.
+#[test]
+fn rnnlm_evaluates_the_books_model_and_generates_text() {
+    let Some((out, _dir)) = run("rnnlm", &["--quick"], true) else {
+        return;
+    };
+    let ppl = number_after(&out, "test perplexity:");
+    assert!(ppl > 50.0 && ppl < 400.0, "{out}");
+    let text = out.split("(seed 0):\n").nth(1).expect("the generated text");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert!(words[0] == "you" && words.len() >= 90, "{out}");
+    assert!(
+        !words.iter().any(|w| ["N", "<unk>", "$"].contains(w)),
+        "{out}"
+    );
+}

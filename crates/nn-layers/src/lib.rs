@@ -39,6 +39,7 @@ mod maxout;
 mod module;
 mod pool;
 mod predictor;
+pub mod rnn;
 
 pub use activation::{
     Elu, Gelu, GeluErf, Identity, LeakyRelu, LogSoftmax, PReLU, Relu, Sigmoid, Softmax, Softplus,

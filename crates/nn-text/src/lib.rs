@@ -20,6 +20,7 @@
 //! ```
 
 pub mod count;
+pub mod lm;
 mod sampler;
 mod similarity;
 pub mod simple;

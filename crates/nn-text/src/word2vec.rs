@@ -45,7 +45,7 @@ pub fn contexts_target(corpus: &[usize], window: usize) -> (Vec<usize>, Vec<usiz
 pub fn embedding_dot<T: Float>(output: &Embedding<T>, h: &Tensor<T>, ids: &[usize]) -> Tensor<T> {
     let shape = h.shape();
     assert!(
-        shape.len() == 2 && shape[0] > 0 && ids.len() % shape[0] == 0,
+        shape.len() == 2 && shape[0] > 0 && ids.len().is_multiple_of(shape[0]),
         "embedding_dot: h is {shape:?} for {} ids",
         ids.len()
     );

@@ -1,0 +1,439 @@
+//! Recurrent layers (the sequel's ch.5 「リカレントニューラルネットワーク」 and ch.6 「ゲート付き
+//! RNN」): the plain RNN cell `h = tanh(x Wx + h Wh + b)` and the LSTM, each also unrolled over a
+//! batch-first `(batch, time, features)` sequence with a carried state, as the book's `TimeRNN`
+//! and `TimeLSTM` do.
+//!
+//! The LSTM's weights are stored as the book stores them, `Wx (input, 4·hidden)`,
+//! `Wh (hidden, 4·hidden)`, one bias `(4·hidden)`, with the four gates in PyTorch's order
+//! `[i, f, g, o]` along the columns; [`Lstm::from_book`] takes the book's `[f, g, i, o]` arrays,
+//! [`Lstm::from_torch`] PyTorch's transposed ones and their two biases. The gates of a step are one
+//! fused op ([`lstm_cell`]) rather than a dozen small ones.
+//!
+//! ```
+//! use nn_core::Tensor;
+//! use nn_layers::rnn::Lstm;
+//! use rand::SeedableRng;
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+//! let lstm = Lstm::<f32>::new(3, 5, &mut rng);
+//! let xs = Tensor::zeros(&[2, 4, 3]); // batch 2, 4 steps
+//! let (hs, state) = lstm.forward_seq(&xs, None);
+//! assert_eq!(hs.shape(), vec![2, 4, 5]);
+//! assert_eq!(state.h.shape(), vec![2, 5]);
+//! ```
+
+use ndarray::{ArcArray, Array2, ArrayD, Axis, Ix2, IxDyn, s};
+use nn_core::{Float, Grads, Op, Tensor};
+use rand::Rng;
+
+use crate::init::Init;
+use crate::module::Named;
+
+/// An LSTM's state: the hidden vector `h` and the memory cell `c`, each `(batch, hidden)`.
+#[derive(Clone)]
+pub struct LstmState<T: Float = f32> {
+    /// The hidden state (the layer's output at the last step).
+    pub h: Tensor<T>,
+    /// The memory cell.
+    pub c: Tensor<T>,
+}
+
+impl<T: Float> LstmState<T> {
+    /// Zeros for a batch.
+    pub fn zeros(batch: usize, hidden: usize) -> Self {
+        LstmState {
+            h: Tensor::zeros(&[batch, hidden]),
+            c: Tensor::zeros(&[batch, hidden]),
+        }
+    }
+
+    /// The same values, their history cut (truncated backpropagation through time: the next
+    /// window starts from this state but sends no gradient back into the last one).
+    pub fn detach(&self) -> Self {
+        LstmState {
+            h: self.h.detach(),
+            c: self.c.detach(),
+        }
+    }
+}
+
+/// The LSTM's gates for one step, fused: from the pre-activations `a = x Wx + h Wh + b`
+/// `(batch, 4·hidden)`, gates `[i, f, g, o]`, and the previous cell `c` `(batch, hidden)`,
+/// `(batch, 2·hidden)` holding the new `h` then the new `c`:
+/// `c' = σ(f) c + σ(i) tanh(g)`, `h' = σ(o) tanh(c')` (the book's `LSTM.forward`).
+///
+/// # Panics
+/// If the shapes do not fit (a programmer error).
+pub fn lstm_cell<T: Float>(a: &Tensor<T>, c: &Tensor<T>) -> Tensor<T> {
+    Tensor::apply(LstmCellOp::default(), &[a, c])
+}
+
+/// Keeps the gates' activations and the cell for the backward pass.
+struct LstmCellOp<T: Float> {
+    gates: Option<Array2<T>>,
+    c_prev: Option<ArcArray<T, IxDyn>>,
+    tanh_c: Option<Array2<T>>,
+}
+
+impl<T: Float> Default for LstmCellOp<T> {
+    fn default() -> Self {
+        LstmCellOp {
+            gates: None,
+            c_prev: None,
+            tanh_c: None,
+        }
+    }
+}
+
+fn sigmoid<T: Float>(v: T) -> T {
+    T::one() / (T::one() + (-v).exp())
+}
+
+impl<T: Float> Op<T> for LstmCellOp<T> {
+    fn name(&self) -> &'static str {
+        "lstm_cell"
+    }
+
+    fn forward(&mut self, x: &[&ArcArray<T, IxDyn>], needs_grad: &[bool]) -> ArcArray<T, IxDyn> {
+        let (a, c) = (x[0], x[1]);
+        let (b, h4) = match a.shape() {
+            &[b, h4] if h4 % 4 == 0 => (b, h4),
+            s => panic!("lstm_cell: pre-activations must be (batch, 4·hidden), got {s:?}"),
+        };
+        let h = h4 / 4;
+        assert_eq!(
+            c.shape(),
+            [b, h],
+            "lstm_cell: pre-activations {:?} need a cell of ({b}, {h}), got {:?}",
+            a.shape(),
+            c.shape()
+        );
+        let a = a.view().into_dimensionality::<Ix2>().expect("2-D");
+        let c = c.view().into_dimensionality::<Ix2>().expect("2-D");
+        let mut gates = Array2::<T>::zeros((b, h4));
+        let mut out = Array2::<T>::zeros((b, 2 * h));
+        let mut tanh_c = Array2::<T>::zeros((b, h));
+        for r in 0..b {
+            let (ar, gr) = (a.row(r), gates.row_mut(r));
+            let gr = gr.into_slice().expect("a fresh row");
+            for (k, (&v, gv)) in ar.iter().zip(gr.iter_mut()).enumerate() {
+                // [i, f, g, o]: g through tanh, the others through the sigmoid.
+                *gv = if k / h == 2 { v.tanh() } else { sigmoid(v) };
+            }
+            let (i, f, g, o) = (&gr[..h], &gr[h..2 * h], &gr[2 * h..3 * h], &gr[3 * h..]);
+            let mut orow = out.row_mut(r);
+            let mut trow = tanh_c.row_mut(r);
+            for k in 0..h {
+                let cn = f[k] * c[[r, k]] + i[k] * g[k];
+                let t = cn.tanh();
+                trow[k] = t;
+                orow[h + k] = cn;
+                orow[k] = o[k] * t;
+            }
+        }
+        if needs_grad.iter().any(|&n| n) {
+            self.gates = Some(gates);
+            self.c_prev = Some(x[1].clone());
+            self.tanh_c = Some(tanh_c);
+        }
+        out.into_dyn().into_shared()
+    }
+
+    fn backward(self: Box<Self>, grad: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let gates = self.gates.expect("kept by forward");
+        let c_prev = self.c_prev.expect("kept by forward");
+        let tanh_c = self.tanh_c.expect("kept by forward");
+        let (b, h4) = gates.dim();
+        let h = h4 / 4;
+        let grad = grad
+            .into_dimensionality::<Ix2>()
+            .expect("(batch, 2·hidden)");
+        let c_prev = c_prev.view().into_dimensionality::<Ix2>().expect("2-D");
+        let mut da = Array2::<T>::zeros((b, h4));
+        let mut dc_prev = Array2::<T>::zeros((b, h));
+        let one = T::one();
+        for r in 0..b {
+            let gr = gates.row(r);
+            let (i, f, g, o) = (
+                gr.slice(s![..h]),
+                gr.slice(s![h..2 * h]),
+                gr.slice(s![2 * h..3 * h]),
+                gr.slice(s![3 * h..]),
+            );
+            let mut dr = da.row_mut(r);
+            for k in 0..h {
+                let (dh, dcn, t) = (grad[[r, k]], grad[[r, h + k]], tanh_c[[r, k]]);
+                let dc = dcn + dh * o[k] * (one - t * t);
+                dr[k] = dc * g[k] * i[k] * (one - i[k]);
+                dr[h + k] = dc * c_prev[[r, k]] * f[k] * (one - f[k]);
+                dr[2 * h + k] = dc * i[k] * (one - g[k] * g[k]);
+                dr[3 * h + k] = dh * t * o[k] * (one - o[k]);
+                dc_prev[[r, k]] = dc * f[k];
+            }
+        }
+        if grads.needs(0) {
+            grads.add(0, da.into_dyn());
+        }
+        if grads.needs(1) {
+            grads.add(1, dc_prev.into_dyn());
+        }
+    }
+}
+
+/// The LSTM layer: the book's `LSTM` cell and, over a sequence, its `TimeLSTM`.
+pub struct Lstm<T: Float = f32> {
+    w_x: Tensor<T>,
+    w_h: Tensor<T>,
+    b: Tensor<T>,
+}
+
+/// Moves the four `h`-wide column blocks of `w` (gates along the last axis) from the order
+/// `from` to `[i, f, g, o]`, each block named by its letter.
+fn reorder_gates<T: Float>(w: &ArrayD<T>, from: [char; 4]) -> ArrayD<T> {
+    let ax = Axis(w.ndim() - 1);
+    let h = w.len_of(ax) / 4;
+    let blocks: Vec<_> = ['i', 'f', 'g', 'o']
+        .iter()
+        .map(|gate| {
+            let k = from.iter().position(|x| x == gate).expect("four gates");
+            w.slice_axis(ax, ndarray::Slice::from(k * h..(k + 1) * h))
+        })
+        .collect();
+    ndarray::concatenate(ax, &blocks).expect("blocks of one shape")
+}
+
+impl<T: Float> Lstm<T> {
+    /// PyTorch's initialisation: every weight and the bias from U(±1/√hidden).
+    pub fn new<R: Rng + ?Sized>(input: usize, hidden: usize, rng: &mut R) -> Self {
+        let bound = 1.0 / (hidden.max(1) as f64).sqrt();
+        let init = Init::Uniform {
+            low: -bound,
+            high: bound,
+        };
+        Lstm {
+            w_x: init
+                .tensor(&[input, 4 * hidden], input, hidden, rng)
+                .requires_grad(),
+            w_h: init
+                .tensor(&[hidden, 4 * hidden], hidden, hidden, rng)
+                .requires_grad(),
+            b: init
+                .tensor(&[4 * hidden], hidden, hidden, rng)
+                .requires_grad(),
+        }
+    }
+
+    /// From weights in this layer's layout (`Wx (input, 4H)`, `Wh (H, 4H)`, `b (4H)`, gates
+    /// `[i, f, g, o]`), made trainable leaves if they are not.
+    ///
+    /// # Panics
+    /// If the shapes do not fit together (a programmer error).
+    pub fn from_parameters(w_x: Tensor<T>, w_h: Tensor<T>, b: Tensor<T>) -> Self {
+        let (ws, hs) = (w_x.shape(), w_h.shape());
+        assert!(
+            ws.len() == 2
+                && hs.len() == 2
+                && hs[1] == 4 * hs[0]
+                && ws[1] == hs[1]
+                && b.shape() == [hs[1]],
+            "Lstm: Wx {ws:?}, Wh {hs:?} and b {:?} are not (D, 4H), (H, 4H), (4H)",
+            b.shape()
+        );
+        Lstm {
+            w_x: w_x.requires_grad(),
+            w_h: w_h.requires_grad(),
+            b: b.requires_grad(),
+        }
+    }
+
+    /// From the book's arrays (`ch06`'s `TimeLSTM` params): the same layout with the gates in
+    /// its order `[f, g, i, o]`.
+    ///
+    /// # Panics
+    /// As [`Lstm::from_parameters`].
+    pub fn from_book(w_x: &ArrayD<T>, w_h: &ArrayD<T>, b: &ArrayD<T>) -> Self {
+        let order = ['f', 'g', 'i', 'o'];
+        Self::from_parameters(
+            Tensor::from_array(reorder_gates(w_x, order)),
+            Tensor::from_array(reorder_gates(w_h, order)),
+            Tensor::from_array(reorder_gates(b, order)),
+        )
+    }
+
+    /// From PyTorch's `nn.LSTM` parameters of one layer: `weight_ih (4H, D)`, `weight_hh
+    /// (4H, H)`, `bias_ih` and `bias_hh (4H)` (summed: they only ever appear added).
+    ///
+    /// # Panics
+    /// As [`Lstm::from_parameters`].
+    pub fn from_torch(
+        weight_ih: &ArrayD<T>,
+        weight_hh: &ArrayD<T>,
+        bias_ih: &ArrayD<T>,
+        bias_hh: &ArrayD<T>,
+    ) -> Self {
+        let t = |w: &ArrayD<T>| Tensor::from_array(w.t().as_standard_layout().into_owned());
+        Self::from_parameters(
+            t(weight_ih),
+            t(weight_hh),
+            Tensor::from_array(bias_ih + bias_hh),
+        )
+    }
+
+    /// The hidden size `H`.
+    pub fn hidden_size(&self) -> usize {
+        self.w_h.shape()[0]
+    }
+
+    /// The input size `D`.
+    pub fn input_size(&self) -> usize {
+        self.w_x.shape()[0]
+    }
+
+    /// `Wx`, `Wh` and `b`, named.
+    pub fn parameters(&self) -> Vec<Named<T>> {
+        vec![
+            ("weight_ih".into(), self.w_x.clone()),
+            ("weight_hh".into(), self.w_h.clone()),
+            ("bias".into(), self.b.clone()),
+        ]
+    }
+
+    /// One step from the input's share of the pre-activations, `x Wx + b` `(batch, 4H)`.
+    pub fn step(&self, xw: &Tensor<T>, state: &LstmState<T>) -> LstmState<T> {
+        let a = xw.add(&state.h.matmul(&self.w_h));
+        let hc = lstm_cell(&a, &state.c);
+        let h = self.hidden_size();
+        LstmState {
+            h: hc.narrow(1, 0, h),
+            c: hc.narrow(1, h, h),
+        }
+    }
+
+    /// The book's `TimeLSTM.forward`: `xs` `(batch, time, D)` → every step's `h`
+    /// `(batch, time, H)` and the last state, starting from `state` (zeros if `None`). The
+    /// inputs' products with `Wx` are one matrix product for all steps.
+    ///
+    /// # Panics
+    /// If `xs` is not `(batch, time, D)` or the state does not match the batch (a programmer
+    /// error).
+    pub fn forward_seq(
+        &self,
+        xs: &Tensor<T>,
+        state: Option<LstmState<T>>,
+    ) -> (Tensor<T>, LstmState<T>) {
+        let (b, t, d) = match xs.shape()[..] {
+            [b, t, d] if d == self.input_size() => (b, t, d),
+            _ => panic!(
+                "Lstm: input {:?} is not (batch, time, {})",
+                xs.shape(),
+                self.input_size()
+            ),
+        };
+        let h = self.hidden_size();
+        let mut state = state.unwrap_or_else(|| LstmState::zeros(b, h));
+        assert_eq!(
+            state.h.shape(),
+            vec![b, h],
+            "Lstm: a state of {:?} for a batch of {b}",
+            state.h.shape()
+        );
+        let xw = xs
+            .reshape(&[b * t, d])
+            .affine(&self.w_x, &self.b)
+            .reshape(&[b, t, 4 * h]);
+        let mut hs = Vec::with_capacity(t);
+        for step in 0..t {
+            let xw_t = xw.narrow(1, step, 1).reshape(&[b, 4 * h]);
+            state = self.step(&xw_t, &state);
+            hs.push(state.h.reshape(&[b, 1, h]));
+        }
+        let refs: Vec<&Tensor<T>> = hs.iter().collect();
+        (Tensor::concatenate(&refs, 1), state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nn_core::gradcheck::gradcheck;
+    use rand::SeedableRng;
+
+    #[test]
+    fn the_cell_is_the_books_formula() {
+        let a = Tensor::<f64>::randn(&[2, 8], 1);
+        let c = Tensor::<f64>::randn(&[2, 2], 2);
+        let out = lstm_cell(&a, &c).to_array();
+        let (av, cv) = (a.to_array(), c.to_array());
+        let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+        for r in 0..2 {
+            for k in 0..2 {
+                let (i, f) = (sig(av[[r, k]]), sig(av[[r, 2 + k]]));
+                let (g, o) = (av[[r, 4 + k]].tanh(), sig(av[[r, 6 + k]]));
+                let cn = f * cv[[r, k]] + i * g;
+                assert!((out[[r, 2 + k]] - cn).abs() < 1e-15);
+                assert!((out[[r, k]] - o * cn.tanh()).abs() < 1e-15);
+            }
+        }
+    }
+
+    #[test]
+    fn gradcheck_the_cell_and_a_long_sequence() {
+        gradcheck(
+            |t| lstm_cell(&t[0], &t[1]).mul(&t[2]).sum(),
+            &[
+                Tensor::<f64>::randn(&[3, 12], 1).to_array(),
+                Tensor::<f64>::randn(&[3, 3], 2).to_array(),
+                Tensor::<f64>::randn(&[3, 6], 3).to_array(),
+            ],
+        )
+        .unwrap();
+        // 35 steps, as the book's windows, from a carried state: the gradient reaches the
+        // weights, the inputs and the initial state through every step.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let lstm = Lstm::<f64>::new(3, 4, &mut rng);
+        let ps: Vec<_> = lstm
+            .parameters()
+            .into_iter()
+            .map(|(_, t)| t.to_array())
+            .collect();
+        gradcheck(
+            |t| {
+                let l = Lstm::from_parameters(t[0].clone(), t[1].clone(), t[2].clone());
+                let state = LstmState {
+                    h: t[4].clone(),
+                    c: t[5].clone(),
+                };
+                let (hs, last) = l.forward_seq(&t[3], Some(state));
+                hs.mul(&hs).sum().add(&last.c.sum())
+            },
+            &[
+                ps[0].clone(),
+                ps[1].clone(),
+                ps[2].clone(),
+                Tensor::<f64>::randn(&[2, 35, 3], 5).to_array(),
+                Tensor::<f64>::randn(&[2, 4], 6).to_array(),
+                Tensor::<f64>::randn(&[2, 4], 7).to_array(),
+            ],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_books_and_pytorchs_layouts_become_one() {
+        // Gate blocks of width 1 named by their value: book [f, g, i, o] = [1, 2, 3, 4].
+        let book = ArrayD::from_shape_vec(IxDyn(&[4]), vec![1.0f64, 2.0, 3.0, 4.0]).unwrap();
+        let wx = ArrayD::from_shape_vec(IxDyn(&[1, 4]), vec![1.0f64, 2.0, 3.0, 4.0]).unwrap();
+        let l = Lstm::from_book(&wx, &wx, &book);
+        // [i, f, g, o] = [3, 1, 2, 4].
+        assert_eq!(
+            l.b.to_array().into_raw_vec_and_offset().0,
+            [3.0, 1.0, 2.0, 4.0]
+        );
+        let w_ih = ArrayD::from_shape_vec(IxDyn(&[4, 1]), vec![1.0f64, 2.0, 3.0, 4.0]).unwrap();
+        let l = Lstm::from_torch(&w_ih, &w_ih, &book, &book);
+        assert_eq!(l.w_x.shape(), vec![1, 4]);
+        assert_eq!(
+            l.b.to_array().into_raw_vec_and_offset().0,
+            [2.0, 4.0, 6.0, 8.0]
+        );
+    }
+}
