@@ -9,58 +9,16 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-use ndarray::{ArrayD, IxDyn};
+use common::{Case, case, random};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use zero_nn::Tensor;
 use zero_nn::layers::{BatchNorm2d, Module};
 
 fn torch_python() -> Option<PathBuf> {
     common::python_with("torch, numpy")
-}
-
-fn random(shape: &[usize], rng: &mut StdRng) -> ArrayD<f64> {
-    ArrayD::from_shape_simple_fn(IxDyn(shape), || rng.random_range(-2.0..2.0))
-}
-
-/// One case: named inputs, the upstream gradient, and zero-nn's output and gradients.
-struct Case {
-    name: String,
-    inputs: Vec<(&'static str, ArrayD<f64>)>,
-    g: ArrayD<f64>,
-    ours: Vec<(String, ArrayD<f64>)>,
-}
-
-/// Runs `f` on leaves made from `inputs`, back-propagates `Σ g·y` with a random `g`, and returns
-/// the case with `y` and every input's gradient.
-fn case(
-    name: String,
-    inputs: Vec<(&'static str, ArrayD<f64>)>,
-    rng: &mut StdRng,
-    f: impl FnOnce(&[Tensor<f64>]) -> Tensor<f64>,
-) -> Case {
-    let leaves: Vec<Tensor<f64>> = inputs
-        .iter()
-        .map(|(_, a)| Tensor::from_array(a.clone()).requires_grad())
-        .collect();
-    let y = f(&leaves);
-    let g = random(&y.shape(), rng);
-    y.backward_with(g.clone()).expect("backward");
-    let mut ours = vec![("y".to_string(), y.to_array())];
-    for ((n, _), leaf) in inputs.iter().zip(&leaves) {
-        ours.push((format!("d{n}"), leaf.grad().expect("took part")));
-    }
-    Case {
-        name,
-        inputs,
-        g,
-        ours,
-    }
 }
 
 fn cases() -> Vec<Case> {
@@ -132,60 +90,8 @@ fn cases() -> Vec<Case> {
 #[test]
 fn conv_pool_and_batch_norm_agree_with_pytorch() {
     let Some(python) = torch_python() else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "conv_pool_and_batch_norm_agree_with_pytorch: SKIPPED — no Python with torch \
-             (set ZERO_NN_TORCH_PYTHON, or `pip install torch numpy`)"
-        );
-        return;
+        return common::skip_without_torch("conv_pool_and_batch_norm_agree_with_pytorch");
     };
-    let cases = cases();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (input, output) = (dir.path().join("in.npz"), dir.path().join("out.npz"));
-    let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(&input).expect("create"));
-    for c in &cases {
-        for (n, a) in &c.inputs {
-            npz.add_array(format!("{}.{n}", c.name), a).expect("write");
-        }
-        npz.add_array(format!("{}.g", c.name), &c.g).expect("write");
-    }
-    npz.finish().expect("finish");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/compare/torch_ops.py");
-    let run = Command::new(&python)
-        .arg(&script)
-        .arg(&input)
-        .arg(&output)
-        .output()
-        .expect("run torch_ops.py");
-    assert!(
-        run.status.success(),
-        "torch_ops.py failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    println!("{}", String::from_utf8_lossy(&run.stdout));
-    let theirs: HashMap<String, ArrayD<f64>> = zero_nn::data::numpy::read_npz(&output)
-        .expect("read torch's answers")
-        .into_iter()
-        .map(|(n, a)| (n, a.to_f64()))
-        .collect();
-    let mut compared = 0;
-    for c in &cases {
-        for (n, ours) in &c.ours {
-            let key = format!("{}.{n}", c.name);
-            let Some(t) = theirs.get(&key) else {
-                panic!("PyTorch gave no {key}")
-            };
-            assert_eq!(ours.shape(), t.shape(), "{key}");
-            let err = ours
-                .iter()
-                .zip(t.iter())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
-            println!("{key}: max |zero-nn − torch| = {err:e}");
-            assert!(err <= 1e-10, "{key}: max difference {err:e}");
-            compared += 1;
-        }
-    }
     // 5 convolutions × 4 arrays, 6 poolings × 2, BatchNorm2d × 6.
-    assert_eq!(compared, 38, "arrays compared");
+    common::agree_with_torch(&python, "benches/compare/torch_ops.py", &cases(), 38);
 }

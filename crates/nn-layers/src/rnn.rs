@@ -223,7 +223,8 @@ impl<T: Float> Lstm<T> {
     }
 
     /// From weights in this layer's layout (`Wx (input, 4H)`, `Wh (H, 4H)`, `b (4H)`, gates
-    /// `[i, f, g, o]`), made trainable leaves if they are not.
+    /// `[i, f, g, o]`), made trainable leaves if they are constants (results of recorded
+    /// operations stay as they are, so that gradients flow back through them).
     ///
     /// # Panics
     /// If the shapes do not fit together (a programmer error).
@@ -238,10 +239,18 @@ impl<T: Float> Lstm<T> {
             "Lstm: Wx {ws:?}, Wh {hs:?} and b {:?} are not (D, 4H), (H, 4H), (4H)",
             b.shape()
         );
+        // A recorded result (a weight computed inside a larger graph) is kept as it is.
+        let param = |t: Tensor<T>| {
+            if t.is_tracked() && !t.is_leaf() {
+                t
+            } else {
+                t.requires_grad()
+            }
+        };
         Lstm {
-            w_x: w_x.requires_grad(),
-            w_h: w_h.requires_grad(),
-            b: b.requires_grad(),
+            w_x: param(w_x),
+            w_h: param(w_h),
+            b: param(b),
         }
     }
 
