@@ -110,6 +110,10 @@ pub fn cross_entropy<T: Float>(
             );
             (logits.log_softmax(1) * t).sum_axes(&[1], false).neg()
         }
+        Target::Classes(labels) => {
+            check_labels(labels, n, c, "cross_entropy");
+            logits.softmax_cross_entropy_classes(labels)
+        }
         _ => logits.softmax_cross_entropy(&target.rows(n, c, "cross_entropy")),
     };
     reduce(losses, reduction)

@@ -42,7 +42,9 @@ impl<T: Float> Op<T> for SoftmaxCrossEntropyOp<T> {
                         acc + t * (lse - z)
                     }
                 });
-                row.mapv_inplace(|v| (v - lse).exp());
+                if needs[0] {
+                    row.mapv_inplace(|v| (v - lse).exp());
+                }
             });
         if needs[0] {
             self.saved = Some((probs, t.clone()));
@@ -67,7 +69,88 @@ impl<T: Float> Op<T> for SoftmaxCrossEntropyOp<T> {
     }
 }
 
+/// The same loss against class labels: per row `logsumexp(z) - z_label`, the arithmetic of
+/// [`SoftmaxCrossEntropyOp`] with a one-hot target (so the same bits) without building the
+/// one-hot matrix; `dz = g · (y - onehot)`.
+pub(crate) struct SoftmaxCrossEntropyClassesOp<T: Float> {
+    labels: Vec<usize>,
+    probs: Option<ArrayD<T>>,
+}
+
+impl<T: Float> Op<T> for SoftmaxCrossEntropyClassesOp<T> {
+    fn name(&self) -> &'static str {
+        "softmax_cross_entropy_classes"
+    }
+    fn forward(&mut self, inputs: &[&ArcArray<T, IxDyn>], needs: &[bool]) -> ArcArray<T, IxDyn> {
+        let z = inputs[0];
+        assert!(
+            z.ndim() == 2 && z.shape()[0] == self.labels.len(),
+            "softmax_cross_entropy_classes: logits {:?} for {} labels must be (N, C)",
+            z.shape(),
+            self.labels.len()
+        );
+        let c = z.shape()[1];
+        if let Some(&bad) = self.labels.iter().find(|&&k| k >= c) {
+            panic!("softmax_cross_entropy_classes: label {bad} for {c} classes");
+        }
+        let mut probs = needs[0].then(|| ArrayD::<T>::zeros(z.raw_dim()));
+        let mut losses = ArrayD::zeros(IxDyn(&[z.shape()[0]]));
+        for (i, (row, loss)) in z.rows().into_iter().zip(losses.iter_mut()).enumerate() {
+            let m = row.fold(T::neg_infinity(), |m, &v| m.max(v));
+            let total = row.fold(T::zero(), |s, &v| s + (v - m).exp());
+            let lse = m + total.ln();
+            *loss = T::zero() + (lse - row[self.labels[i]]);
+            if let Some(p) = probs.as_mut() {
+                let out = p.index_axis_mut(ndarray::Axis(0), i);
+                for (o, &v) in out.into_iter().zip(row.iter()) {
+                    *o = (v - lse).exp();
+                }
+            }
+        }
+        self.probs = probs;
+        losses.into_shared()
+    }
+    fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let Some(mut probs) = self.probs else {
+            return;
+        };
+        for ((mut y, &label), &g) in probs
+            .outer_iter_mut()
+            .zip(&self.labels)
+            .zip(g.iter())
+        {
+            for (k, y) in y.iter_mut().enumerate() {
+                let t = if k == label { T::one() } else { T::zero() };
+                *y = g * (*y * T::one() - t);
+            }
+        }
+        grads.add(0, probs);
+    }
+}
+
 impl<T: Float> Tensor<T> {
+    /// Per-row cross-entropy of `softmax(self)` against class `labels`: for logits `(N, C)`,
+    /// `(N,)` with `loss_i = logsumexp(z_i) - z_i[labels_i]` — exactly what
+    /// [`softmax_cross_entropy`](Self::softmax_cross_entropy) gives against one-hot rows,
+    /// without building them. Its gradient is `softmax(z_i) - onehot_i` per row.
+    ///
+    /// ```
+    /// use nn_core::Tensor;
+    /// let z = Tensor::<f64>::from_vec(&[1, 3], vec![1.0, 2.0, 3.0]);
+    /// let t = Tensor::<f64>::from_vec(&[1, 3], vec![0.0, 0.0, 1.0]);
+    /// assert_eq!(z.softmax_cross_entropy_classes(&[2]).to_array(), z.softmax_cross_entropy(&t).to_array());
+    /// ```
+    ///
+    /// # Panics
+    /// If the logits are not `(labels.len(), C)` or a label is not below `C`.
+    pub fn softmax_cross_entropy_classes(&self, labels: &[usize]) -> Tensor<T> {
+        let op = SoftmaxCrossEntropyClassesOp {
+            labels: labels.to_vec(),
+            probs: None,
+        };
+        Tensor::apply(op, &[self])
+    }
+
     /// Per-row cross-entropy of `softmax(self)` against `target`: for logits `(N, C)` and target
     /// distributions (e.g. one-hot rows) `(N, C)`, returns `(N,)` with
     /// `loss_i = -Σ_c t_ic log softmax(z_i)_c`, computed as `Σ_c t_ic (logsumexp(z_i) - z_ic)`.
@@ -155,6 +238,33 @@ mod tests {
                 .zip(expected.iter())
                 .all(|(a, b)| (a - b).abs() < 1e-15)
         );
+    }
+
+    /// Labels give the one-hot loss and gradient to the bit, and pass the gradient check.
+    #[test]
+    fn class_labels_are_the_one_hot_rows_exactly() {
+        let labels = [2, 0, 1, 2, 1];
+        let t = Tensor::from_array(one_hot(&labels, 3));
+        let a = Tensor::<f64>::from_array(rand(&[5, 3], 6)).requires_grad();
+        let b = Tensor::<f64>::from_array(a.to_array()).requires_grad();
+        // One graph at a time: a backward pass frees the tape it walked.
+        let la = a.softmax_cross_entropy(&t);
+        let va = la.to_array();
+        la.mean().backward().unwrap();
+        let lb = b.softmax_cross_entropy_classes(&labels);
+        assert_eq!(va, lb.to_array());
+        lb.mean().backward().unwrap();
+        assert_eq!(a.grad().unwrap(), b.grad().unwrap());
+        check(
+            |x| x[0].softmax_cross_entropy_classes(&labels),
+            &[rand(&[5, 3], 7)],
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "softmax_cross_entropy_classes: label 3 for 3 classes")]
+    fn labels_are_checked() {
+        let _ = Tensor::<f32>::zeros(&[1, 3]).softmax_cross_entropy_classes(&[3]);
     }
 
     #[test]
