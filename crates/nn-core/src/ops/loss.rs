@@ -114,11 +114,7 @@ impl<T: Float> Op<T> for SoftmaxCrossEntropyClassesOp<T> {
         let Some(mut probs) = self.probs else {
             return;
         };
-        for ((mut y, &label), &g) in probs
-            .outer_iter_mut()
-            .zip(&self.labels)
-            .zip(g.iter())
-        {
+        for ((mut y, &label), &g) in probs.outer_iter_mut().zip(&self.labels).zip(g.iter()) {
             for (k, y) in y.iter_mut().enumerate() {
                 let t = if k == label { T::one() } else { T::zero() };
                 *y = g * (*y * T::one() - t);
