@@ -20,6 +20,9 @@ import time
 
 import numpy as np
 
+# The book's common/optimizer.py Adam, as the MLP workloads use it.
+from book_numpy import Adam
+
 W9_STEPS = int(os.environ.get("W9_STEPS", "200"))
 
 
@@ -189,22 +192,6 @@ class CBOW:
         dout *= 1 / len(self.in_layers)
         for layer in self.in_layers:
             layer.backward(dout)
-
-
-class Adam:
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
-        self.lr, self.beta1, self.beta2, self.iter, self.m, self.v = lr, beta1, beta2, 0, None, None
-
-    def update(self, params, grads):
-        if self.m is None:
-            self.m = [np.zeros_like(p) for p in params]
-            self.v = [np.zeros_like(p) for p in params]
-        self.iter += 1
-        lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
-        for i in range(len(params)):
-            self.m[i] += (1 - self.beta1) * (grads[i] - self.m[i])
-            self.v[i] += (1 - self.beta2) * (grads[i] ** 2 - self.v[i])
-            params[i] -= lr_t * self.m[i] / (np.sqrt(self.v[i]) + 1e-7)
 
 
 def remove_duplicate(params, grads):

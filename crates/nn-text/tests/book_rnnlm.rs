@@ -8,27 +8,18 @@
 //! Needs the mirrored files (`NN_DATA_MIRROR`) and NumPy: in CI (`CI=true`) both must be there;
 //! elsewhere the test says plainly that it was skipped and why.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
 use nn_data::text::{PTB_TEST, PTB_TRAIN, Ptb, PtbSplit, RNNLM_PARAMS, param_list};
 use nn_text::lm::{Rnnlm, eval_perplexity};
 
-fn skip(why: &str) {
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(!in_ci, "book_rnnlm: CI=true but {why}");
-    let _ = writeln!(std::io::stderr(), "book_rnnlm: SKIPPED — {why}");
-}
+mod common;
 
-fn python() -> Option<PathBuf> {
-    let candidate =
-        std::env::var_os("ZERO_NN_PYTHON").map_or_else(|| "python3".into(), PathBuf::from);
-    let ok = Command::new(&candidate)
-        .args(["-c", "import numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(candidate)
+use common::python;
+
+fn skip(why: &str) {
+    common::skip("book_rnnlm", why);
 }
 
 #[test]

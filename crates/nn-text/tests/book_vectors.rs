@@ -15,20 +15,12 @@ use std::process::Command;
 use nn_data::text::{CBOW_PARAMS, WordVectors};
 use nn_text::{Precision, analogy, most_similar};
 
-fn skip(why: &str) {
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(!in_ci, "book_vectors: CI=true but {why}");
-    let _ = writeln!(std::io::stderr(), "book_vectors: SKIPPED — {why}");
-}
+mod common;
 
-fn python() -> Option<PathBuf> {
-    let candidate =
-        std::env::var_os("ZERO_NN_PYTHON").map_or_else(|| "python3".into(), PathBuf::from);
-    let ok = Command::new(&candidate)
-        .args(["-c", "import numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(candidate)
+use common::python;
+
+fn skip(why: &str) {
+    common::skip("book_vectors", why);
 }
 
 /// Words beyond the book's queries, to check the float16 arithmetic more widely (their top 5
