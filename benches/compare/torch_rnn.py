@@ -1,10 +1,12 @@
-"""PyTorch's answers for zero-nn's LSTM (tests/torch_rnn.rs), in float64.
+"""PyTorch's answers for zero-nn's recurrent layers and clipping (tests/torch_rnn.rs), in float64.
 
 Usage: python torch_rnn.py IN.npz OUT.npz
-IN.npz holds, per case lstm_l{layers}_{index}: x (batch, time, D), h0 and c0 (layers, batch,
-H), weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k} as torch.nn.LSTM names them,
-and the upstream gradient g of y = [output flattened per row | h_n of the last layer | c_n of the
-last layer] (batch, time·H + 2H). OUT.npz gets y and the gradient of Σ g·y for every input.
+IN.npz holds, per case {lstm,gru,rnn}_l{layers}_{index}: x (batch, time, D), h0 (and the LSTM's
+c0) (layers, batch, H), weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k} as torch.nn
+names them, and the upstream gradient g of y = [output flattened per row | h_n of the last
+layer | the LSTM's c_n of the last layer]. OUT.npz gets y and the gradient of Σ g·y for every
+input. Per case clip_{index}: gradients a and b and max_norm; OUT.npz gets y, the gradients
+clipped by clip_grad_norm_ and flattened, and norm, the norm it returned.
 """
 import re
 import sys
@@ -20,18 +22,30 @@ def main():
     for case in cases:
         t = {k.split('.', 1)[1]: torch.tensor(v, dtype=torch.float64, requires_grad=True)
              for k, v in inputs.items() if k.startswith(case + '.') and not k.endswith('.g')}
+        if case.startswith('clip_'):
+            params = [torch.zeros_like(t[n]) for n in ('a', 'b')]
+            for p, n in zip(params, ('a', 'b')):
+                p.grad = t[n].detach().clone()
+            norm = torch.nn.utils.clip_grad_norm_(params, float(t['max_norm']))
+            out[case + '.y'] = torch.cat([p.grad.reshape(-1) for p in params]).numpy()
+            out[case + '.norm'] = norm.numpy()
+            continue
         g = torch.tensor(inputs[case + '.g'], dtype=torch.float64)
-        m = re.fullmatch(r'lstm_l(\d+)_\d+', case)
+        m = re.fullmatch(r'(lstm|gru|rnn)_l(\d+)_\d+', case)
         if not m:
             raise SystemExit('unknown case ' + case)
-        layers = int(m[1])
+        kind, layers = m[1], int(m[2])
         b, time, d = t['x'].shape
         h = t['weight_hh_l0'].shape[1]
-        lstm = torch.nn.LSTM(d, h, num_layers=layers, batch_first=True, dtype=torch.float64)
+        module = {'lstm': torch.nn.LSTM, 'gru': torch.nn.GRU, 'rnn': torch.nn.RNN}[kind]
+        net = module(d, h, num_layers=layers, batch_first=True, dtype=torch.float64)
         # The module's parameters replaced by the case's leaves, so their gradients come back.
         params = {k: v for k, v in t.items() if k.startswith(('weight', 'bias'))}
-        output, (hn, cn) = torch.func.functional_call(lstm, params, (t['x'], (t['h0'], t['c0'])))
-        y = torch.cat([output.reshape(b, -1), hn[-1], cn[-1]], dim=1)
+        state = (t['h0'], t['c0']) if kind == 'lstm' else t['h0']
+        output, last = torch.func.functional_call(net, params, (t['x'], state))
+        parts = [output.reshape(b, -1)]
+        parts += [last[0][-1], last[1][-1]] if kind == 'lstm' else [last[-1]]
+        y = torch.cat(parts, dim=1)
         (y * g).sum().backward()
         out[case + '.y'] = y.detach().numpy()
         for name, v in t.items():

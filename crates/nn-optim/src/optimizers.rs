@@ -451,8 +451,10 @@ impl<T: Float> Optimizer for AdamW<T> {
     }
 }
 
-/// Scales the gradients so that their global L2 norm is at most `max_norm`; returns the norm
-/// before clipping (NaN or infinite if a gradient is, in which case nothing is scaled).
+/// Scales the gradients so that their global L2 norm is at most `max_norm`, by
+/// `max_norm / (norm + 1e-6)` where that is below 1, as PyTorch's `clip_grad_norm_` and the
+/// sequel's `clip_grads` do; returns the norm before clipping (NaN or infinite if a gradient
+/// is, in which case nothing is scaled).
 pub fn clip_grad_norm<T: Float>(params: &[Tensor<T>], max_norm: f64) -> f64 {
     let total: f64 = params
         .iter()
@@ -461,8 +463,9 @@ pub fn clip_grad_norm<T: Float>(params: &[Tensor<T>], max_norm: f64) -> f64 {
         })
         .sum::<f64>()
         .sqrt();
-    if total.is_finite() && total > max_norm {
-        let scale = T::lit(max_norm / (total + 1e-6));
+    let rate = max_norm / (total + 1e-6);
+    if total.is_finite() && rate < 1.0 {
+        let scale = T::lit(rate);
         for p in params {
             p.update_grad(|mut g| g.mapv_inplace(|v| v * scale));
         }

@@ -26,6 +26,7 @@ mod similarity;
 pub mod simple;
 pub mod sparse;
 pub mod svd;
+pub mod tbptt;
 pub mod word2vec;
 
 pub use sampler::UnigramSampler;

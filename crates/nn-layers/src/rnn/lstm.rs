@@ -1,9 +1,7 @@
-//! Recurrent layers (the sequel's ch.5 「リカレントニューラルネットワーク」 and ch.6 「ゲート付き
-//! RNN」): the plain RNN cell `h = tanh(x Wx + h Wh + b)` and the LSTM, each also unrolled over a
-//! batch-first `(batch, time, features)` sequence with a carried state, as the book's `TimeRNN`
-//! and `TimeLSTM` do.
+//! The LSTM (the sequel's ch.6 「ゲート付きRNN」): the cell and, over a sequence, the book's
+//! `TimeLSTM`.
 //!
-//! The LSTM's weights are stored as the book stores them, `Wx (input, 4·hidden)`,
+//! The weights are stored as the book stores them, `Wx (input, 4·hidden)`,
 //! `Wh (hidden, 4·hidden)`, one bias `(4·hidden)`, with the four gates in PyTorch's order
 //! `[i, f, g, o]` along the columns; [`Lstm::from_book`] takes the book's `[f, g, i, o]` arrays,
 //! [`Lstm::from_torch`] PyTorch's transposed ones and their two biases. The gates of a step are one
@@ -21,11 +19,11 @@
 //! assert_eq!(state.h.shape(), vec![2, 5]);
 //! ```
 
-use ndarray::{ArcArray, Array2, ArrayD, Axis, Ix2, IxDyn, s};
+use ndarray::{ArcArray, Array2, ArrayD, Ix2, IxDyn, s};
 use nn_core::{Float, Grads, Op, Tensor};
 use rand::Rng;
 
-use crate::init::Init;
+use super::{param, reorder_gates, seq_shape, sigmoid, uniform_init, unroll};
 use crate::module::Named;
 
 /// An LSTM's state: the hidden vector `h` and the memory cell `c`, each `(batch, hidden)`.
@@ -82,10 +80,6 @@ impl<T: Float> Default for LstmCellOp<T> {
             tanh_c: None,
         }
     }
-}
-
-fn sigmoid<T: Float>(v: T) -> T {
-    T::one() / (T::one() + (-v).exp())
 }
 
 impl<T: Float> Op<T> for LstmCellOp<T> {
@@ -186,39 +180,13 @@ pub struct Lstm<T: Float = f32> {
     b: Tensor<T>,
 }
 
-/// Moves the four `h`-wide column blocks of `w` (gates along the last axis) from the order
-/// `from` to `[i, f, g, o]`, each block named by its letter.
-fn reorder_gates<T: Float>(w: &ArrayD<T>, from: [char; 4]) -> ArrayD<T> {
-    let ax = Axis(w.ndim() - 1);
-    let h = w.len_of(ax) / 4;
-    let blocks: Vec<_> = ['i', 'f', 'g', 'o']
-        .iter()
-        .map(|gate| {
-            let k = from.iter().position(|x| x == gate).expect("four gates");
-            w.slice_axis(ax, ndarray::Slice::from(k * h..(k + 1) * h))
-        })
-        .collect();
-    ndarray::concatenate(ax, &blocks).expect("blocks of one shape")
-}
-
 impl<T: Float> Lstm<T> {
     /// PyTorch's initialisation: every weight and the bias from U(±1/√hidden).
     pub fn new<R: Rng + ?Sized>(input: usize, hidden: usize, rng: &mut R) -> Self {
-        let bound = 1.0 / (hidden.max(1) as f64).sqrt();
-        let init = Init::Uniform {
-            low: -bound,
-            high: bound,
-        };
         Lstm {
-            w_x: init
-                .tensor(&[input, 4 * hidden], input, hidden, rng)
-                .requires_grad(),
-            w_h: init
-                .tensor(&[hidden, 4 * hidden], hidden, hidden, rng)
-                .requires_grad(),
-            b: init
-                .tensor(&[4 * hidden], hidden, hidden, rng)
-                .requires_grad(),
+            w_x: uniform_init(&[input, 4 * hidden], hidden, rng),
+            w_h: uniform_init(&[hidden, 4 * hidden], hidden, rng),
+            b: uniform_init(&[4 * hidden], hidden, rng),
         }
     }
 
@@ -239,14 +207,6 @@ impl<T: Float> Lstm<T> {
             "Lstm: Wx {ws:?}, Wh {hs:?} and b {:?} are not (D, 4H), (H, 4H), (4H)",
             b.shape()
         );
-        // A recorded result (a weight computed inside a larger graph) is kept as it is.
-        let param = |t: Tensor<T>| {
-            if t.is_tracked() && !t.is_leaf() {
-                t
-            } else {
-                t.requires_grad()
-            }
-        };
         Lstm {
             w_x: param(w_x),
             w_h: param(w_h),
@@ -260,12 +220,14 @@ impl<T: Float> Lstm<T> {
     /// # Panics
     /// As [`Lstm::from_parameters`].
     pub fn from_book(w_x: &ArrayD<T>, w_h: &ArrayD<T>, b: &ArrayD<T>) -> Self {
-        let order = ['f', 'g', 'i', 'o'];
-        Self::from_parameters(
-            Tensor::from_array(reorder_gates(w_x, order)),
-            Tensor::from_array(reorder_gates(w_h, order)),
-            Tensor::from_array(reorder_gates(b, order)),
-        )
+        let order = |w| {
+            Tensor::from_array(reorder_gates(
+                w,
+                &['f', 'g', 'i', 'o'],
+                &['i', 'f', 'g', 'o'],
+            ))
+        };
+        Self::from_parameters(order(w_x), order(w_h), order(b))
     }
 
     /// From PyTorch's `nn.LSTM` parameters of one layer: `weight_ih (4H, D)`, `weight_hh
@@ -329,14 +291,7 @@ impl<T: Float> Lstm<T> {
         xs: &Tensor<T>,
         state: Option<LstmState<T>>,
     ) -> (Tensor<T>, LstmState<T>) {
-        let (b, t, d) = match xs.shape()[..] {
-            [b, t, d] if d == self.input_size() => (b, t, d),
-            _ => panic!(
-                "Lstm: input {:?} is not (batch, time, {})",
-                xs.shape(),
-                self.input_size()
-            ),
-        };
+        let (b, t) = seq_shape("Lstm", xs, self.input_size());
         let h = self.hidden_size();
         let mut state = state.unwrap_or_else(|| LstmState::zeros(b, h));
         assert_eq!(
@@ -346,17 +301,14 @@ impl<T: Float> Lstm<T> {
             state.h.shape()
         );
         let xw = xs
-            .reshape(&[b * t, d])
+            .reshape(&[b * t, self.input_size()])
             .affine(&self.w_x, &self.b)
             .reshape(&[b, t, 4 * h]);
-        let mut hs = Vec::with_capacity(t);
-        for step in 0..t {
-            let xw_t = xw.narrow(1, step, 1).reshape(&[b, 4 * h]);
-            state = self.step(&xw_t, &state);
-            hs.push(state.h.reshape(&[b, 1, h]));
-        }
-        let refs: Vec<&Tensor<T>> = hs.iter().collect();
-        (Tensor::concatenate(&refs, 1), state)
+        let hs = unroll(&xw, h, |xw_t| {
+            state = self.step(xw_t, &state);
+            state.h.clone()
+        });
+        (hs, state)
     }
 }
 
