@@ -521,3 +521,45 @@ fn rnnlm_evaluates_the_books_model_and_generates_text() {
         "{out}"
     );
 }
+
+/// The book's ch.5 experiment in full (a second or two): SimpleRnnlm on the first 1,000 PTB
+/// words reaches a single-digit perplexity in 100 epochs, as the book's figure shows.
+#[test]
+fn simple_rnnlm_reaches_single_digit_perplexity() {
+    let Some((out, dir)) = run("simple_rnnlm", &[], true) else {
+        return;
+    };
+    let first = number_after(&out, "| epoch 1 | perplexity");
+    let last = number_after(&out, "| epoch 100 | perplexity");
+    assert!(first > 200.0 && last < 10.0, "{out}");
+    assert_figures(dir.path(), &["perplexity.svg"]);
+}
+
+/// One short epoch of the book's Rnnlm and of a small BetterRnnlm with GRUs: the perplexity
+/// falls far below the vocabulary's 10,000, and the checkpoints load back with their shapes.
+#[test]
+fn train_rnnlm_trains_and_saves_loadable_checkpoints() {
+    use zero_nn::text::lm::{CellKind, load};
+    for (args, file, cell, layers) in [
+        (&["--quick"][..], "rnnlm.safetensors", CellKind::Lstm, 1),
+        (
+            &[
+                "--quick", "--model", "better", "--cell", "gru", "--hidden", "32", "--epochs", "2",
+                "--lr", "2",
+            ][..],
+            "better_rnnlm.safetensors",
+            CellKind::Gru,
+            2,
+        ),
+    ] {
+        let Some((out, dir)) = run("train_rnnlm", args, true) else {
+            return;
+        };
+        let val = number_after(&out, "validation perplexity");
+        let test = number_after(&out, "test perplexity:");
+        assert!(val < 3000.0 && test < 3000.0, "{out}");
+        let model = load::<f32>(&dir.path().join(file)).expect("the checkpoint loads");
+        assert_eq!((model.config().cell, model.config().layers), (cell, layers));
+        assert_figures(dir.path(), &["perplexity.svg"]);
+    }
+}

@@ -3,11 +3,13 @@
 //! the CNN workloads W6–W8, on the same synthetic data as `benches/compare/book_numpy.py`.
 //! Prints one JSON line per workload and implementation.
 //!
-//! W9 and W10 are the sequel's word-vector workloads ([`words`]).
+//! W9 and W10 are the sequel's word-vector workloads ([`words`]), W11 and W12 its language-model
+//! workloads ([`rnn`]).
 //!
 //! `cargo run --release --example compare -- RUNS THREADS [WORKLOADS]` (e.g. `W6,W8`; all by
 //! default)
 
+mod rnn;
 mod words;
 
 use std::ops::Range;
@@ -342,6 +344,7 @@ fn main() {
     mlp_workloads(runs, threads, &wanted);
     cnn_workloads(runs, threads, &wanted);
     words::word_workloads(runs, threads, &wanted);
+    rnn::rnn_workloads(runs, threads, &wanted);
 }
 
 fn cnn_workloads(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {

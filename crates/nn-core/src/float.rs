@@ -60,6 +60,8 @@ pub(crate) mod sealed {
         fn vecmat_add_impl(isa: Isa, x: &[Self], w: &[Self], out: &mut [Self]);
         /// [`crate::kernels::sigmoid_inplace`] for this type.
         fn sigmoid_impl(isa: Isa, v: &mut [Self]);
+        /// [`crate::kernels::exp_sum`] for this type.
+        fn exp_sum_impl(isa: Isa, x: &[Self], shift: Self, out: Option<&mut [Self]>) -> Self;
         /// A per-thread scratch buffer for packing the right operand of [`crate::kernels::gemm`]
         /// (reused so that large products do not map fresh pages on every call).
         fn pack_buffer() -> &'static LocalKey<RefCell<Vec<Self>>>;
@@ -76,7 +78,7 @@ pub(crate) mod sealed {
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path, $gemm:path) => {
+    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path, $exp_sum:path, $gemm:path) => {
         thread_local! {
             static $key: RefCell<Tape<$t>> = RefCell::new(Tape::new());
             static $buf: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
@@ -91,6 +93,9 @@ macro_rules! impl_float {
             }
             fn sigmoid_impl(isa: Isa, v: &mut [Self]) {
                 $sigmoid(isa, v)
+            }
+            fn exp_sum_impl(isa: Isa, x: &[Self], shift: Self, out: Option<&mut [Self]>) -> Self {
+                $exp_sum(isa, x, shift, out)
             }
             fn pack_buffer() -> &'static LocalKey<RefCell<Vec<Self>>> {
                 &$buf
@@ -136,6 +141,7 @@ impl_float!(
     PACK_F32,
     isa::vecmat_f32,
     isa::sigmoid_f32,
+    isa::exp_sum_f32,
     isa::gemm_packed::<f32>
 );
 impl_float!(
@@ -145,5 +151,6 @@ impl_float!(
     PACK_F64,
     isa::vecmat_f64,
     isa::sigmoid_f64,
+    isa::exp_sum_f64,
     isa::gemm_packed::<f64>
 );

@@ -60,6 +60,7 @@ fn the_books_rnnlm_has_its_test_perplexity() {
     let json: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
     let book = json["test_perplexity"].as_f64().expect("test_perplexity");
     assert_eq!(json["windows"].as_u64(), Some(235));
+    println!("test perplexity: zero-nn {ours}, the book's NumPy code {book}");
     assert!(
         (ours - book).abs() < 1e-3,
         "zero-nn {ours} against the book's NumPy code {book}"

@@ -238,6 +238,71 @@ pub(crate) fn sigmoid_f32(v: &mut [f32]) {
     }
 }
 
+/// Accumulators of the reductions below: enough independent lanes for the widest vectors.
+const LANES: usize = 16;
+
+/// The largest value (NaN ignored, as `f32::max` does; `-∞` for an empty slice), in lanes so
+/// that the loop vectorises.
+#[inline(always)]
+pub(crate) fn max<T: NumFloat>(x: &[T]) -> T {
+    let mut acc = [T::neg_infinity(); LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for j in 0..LANES {
+            acc[j] = if c[j] > acc[j] { c[j] } else { acc[j] };
+        }
+    }
+    let m = acc
+        .iter()
+        .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+    rest.iter().fold(m, |m, &v| if v > m { v } else { m })
+}
+
+/// `Σ e^(x_i − shift)`, each term written to `out` if given (same length), in lanes; `exp` is
+/// the exponential used.
+#[inline(always)]
+pub(crate) fn exp_sum<T: NumFloat>(
+    x: &[T],
+    shift: T,
+    out: Option<&mut [T]>,
+    exp: impl Fn(T) -> T,
+) -> T {
+    let mut acc = [T::zero(); LANES];
+    let n = x.len() / LANES * LANES;
+    let mut total = T::zero();
+    match out {
+        Some(out) => {
+            let out = &mut out[..x.len()];
+            for (xc, oc) in x[..n]
+                .chunks_exact(LANES)
+                .zip(out[..n].chunks_exact_mut(LANES))
+            {
+                for j in 0..LANES {
+                    let e = exp(xc[j] - shift);
+                    oc[j] = e;
+                    acc[j] = acc[j] + e;
+                }
+            }
+            for (&v, o) in x[n..].iter().zip(&mut out[n..]) {
+                *o = exp(v - shift);
+                total = total + *o;
+            }
+        }
+        None => {
+            for xc in x[..n].chunks_exact(LANES) {
+                for j in 0..LANES {
+                    acc[j] = acc[j] + exp(xc[j] - shift);
+                }
+            }
+            for &v in &x[n..] {
+                total = total + exp(v - shift);
+            }
+        }
+    }
+    acc.iter().fold(T::zero(), |s, &a| s + a) + total
+}
+
 #[inline(always)]
 pub(crate) fn sigmoid_generic<T: NumFloat>(v: &mut [T]) {
     for x in v.iter_mut() {

@@ -147,6 +147,16 @@ mod x86 {
                 }
 
                 #[target_feature(enable = $features)]
+                pub(crate) fn max<T: num_traits::Float>(x: &[T]) -> T {
+                    imp::max(x)
+                }
+
+                #[target_feature(enable = $features)]
+                pub(crate) fn exp_sum_f32(x: &[f32], shift: f32, out: Option<&mut [f32]>) -> f32 {
+                    imp::exp_sum(x, shift, out, imp::exp_f32)
+                }
+
+                #[target_feature(enable = $features)]
                 pub(crate) fn adam<T: num_traits::Float>(
                     w: &mut [T],
                     m: &mut [T],
@@ -234,6 +244,23 @@ pub(crate) fn vecmat_f64(isa: Isa, x: &[f64], w: &[f64], out: &mut [f64]) {
 
 pub(crate) fn sigmoid_f32(isa: Isa, v: &mut [f32]) {
     on_path!(isa, sigmoid_f32(v), imp::sigmoid_f32(v))
+}
+
+pub(crate) fn max<T: num_traits::Float>(isa: Isa, x: &[T]) -> T {
+    on_path!(isa, max(x), imp::max(x))
+}
+
+pub(crate) fn exp_sum_f32(isa: Isa, x: &[f32], shift: f32, out: Option<&mut [f32]>) -> f32 {
+    on_path!(
+        isa,
+        exp_sum_f32(x, shift, out),
+        imp::exp_sum(x, shift, out, imp::exp_f32)
+    )
+}
+
+/// The standard library's `exp` does not vectorise: every path runs the same loop.
+pub(crate) fn exp_sum_f64(_isa: Isa, x: &[f64], shift: f64, out: Option<&mut [f64]>) -> f64 {
+    imp::exp_sum(x, shift, out, f64::exp)
 }
 
 pub(crate) fn adam<T: num_traits::Float>(

@@ -375,6 +375,42 @@ pub fn sigmoid_inplace<T: Float>(v: &mut [T]) {
     T::sigmoid_impl(active_isa(), v);
 }
 
+/// The largest value of `x`, NaN ignored (`-∞` if there is none), vectorised.
+///
+/// ```
+/// assert_eq!(nn_core::kernels::max(&[1.0f32, f32::NAN, 3.0, 2.0]), 3.0);
+/// ```
+pub fn max<T: Float>(x: &[T]) -> T {
+    isa::max(active_isa(), x)
+}
+
+/// `Σ e^(x_i − shift)`, with each term written to `out` when given — the heart of a stable
+/// softmax and log-sum-exp (`shift` the row's maximum). `f32` uses the vectorised exponential
+/// of [`sigmoid_inplace`] (within 2 ulp; results below `f32::MIN_POSITIVE` flush to zero), `f64`
+/// the standard library's; the sum is taken in 16 interleaved lanes.
+///
+/// ```
+/// let x = [0.0f32, 1.0, 2.0];
+/// let mut e = [0.0f32; 3];
+/// let s = nn_core::kernels::exp_sum(&x, 2.0, Some(&mut e));
+/// assert_eq!(e[2], 1.0);
+/// assert!((s - (1.0 + (-1.0f32).exp() + (-2.0f32).exp())).abs() < 1e-6);
+/// ```
+///
+/// # Panics
+/// If `out` is shorter than `x`.
+pub fn exp_sum<T: Float>(x: &[T], shift: T, out: Option<&mut [T]>) -> T {
+    if let Some(o) = &out {
+        assert!(
+            o.len() >= x.len(),
+            "exp_sum: {} values into {}",
+            x.len(),
+            o.len()
+        );
+    }
+    T::exp_sum_impl(active_isa(), x, shift, out)
+}
+
 /// The per-step constants of [`adam_update`]: `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
 /// `w ← w − step · m / (√v · inv_sqrt_c2 + ε)`, where `step = lr / (1 − β₁ᵗ)` and
 /// `inv_sqrt_c2 = 1 / √(1 − β₂ᵗ)` fold in the bias corrections (as PyTorch computes it).

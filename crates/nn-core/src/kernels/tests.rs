@@ -343,3 +343,43 @@ fn packing_lays_out_panels_on_every_path_and_layout() {
         }
     }
 }
+
+#[test]
+fn max_and_exp_sum_on_every_path() {
+    // Lengths around the 16 lanes, so that both the vector body and the tail are checked.
+    for len in [0usize, 1, 15, 16, 17, 100, 10_007] {
+        let xs: Vec<f32> = (0..len)
+            .map(|i| ((i * 7919) % 1000) as f32 * 0.02 - 12.0)
+            .collect();
+        let exact_max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let exact: Vec<f64> = xs
+            .iter()
+            // The difference rounded to f32 as the kernel computes it.
+            .map(|&x| f64::from(x - exact_max).exp())
+            .collect();
+        let exact_sum: f64 = exact.iter().sum();
+        for isa in Isa::available() {
+            assert_eq!(isa::max(isa, &xs), exact_max, "{isa:?} {len}");
+            let mut out = vec![0.0f32; len];
+            let s = f32::exp_sum_impl(isa, &xs, exact_max, Some(&mut out));
+            let s_only = f32::exp_sum_impl(isa, &xs, exact_max, None);
+            assert_eq!(s, s_only, "{isa:?} {len}");
+            assert!(
+                (f64::from(s) - exact_sum).abs() <= 1e-6 * exact_sum.max(1.0),
+                "{isa:?} {len}: {s} vs {exact_sum}"
+            );
+            for (&o, &e) in out.iter().zip(&exact) {
+                assert!((f64::from(o) - e).abs() <= 3e-7 * e, "{isa:?}: {o} vs {e}");
+            }
+            let s64 = f64::exp_sum_impl(isa, &[0.0, 1.0], 1.0, None);
+            assert_eq!(s64, (-1.0f64).exp() + 1.0);
+        }
+    }
+    // NaN is passed over by the maximum and carried by the sum.
+    let mut with_nan = vec![1.0f32; 40];
+    with_nan[20] = f32::NAN;
+    for isa in Isa::available() {
+        assert_eq!(isa::max(isa, &with_nan), 1.0);
+        assert!(f32::exp_sum_impl(isa, &with_nan, 1.0, None).is_nan());
+    }
+}

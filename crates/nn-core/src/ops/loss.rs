@@ -2,10 +2,73 @@
 //! stable in the forward pass (log-sum-exp) and with the book's clean gradient `y - t` per row.
 
 use ndarray::{ArcArray, ArrayD, IxDyn, Zip};
+use rayon::prelude::*;
 
 use crate::float::Float;
+use crate::kernels;
 use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
+
+/// Rows of logits are shared among threads from this many values per thread on (a 10,000-word
+/// softmax over a few hundred rows, say); below it one thread does all.
+const PAR_MIN_VALUES: usize = 1 << 16;
+
+/// One row's `logsumexp`, from its maximum and `Σ e^(z − max)`; the softmax written into
+/// `probs` when given. Both losses below go through it, so that they agree to the bit.
+fn row_lse<T: Float>(row: &[T], probs: Option<&mut [T]>) -> T {
+    let m = kernels::max(row);
+    match probs {
+        Some(p) => {
+            let total = kernels::exp_sum(row, m, Some(&mut *p));
+            let inv = T::one() / total;
+            p.iter_mut().for_each(|v| *v *= inv);
+            m + total.ln()
+        }
+        None => m + kernels::exp_sum(row, m, None).ln(),
+    }
+}
+
+/// Calls `f(row, logits, probs, loss)` for every row of `(n, c)` logits, the rows split in runs
+/// over the threads when large; `probs` (the softmax's `(n, c)` buffer) only where kept.
+fn each_row<T: Float>(
+    z: &[T],
+    c: usize,
+    probs: Option<&mut [T]>,
+    losses: &mut [T],
+    f: impl Fn(usize, &[T], Option<&mut [T]>, &mut T) + Sync,
+) {
+    let n = losses.len();
+    let parts = kernels::num_threads()
+        .min(z.len() / PAR_MIN_VALUES)
+        .clamp(1, n.max(1));
+    let per = n.div_ceil(parts).max(1);
+    let run = |first: usize, probs: Option<&mut [T]>, losses: &mut [T]| {
+        let mut probs = probs.map(|p| p.chunks_mut(c.max(1)));
+        for (k, loss) in losses.iter_mut().enumerate() {
+            let i = first + k;
+            f(
+                i,
+                &z[i * c..(i + 1) * c],
+                probs.as_mut().and_then(Iterator::next),
+                loss,
+            );
+        }
+    };
+    if parts == 1 {
+        return run(0, probs, losses);
+    }
+    match probs {
+        Some(p) => p
+            .par_chunks_mut(per * c.max(1))
+            .zip(losses.par_chunks_mut(per))
+            .enumerate()
+            .for_each(|(k, (p, l))| run(k * per, Some(p), l)),
+        None => losses
+            .par_chunks_mut(per)
+            .enumerate()
+            .for_each(|(k, l)| run(k * per, None, l)),
+    }
+}
 
 /// Per-row `Σ_c t_c (logsumexp(z) - z_c)` of logits `z` against targets `t`; keeps the softmax
 /// and the targets: `dz = g · (y Σ t - t)` per row (`y - t` for distributions).
@@ -25,16 +88,23 @@ impl<T: Float> Op<T> for SoftmaxCrossEntropyOp<T> {
             z.shape(),
             t.shape()
         );
-        let mut probs = z.to_owned();
-        let mut losses = ArrayD::zeros(IxDyn(&[z.shape()[0]]));
-        Zip::from(probs.rows_mut())
-            .and(t.rows())
-            .and(&mut losses)
-            .for_each(|mut row, t, loss| {
-                let m = row.fold(T::neg_infinity(), |m, &v| m.max(v));
-                let total = row.fold(T::zero(), |s, &v| s + (v - m).exp());
-                let lse = m + total.ln();
-                *loss = row.iter().zip(t.iter()).fold(T::zero(), |acc, (&z, &t)| {
+        let (n, c) = (z.shape()[0], z.shape()[1]);
+        let (z, ts) = (z.as_standard_layout(), t.as_standard_layout());
+        let (zs, ts) = (
+            z.as_slice().expect("standard"),
+            ts.as_slice().expect("standard"),
+        );
+        let mut probs = needs[0].then(|| vec![T::zero(); n * c]);
+        let mut losses = vec![T::zero(); n];
+        each_row(
+            zs,
+            c,
+            probs.as_deref_mut(),
+            &mut losses,
+            |i, row, p, loss| {
+                let lse = row_lse(row, p);
+                let t = &ts[i * c..(i + 1) * c];
+                *loss = row.iter().zip(t).fold(T::zero(), |acc, (&z, &t)| {
                     // A zero target contributes nothing, even where lse - z is infinite.
                     if t == T::zero() {
                         acc
@@ -42,14 +112,15 @@ impl<T: Float> Op<T> for SoftmaxCrossEntropyOp<T> {
                         acc + t * (lse - z)
                     }
                 });
-                if needs[0] {
-                    row.mapv_inplace(|v| (v - lse).exp());
-                }
-            });
-        if needs[0] {
-            self.saved = Some((probs, t.clone()));
+            },
+        );
+        if let Some(p) = probs {
+            let p = ArrayD::from_shape_vec(IxDyn(&[n, c]), p).expect("(n, c)");
+            self.saved = Some((p, t.clone()));
         }
-        losses.into_shared()
+        ArrayD::from_shape_vec(IxDyn(&[n]), losses)
+            .expect("(n)")
+            .into_shared()
     }
     fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
         let Some((mut probs, target)) = self.saved else {
@@ -74,7 +145,8 @@ impl<T: Float> Op<T> for SoftmaxCrossEntropyOp<T> {
 /// one-hot matrix; `dz = g · (y - onehot)`.
 pub(crate) struct SoftmaxCrossEntropyClassesOp<T: Float> {
     labels: Vec<usize>,
-    probs: Option<ArrayD<T>>,
+    probs: Option<Vec<T>>,
+    classes: usize,
 }
 
 impl<T: Float> Op<T> for SoftmaxCrossEntropyClassesOp<T> {
@@ -89,38 +161,63 @@ impl<T: Float> Op<T> for SoftmaxCrossEntropyClassesOp<T> {
             z.shape(),
             self.labels.len()
         );
-        let c = z.shape()[1];
+        let (n, c) = (z.shape()[0], z.shape()[1]);
         if let Some(&bad) = self.labels.iter().find(|&&k| k >= c) {
             panic!("softmax_cross_entropy_classes: label {bad} for {c} classes");
         }
-        let mut probs = needs[0].then(|| ArrayD::<T>::zeros(z.raw_dim()));
-        let mut losses = ArrayD::zeros(IxDyn(&[z.shape()[0]]));
-        for (i, (row, loss)) in z.rows().into_iter().zip(losses.iter_mut()).enumerate() {
-            let m = row.fold(T::neg_infinity(), |m, &v| m.max(v));
-            let total = row.fold(T::zero(), |s, &v| s + (v - m).exp());
-            let lse = m + total.ln();
-            *loss = T::zero() + (lse - row[self.labels[i]]);
-            if let Some(p) = probs.as_mut() {
-                let out = p.index_axis_mut(ndarray::Axis(0), i);
-                for (o, &v) in out.into_iter().zip(row.iter()) {
-                    *o = (v - lse).exp();
-                }
-            }
-        }
+        let z = z.as_standard_layout();
+        let zs = z.as_slice().expect("standard");
+        let mut probs = needs[0].then(|| vec![T::zero(); n * c]);
+        let mut losses = vec![T::zero(); n];
+        let labels = &self.labels;
+        each_row(
+            zs,
+            c,
+            probs.as_deref_mut(),
+            &mut losses,
+            |i, row, p, loss| {
+                *loss = T::zero() + (row_lse(row, p) - row[labels[i]]);
+            },
+        );
         self.probs = probs;
-        losses.into_shared()
+        self.classes = c;
+        ArrayD::from_shape_vec(IxDyn(&[n]), losses)
+            .expect("(n)")
+            .into_shared()
     }
     fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
         let Some(mut probs) = self.probs else {
             return;
         };
-        for ((mut y, &label), &g) in probs.outer_iter_mut().zip(&self.labels).zip(g.iter()) {
-            for (k, y) in y.iter_mut().enumerate() {
-                let t = if k == label { T::one() } else { T::zero() };
-                *y = g * (*y * T::one() - t);
+        let (n, c) = (self.labels.len(), self.classes);
+        let g = g.as_standard_layout();
+        let g = g.as_slice().expect("standard");
+        let labels = &self.labels;
+        // `g (y - t)` as the one-hot loss computes it: `g y` off the label, `g (y - 1)` on it.
+        let scale = |first: usize, run: &mut [T]| {
+            for (j, y) in run.chunks_mut(c.max(1)).enumerate() {
+                let (i, g) = (first + j, g[first + j]);
+                let yl = y[labels[i]];
+                y.iter_mut().for_each(|v| *v *= g);
+                y[labels[i]] = g * (yl - T::one());
             }
+        };
+        let parts = kernels::num_threads()
+            .min(probs.len() / PAR_MIN_VALUES)
+            .clamp(1, n.max(1));
+        if parts == 1 {
+            scale(0, &mut probs);
+        } else {
+            let per = n.div_ceil(parts);
+            probs
+                .par_chunks_mut(per * c.max(1))
+                .enumerate()
+                .for_each(|(k, run)| scale(k * per, run));
         }
-        grads.add(0, probs);
+        grads.add(
+            0,
+            ArrayD::from_shape_vec(IxDyn(&[n, c]), probs).expect("(n, c)"),
+        );
     }
 }
 
@@ -143,6 +240,7 @@ impl<T: Float> Tensor<T> {
         let op = SoftmaxCrossEntropyClassesOp {
             labels: labels.to_vec(),
             probs: None,
+            classes: 0,
         };
         Tensor::apply(op, &[self])
     }

@@ -15,6 +15,8 @@
 //! assert!((ppl - 20.0).abs() < 2.0);
 //! ```
 
+mod checkpoint;
+
 use std::cell::{Cell as StdCell, RefCell};
 
 use ndarray::{ArrayD, IxDyn};
@@ -23,6 +25,8 @@ use nn_layers::rnn::{Gru, Lstm, Recurrent, RecurrentState, Rnn};
 use nn_layers::{Embedding, Init, Reduction, Target, cross_entropy};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+pub use checkpoint::{LmCheckpointError, load, read_config, save};
 
 /// A file of parameters that does not fit the model.
 #[derive(Debug, thiserror::Error)]
