@@ -139,4 +139,41 @@ impl<T: Float> Grads<'_, T> {
             slot @ None => *slot = Some(grad),
         }
     }
+
+    /// Adds `grad` into the part of input `input`'s gradient that `slice` selects along `axis`,
+    /// the rest left as it is (zeros where there was no gradient yet): a slicing op's backward
+    /// without a full-size array each time (a sequence cut into steps stays linear in its
+    /// length).
+    ///
+    /// # Panics
+    /// As [`Grads::add`], if `grad` is not the input's shape with `axis` sliced.
+    pub fn add_slice(
+        &mut self,
+        input: usize,
+        axis: usize,
+        slice: ndarray::Slice,
+        grad: ndarray::ArrayViewD<'_, T>,
+    ) {
+        let Some(&id) = self.inputs.get(input) else {
+            panic!(
+                "{}: backward gave a gradient for input {input}, but the op has {} inputs",
+                self.op,
+                self.inputs.len()
+            )
+        };
+        if id == NO_NODE {
+            return;
+        }
+        let shape = self.nodes[id].shape.clone();
+        let acc = self.grads[id].get_or_insert_with(|| ArrayD::zeros(shape));
+        let mut part = acc.slice_axis_mut(ndarray::Axis(axis), slice);
+        assert!(
+            part.shape() == grad.shape(),
+            "{}: backward gave input {input} a slice gradient of shape {:?}, the slice has shape {:?}",
+            self.op,
+            grad.shape(),
+            part.shape()
+        );
+        part += &grad;
+    }
 }

@@ -1,4 +1,4 @@
-//! # nn-text — the sequel's words as vectors
+//! # nn-text — the sequel's words as vectors, and its language models
 //!
 //! 「ゼロから作るDeep Learning ❷」 chapters 2–4, words made into vectors two ways. By counting
 //! (ch.2): words side by side and their PPMI ([`count`] for small corpora, [`sparse`] for the
@@ -6,8 +6,11 @@
 //! skip-gram with a softmax over every word ([`simple`]), then both with negative sampling
 //! ([`word2vec`], [`UnigramSampler`]). And what is done with the vectors: cosine similarity, the
 //! nearest words to a query ([`most_similar`]) and analogies ([`analogy`]), as the sequel's
-//! `common/util.py` computes them. The corpus, the vocabulary and the sequel's trained files
-//! come from [`nn_data::text`].
+//! `common/util.py` computes them. Then its language models (ch.5–7.1): [`lm`] (the book's
+//! `SimpleRnnlm`, `Rnnlm` and `BetterRnnlm` as one configurable model, perplexity, text
+//! generation, checkpoints PyTorch loads) and [`tbptt`] (training by truncated backpropagation
+//! through time). The corpus, the vocabulary and the sequel's trained files come from
+//! [`nn_data::text`].
 //!
 //! ```
 //! use ndarray::array;

@@ -272,9 +272,7 @@ impl<T: Float> Op<T> for SliceAxisOp {
         y
     }
     fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
-        let mut dx = ArrayD::zeros(self.in_shape.clone());
-        dx.slice_axis_mut(Axis(self.axis), self.slice()).assign(&g);
-        grads.add(0, dx);
+        grads.add_slice(0, self.axis, self.slice(), g.view());
     }
 }
 
