@@ -11,9 +11,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use ndarray::ArrayD;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use zero_nn::Tensor;
@@ -53,14 +51,6 @@ fn input_shape(arch: &str, n: usize) -> Vec<usize> {
     }
 }
 
-fn max_diff(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
-    assert_eq!(a.shape(), b.shape());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
 fn round_trip(python: &Path, arch: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     // Train a few steps, so that weights and BatchNorm's statistics are no longer initial.
@@ -84,25 +74,12 @@ fn round_trip(python: &Path, arch: &str) {
     ];
     save_tensors(&dir.path().join("inputs.safetensors"), &inputs, &[]).expect("save inputs");
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch_checkpoint.py");
-    let out = Command::new(python)
-        .arg(&script)
-        .args([arch, dir.path().to_str().expect("utf-8")])
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{arch}: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
+    let diff = common::ours_in_torch(
+        python,
+        "tests/torch_checkpoint.py",
+        &[arch.as_ref(), dir.path().as_os_str()],
+        arch,
     );
-    let line = stdout.lines().last().expect("a JSON line");
-    let diff: f64 = line
-        .split("\"ours_in_torch\": ")
-        .nth(1)
-        .and_then(|r| r.split([',', '}']).next())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{arch}: no difference in {line}"));
     assert!(diff <= 1e-6, "{arch}: PyTorch's logits differ by {diff}");
 
     // PyTorch's state dict, loaded here.
@@ -114,7 +91,7 @@ fn round_trip(python: &Path, arch: &str) {
         .expect("PyTorch's logits")
         .remove(0)
         .1;
-    let d = max_diff(&ours, &expected);
+    let d = common::max_diff(&ours, &expected);
     assert!(
         d <= 1e-5,
         "{arch}: logits from PyTorch's weights differ by {d}"

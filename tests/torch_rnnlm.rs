@@ -10,21 +10,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use ndarray::{ArrayD, IxDyn};
 use zero_nn::layers::checkpoint::{read_tensors, save_tensors};
 use zero_nn::optim::Sgd;
 use zero_nn::text::lm::{CellKind, Rnnlm, RnnlmConfig, load, save};
 use zero_nn::text::tbptt::{Batches, train_windows};
-
-fn max_diff(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
-    assert_eq!(a.shape(), b.shape());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
 
 fn round_trip(python: &Path, label: &str, config: RnnlmConfig) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -52,25 +43,12 @@ fn round_trip(python: &Path, label: &str, config: RnnlmConfig) {
     ];
     save_tensors(&dir.path().join("inputs.safetensors"), &inputs, &[]).expect("save inputs");
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torch_rnnlm.py");
-    let out = Command::new(python)
-        .arg(&script)
-        .arg(dir.path())
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{label}: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
+    let diff = common::ours_in_torch(
+        python,
+        "tests/torch_rnnlm.py",
+        &[dir.path().as_os_str()],
+        label,
     );
-    let line = stdout.lines().last().expect("a JSON line");
-    let diff: f64 = line
-        .split("\"ours_in_torch\": ")
-        .nth(1)
-        .and_then(|r| r.split([',', '}']).next())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{label}: no difference in {line}"));
     assert!(diff <= 1e-5, "{label}: PyTorch's scores differ by {diff}");
 
     let theirs = load::<f32>(&dir.path().join("torch.safetensors")).expect("PyTorch's file");
@@ -80,7 +58,7 @@ fn round_trip(python: &Path, label: &str, config: RnnlmConfig) {
         .expect("PyTorch's scores")
         .remove(0)
         .1;
-    let d = max_diff(&ours, &expected);
+    let d = common::max_diff(&ours, &expected);
     assert!(
         d <= 1e-5,
         "{label}: scores from PyTorch's weights differ by {d}"

@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from book_rnnlm import Rnnlm as TrainedRnnlm, eval_perplexity, load_ids, sigmoid, softmax
-from book_words import ptb_train
+from book_words import data_file, json_line, ptb_train
 
 W11_WINDOWS = int(os.environ.get("W11_WINDOWS", "200"))
 
@@ -279,18 +279,6 @@ def train_windows(corpus, windows, batch_size=20, time_size=35, lr=20.0, max_gra
     return total / windows
 
 
-def rnnlm_pkl():
-    here = os.path.dirname(os.path.abspath(__file__))
-    places = [os.environ.get("NN_DATA_DIR", os.path.join(here, "..", "..", "datasets"))]
-    places += [p for p in os.environ.get("NN_DATA_MIRROR", "").split(",")
-               if p and "://" not in p]
-    for place in places:
-        path = os.path.join(place, "weights", "Rnnlm.pkl")
-        if os.path.isfile(path):
-            return path
-    return None
-
-
 def run(wanted, runs, threads, median_time, impl):
     train = ptb_train()
     if train is None:
@@ -300,12 +288,8 @@ def run(wanted, runs, threads, median_time, impl):
     corpus, word_to_id = load_ids(train)
     epoch_windows = (len(corpus) - 1) // (20 * 35)
 
-    def line(workload, s, ts, work, unit, note=None):
-        out = {"impl": impl, "threads": threads, "workload": workload, "median_s": s,
-               "runs_s": ts, "rate": work / s, "unit": unit}
-        if note:
-            out["note"] = note
-        print(json.dumps(out), flush=True)
+    def line(*args):
+        json_line(impl, threads, *args)
 
     if "W11" in wanted:
         windows = min(W11_WINDOWS, epoch_windows)
@@ -315,7 +299,7 @@ def run(wanted, runs, threads, median_time, impl):
         line("W11", s * scale, [t * scale for t in ts], epoch_windows * 700, "words/s",
              f"the first {windows} of {epoch_windows} windows timed, scaled to the epoch")
     if "W12" in wanted:
-        pkl = rnnlm_pkl()
+        pkl = data_file("weights", "Rnnlm.pkl")
         test = os.path.join(os.path.dirname(train), "ptb.test.txt")
         if pkl is None or not os.path.isfile(test):
             print("book_rnn.py: W12 skipped, Rnnlm.pkl or ptb.test.txt not found", file=sys.stderr)

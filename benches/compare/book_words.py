@@ -26,17 +26,32 @@ from book_numpy import Adam
 W9_STEPS = int(os.environ.get("W9_STEPS", "200"))
 
 
-def ptb_train():
-    """ptb.train.txt from the project's download cache or an NN_DATA_MIRROR directory."""
+def data_file(*parts):
+    """A file of the project's download cache or of an NN_DATA_MIRROR directory, as
+    os.path.join(place, *parts); None where there is none."""
     here = os.path.dirname(os.path.abspath(__file__))
     places = [os.environ.get("NN_DATA_DIR", os.path.join(here, "..", "..", "datasets"))]
     places += [p for p in os.environ.get("NN_DATA_MIRROR", "").split(",")
                if p and "://" not in p]
     for place in places:
-        path = os.path.join(place, "ptb", "ptb.train.txt")
+        path = os.path.join(place, *parts)
         if os.path.isfile(path):
             return path
     return None
+
+
+def ptb_train():
+    """ptb.train.txt from the project's download cache or an NN_DATA_MIRROR directory."""
+    return data_file("ptb", "ptb.train.txt")
+
+
+def json_line(impl, threads, workload, s, ts, work, unit, note=None):
+    """One result line of run.sh."""
+    out = {"impl": impl, "threads": threads, "workload": workload, "median_s": s,
+           "runs_s": ts, "rate": work / s, "unit": unit}
+    if note:
+        out["note"] = note
+    print(json.dumps(out), flush=True)
 
 
 def load_ptb(path):
@@ -271,12 +286,8 @@ def run(wanted, runs, threads, median_time, impl):
     contexts_per_epoch = len(corpus) - 10
     epoch_steps = contexts_per_epoch // 100
 
-    def line(workload, s, ts, work, unit, note=None):
-        out = {"impl": impl, "threads": threads, "workload": workload, "median_s": s,
-               "runs_s": ts, "rate": work / s, "unit": unit}
-        if note:
-            out["note"] = note
-        print(json.dumps(out), flush=True)
+    def line(*args):
+        json_line(impl, threads, *args)
 
     if "W9" in wanted:
         steps = min(W9_STEPS, epoch_steps)

@@ -129,3 +129,37 @@ pub fn agree_with_torch(python: &Path, script: &str, cases: &[Case], expected: u
     }
     assert_eq!(compared, expected, "arrays compared");
 }
+
+/// The largest absolute difference between two arrays of one shape.
+pub fn max_diff(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Runs the script `script` (relative to the repository) with `args` on `python`, and returns
+/// the number after `"ours_in_torch": ` on the last line it prints (its JSON report of how far
+/// PyTorch's output, from zero-nn's checkpoint, is from zero-nn's own); `label` names the case
+/// in failures.
+pub fn ours_in_torch(python: &Path, script: &str, args: &[&std::ffi::OsStr], label: &str) -> f64 {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new(python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{label}: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout.lines().last().expect("a JSON line");
+    line.split("\"ours_in_torch\": ")
+        .nth(1)
+        .and_then(|r| r.split([',', '}']).next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{label}: no difference in {line}"))
+}

@@ -95,6 +95,18 @@ pub struct Grads<'a, T: Float> {
 }
 
 impl<T: Float> Grads<'_, T> {
+    /// The node of input `input`, `None` if it needs no gradient.
+    fn node_of(&self, input: usize) -> Option<usize> {
+        match self.inputs.get(input) {
+            Some(&id) => (id != NO_NODE).then_some(id),
+            None => panic!(
+                "{}: backward gave a gradient for input {input}, but the op has {} inputs",
+                self.op,
+                self.inputs.len()
+            ),
+        }
+    }
+
     /// Whether input `input` needs a gradient (the same as `needs_grad[input]` in `forward`).
     #[inline]
     pub fn needs(&self, input: usize) -> bool {
@@ -117,16 +129,9 @@ impl<T: Float> Grads<'_, T> {
     /// # Panics
     /// If `input` is not an input of the op, or `grad` does not have that input's shape.
     pub fn add(&mut self, input: usize, grad: ArrayD<T>) {
-        let Some(&id) = self.inputs.get(input) else {
-            panic!(
-                "{}: backward gave a gradient for input {input}, but the op has {} inputs",
-                self.op,
-                self.inputs.len()
-            )
-        };
-        if id == NO_NODE {
+        let Some(id) = self.node_of(input) else {
             return;
-        }
+        };
         let expected = self.nodes[id].shape.slice();
         assert!(
             grad.shape() == expected,
@@ -154,16 +159,9 @@ impl<T: Float> Grads<'_, T> {
         slice: ndarray::Slice,
         grad: ndarray::ArrayViewD<'_, T>,
     ) {
-        let Some(&id) = self.inputs.get(input) else {
-            panic!(
-                "{}: backward gave a gradient for input {input}, but the op has {} inputs",
-                self.op,
-                self.inputs.len()
-            )
-        };
-        if id == NO_NODE {
+        let Some(id) = self.node_of(input) else {
             return;
-        }
+        };
         let shape = self.nodes[id].shape.clone();
         let acc = self.grads[id].get_or_insert_with(|| ArrayD::zeros(shape));
         let mut part = acc.slice_axis_mut(ndarray::Axis(axis), slice);

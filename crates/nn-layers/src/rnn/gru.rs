@@ -23,7 +23,7 @@ use ndarray::{ArcArray, Array2, ArrayD, Ix2, IxDyn};
 use nn_core::{Float, Grads, Op, Tensor};
 use rand::Rng;
 
-use super::{param, seq_shape, sigmoid, uniform_init, unroll};
+use super::{check_state, from_torch_layout, input_products, param, sigmoid, uniform_init, unroll};
 use crate::module::Named;
 
 /// The GRU's step, fused: from the input's share `xw = x Wx + bx` and the hidden state's share
@@ -192,10 +192,9 @@ impl<T: Float> Gru<T> {
         bias_ih: &ArrayD<T>,
         bias_hh: &ArrayD<T>,
     ) -> Self {
-        let t = |w: &ArrayD<T>| Tensor::from_array(w.t().as_standard_layout().into_owned());
         Self::from_parameters(
-            t(weight_ih),
-            t(weight_hh),
+            from_torch_layout(weight_ih),
+            from_torch_layout(weight_hh),
             Tensor::from_array(bias_ih.clone()),
             Tensor::from_array(bias_hh.clone()),
         )
@@ -232,19 +231,10 @@ impl<T: Float> Gru<T> {
     /// # Panics
     /// If `xs` is not `(batch, time, D)` or `h0` does not match the batch (a programmer error).
     pub fn forward_seq(&self, xs: &Tensor<T>, h0: Option<Tensor<T>>) -> (Tensor<T>, Tensor<T>) {
-        let (b, t) = seq_shape("Gru", xs, self.input_size());
+        let (b, xw) = input_products("Gru", xs, &self.w_x, &self.b_x);
         let h = self.hidden_size();
         let mut state = h0.unwrap_or_else(|| Tensor::zeros(&[b, h]));
-        assert_eq!(
-            state.shape(),
-            [b, h],
-            "Gru: a state of {:?} for a batch of {b}",
-            state.shape()
-        );
-        let xw = xs
-            .reshape(&[b * t, self.input_size()])
-            .affine(&self.w_x, &self.b_x)
-            .reshape(&[b, t, 3 * h]);
+        check_state("Gru", &state.shape(), b, h);
         let hs = unroll(&xw, h, |xw_t| {
             state = self.step(xw_t, &state);
             state.clone()

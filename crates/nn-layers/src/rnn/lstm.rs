@@ -23,7 +23,10 @@ use ndarray::{ArcArray, Array2, ArrayD, Ix2, IxDyn, s};
 use nn_core::{Float, Grads, Op, Tensor};
 use rand::Rng;
 
-use super::{param, reorder_gates, seq_shape, sigmoid, uniform_init, unroll};
+use super::{
+    check_state, from_torch_layout, input_products, param, reorder_gates, sigmoid, uniform_init,
+    unroll,
+};
 use crate::module::Named;
 
 /// An LSTM's state: the hidden vector `h` and the memory cell `c`, each `(batch, hidden)`.
@@ -241,10 +244,9 @@ impl<T: Float> Lstm<T> {
         bias_ih: &ArrayD<T>,
         bias_hh: &ArrayD<T>,
     ) -> Self {
-        let t = |w: &ArrayD<T>| Tensor::from_array(w.t().as_standard_layout().into_owned());
         Self::from_parameters(
-            t(weight_ih),
-            t(weight_hh),
+            from_torch_layout(weight_ih),
+            from_torch_layout(weight_hh),
             Tensor::from_array(bias_ih + bias_hh),
         )
     }
@@ -291,19 +293,10 @@ impl<T: Float> Lstm<T> {
         xs: &Tensor<T>,
         state: Option<LstmState<T>>,
     ) -> (Tensor<T>, LstmState<T>) {
-        let (b, t) = seq_shape("Lstm", xs, self.input_size());
+        let (b, xw) = input_products("Lstm", xs, &self.w_x, &self.b);
         let h = self.hidden_size();
         let mut state = state.unwrap_or_else(|| LstmState::zeros(b, h));
-        assert_eq!(
-            state.h.shape(),
-            vec![b, h],
-            "Lstm: a state of {:?} for a batch of {b}",
-            state.h.shape()
-        );
-        let xw = xs
-            .reshape(&[b * t, self.input_size()])
-            .affine(&self.w_x, &self.b)
-            .reshape(&[b, t, 4 * h]);
+        check_state("Lstm", &state.h.shape(), b, h);
         let hs = unroll(&xw, h, |xw_t| {
             state = self.step(xw_t, &state);
             state.h.clone()

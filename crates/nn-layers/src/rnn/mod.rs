@@ -76,15 +76,37 @@ pub(crate) fn param<T: Float>(t: Tensor<T>) -> Tensor<T> {
     }
 }
 
-/// `(batch, time, features)` with `features` equal to `input`, else a panic naming `layer`.
-pub(crate) fn seq_shape(layer: &str, xs: &Tensor<impl Float>, input: usize) -> (usize, usize) {
-    match xs.shape()[..] {
-        [b, t, d] if d == input => (b, t),
-        _ => panic!(
-            "{layer}: input {:?} is not (batch, time, {input})",
-            xs.shape()
-        ),
-    }
+/// `x Wx + b` for every step at once, `(batch, time, k)` from `xs` `(batch, time, D)` and
+/// `Wx (D, k)`, with the batch; a panic naming `layer` if `xs` is not of that shape.
+pub(crate) fn input_products<T: Float>(
+    layer: &str,
+    xs: &Tensor<T>,
+    w_x: &Tensor<T>,
+    b: &Tensor<T>,
+) -> (usize, Tensor<T>) {
+    let (d, k) = (w_x.shape()[0], w_x.shape()[1]);
+    let (batch, t) = match xs.shape()[..] {
+        [batch, t, dx] if dx == d => (batch, t),
+        _ => panic!("{layer}: input {:?} is not (batch, time, {d})", xs.shape()),
+    };
+    let xw = xs
+        .reshape(&[batch * t, d])
+        .affine(w_x, b)
+        .reshape(&[batch, t, k]);
+    (batch, xw)
+}
+
+/// Panics naming `layer` unless a state of `shape` fits a batch of `batch` and `hidden` units.
+pub(crate) fn check_state(layer: &str, shape: &[usize], batch: usize, hidden: usize) {
+    assert!(
+        shape == [batch, hidden],
+        "{layer}: a state of {shape:?} for a batch of {batch} and {hidden} units"
+    );
+}
+
+/// PyTorch's `(k·H, D)` weight in this layout, `(D, k·H)`.
+pub(crate) fn from_torch_layout<T: Float>(w: &ArrayD<T>) -> Tensor<T> {
+    Tensor::from_array(w.t().as_standard_layout().into_owned())
 }
 
 /// Runs `step` over the time axis of `xw` `(batch, time, k)` (each step's slice `(batch, k)`)
@@ -155,10 +177,9 @@ impl<T: Float> Rnn<T> {
         bias_ih: &ArrayD<T>,
         bias_hh: &ArrayD<T>,
     ) -> Self {
-        let t = |w: &ArrayD<T>| Tensor::from_array(w.t().as_standard_layout().into_owned());
         Self::from_parameters(
-            t(weight_ih),
-            t(weight_hh),
+            from_torch_layout(weight_ih),
+            from_torch_layout(weight_hh),
             Tensor::from_array(bias_ih + bias_hh),
         )
     }
@@ -193,19 +214,10 @@ impl<T: Float> Rnn<T> {
     /// # Panics
     /// If `xs` is not `(batch, time, D)` or `h0` does not match the batch (a programmer error).
     pub fn forward_seq(&self, xs: &Tensor<T>, h0: Option<Tensor<T>>) -> (Tensor<T>, Tensor<T>) {
-        let (b, t) = seq_shape("Rnn", xs, self.input_size());
+        let (b, xw) = input_products("Rnn", xs, &self.w_x, &self.b);
         let h = self.hidden_size();
         let mut state = h0.unwrap_or_else(|| Tensor::zeros(&[b, h]));
-        assert_eq!(
-            state.shape(),
-            [b, h],
-            "Rnn: a state of {:?} for a batch of {b}",
-            state.shape()
-        );
-        let xw = xs
-            .reshape(&[b * t, self.input_size()])
-            .affine(&self.w_x, &self.b)
-            .reshape(&[b, t, h]);
+        check_state("Rnn", &state.shape(), b, h);
         let hs = unroll(&xw, h, |xw_t| {
             state = self.step(xw_t, &state);
             state.clone()
