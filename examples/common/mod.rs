@@ -20,6 +20,11 @@ pub use training::{
     write_loss_curves,
 };
 
+// mimalloc, as `nn-mnist` uses: with glibc's malloc the language models' 28 MB score arrays
+// were mapped and unmapped (and their pages faulted in) on every training window.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The result type of the examples: any error, printed as one line by [`main`].
 pub type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
