@@ -21,23 +21,10 @@ import time
 import numpy as np
 
 from book_rnnlm import Rnnlm as TrainedRnnlm, eval_perplexity, load_ids, sigmoid, softmax
-from book_words import data_file, json_line, ptb_train
+# The book's common/layers.py Embedding and common/trainer.py remove_duplicate, as W9 uses them.
+from book_words import Embedding, data_file, json_line, ptb_train, remove_duplicate
 
 W11_WINDOWS = int(os.environ.get("W11_WINDOWS", "200"))
-
-
-class Embedding:
-    def __init__(self, W):
-        self.params, self.grads, self.idx = [W], [np.zeros_like(W)], None
-
-    def forward(self, idx):
-        self.idx = idx
-        return self.params[0][idx]
-
-    def backward(self, dout):
-        dW, = self.grads
-        dW[...] = 0
-        np.add.at(dW, self.idx, dout)
 
 
 class TimeEmbedding:
@@ -214,33 +201,6 @@ class Rnnlm:
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
         return dout
-
-
-def remove_duplicate(params, grads):
-    params, grads = params[:], grads[:]
-    while True:
-        find_flg = False
-        L = len(params)
-        for i in range(0, L - 1):
-            for j in range(i + 1, L):
-                if params[i] is params[j]:
-                    grads[i] += grads[j]
-                    find_flg = True
-                    params.pop(j)
-                    grads.pop(j)
-                elif params[i].ndim == 2 and params[j].ndim == 2 and \
-                        params[i].T.shape == params[j].shape and np.all(params[i].T == params[j]):
-                    grads[i] += grads[j].T
-                    find_flg = True
-                    params.pop(j)
-                    grads.pop(j)
-                if find_flg:
-                    break
-            if find_flg:
-                break
-        if not find_flg:
-            break
-    return params, grads
 
 
 def clip_grads(grads, max_norm):

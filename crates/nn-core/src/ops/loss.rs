@@ -13,6 +13,15 @@ use crate::tensor::Tensor;
 /// softmax over a few hundred rows, say); below it one thread does all.
 const PAR_MIN_VALUES: usize = 1 << 16;
 
+/// Runs of rows for `n` rows holding `values` values in all: as many as threads allowed with at
+/// least [`PAR_MIN_VALUES`] each (1 for small inputs), and rows per run.
+fn row_runs(values: usize, n: usize) -> (usize, usize) {
+    let parts = kernels::num_threads()
+        .min(values / PAR_MIN_VALUES)
+        .clamp(1, n.max(1));
+    (parts, n.div_ceil(parts).max(1))
+}
+
 /// One row's `logsumexp`, from its maximum and `Σ e^(z − max)`; the softmax written into
 /// `probs` when given. Both losses below go through it, so that they agree to the bit.
 fn row_lse<T: Float>(row: &[T], probs: Option<&mut [T]>) -> T {
@@ -38,10 +47,7 @@ fn each_row<T: Float>(
     f: impl Fn(usize, &[T], Option<&mut [T]>, &mut T) + Sync,
 ) {
     let n = losses.len();
-    let parts = kernels::num_threads()
-        .min(z.len() / PAR_MIN_VALUES)
-        .clamp(1, n.max(1));
-    let per = n.div_ceil(parts).max(1);
+    let (parts, per) = row_runs(z.len(), n);
     let run = |first: usize, probs: Option<&mut [T]>, losses: &mut [T]| {
         let mut probs = probs.map(|p| p.chunks_mut(c.max(1)));
         for (k, loss) in losses.iter_mut().enumerate() {
@@ -202,13 +208,10 @@ impl<T: Float> Op<T> for SoftmaxCrossEntropyClassesOp<T> {
                 y[labels[i]] = g * (yl - T::one());
             }
         };
-        let parts = kernels::num_threads()
-            .min(probs.len() / PAR_MIN_VALUES)
-            .clamp(1, n.max(1));
+        let (parts, per) = row_runs(probs.len(), n);
         if parts == 1 {
             scale(0, &mut probs);
         } else {
-            let per = n.div_ceil(parts);
             probs
                 .par_chunks_mut(per * c.max(1))
                 .enumerate()

@@ -23,7 +23,10 @@ use ndarray::{ArcArray, Array2, ArrayD, Ix2, IxDyn};
 use nn_core::{Float, Grads, Op, Tensor};
 use rand::Rng;
 
-use super::{check_state, from_torch_layout, input_products, param, sigmoid, uniform_init, unroll};
+use super::{
+    check_state, check_weights, from_torch_layout, input_products, param, sigmoid, uniform_init,
+    unroll,
+};
 use crate::module::Named;
 
 /// The GRU's step, fused: from the input's share `xw = x Wx + bx` and the hidden state's share
@@ -161,18 +164,7 @@ impl<T: Float> Gru<T> {
     /// # Panics
     /// If the shapes do not fit together (a programmer error).
     pub fn from_parameters(w_x: Tensor<T>, w_h: Tensor<T>, b_x: Tensor<T>, b_h: Tensor<T>) -> Self {
-        let (ws, hs) = (w_x.shape(), w_h.shape());
-        assert!(
-            ws.len() == 2
-                && hs.len() == 2
-                && hs[1] == 3 * hs[0]
-                && ws[1] == hs[1]
-                && b_x.shape() == [hs[1]]
-                && b_h.shape() == [hs[1]],
-            "Gru: Wx {ws:?}, Wh {hs:?}, bx {:?} and bh {:?} are not (D, 3H), (H, 3H), (3H), (3H)",
-            b_x.shape(),
-            b_h.shape()
-        );
+        check_weights("Gru", 3, &w_x, &w_h, &[&b_x, &b_h]);
         Gru {
             w_x: param(w_x),
             w_h: param(w_h),

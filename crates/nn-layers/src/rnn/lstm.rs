@@ -24,8 +24,8 @@ use nn_core::{Float, Grads, Op, Tensor};
 use rand::Rng;
 
 use super::{
-    check_state, from_torch_layout, input_products, param, reorder_gates, sigmoid, uniform_init,
-    unroll,
+    check_state, check_weights, from_torch_layout, input_products, param, reorder_gates, sigmoid,
+    uniform_init, unroll,
 };
 use crate::module::Named;
 
@@ -200,16 +200,7 @@ impl<T: Float> Lstm<T> {
     /// # Panics
     /// If the shapes do not fit together (a programmer error).
     pub fn from_parameters(w_x: Tensor<T>, w_h: Tensor<T>, b: Tensor<T>) -> Self {
-        let (ws, hs) = (w_x.shape(), w_h.shape());
-        assert!(
-            ws.len() == 2
-                && hs.len() == 2
-                && hs[1] == 4 * hs[0]
-                && ws[1] == hs[1]
-                && b.shape() == [hs[1]],
-            "Lstm: Wx {ws:?}, Wh {hs:?} and b {:?} are not (D, 4H), (H, 4H), (4H)",
-            b.shape()
-        );
+        check_weights("Lstm", 4, &w_x, &w_h, &[&b]);
         Lstm {
             w_x: param(w_x),
             w_h: param(w_h),

@@ -96,6 +96,33 @@ pub(crate) fn input_products<T: Float>(
     (batch, xw)
 }
 
+/// Panics naming `layer` unless `Wx` is `(D, k·H)`, `Wh` `(H, k·H)` and each bias `(k·H)`, for
+/// `k = gates`.
+pub(crate) fn check_weights<T: Float>(
+    layer: &str,
+    gates: usize,
+    w_x: &Tensor<T>,
+    w_h: &Tensor<T>,
+    biases: &[&Tensor<T>],
+) {
+    let (ws, hs) = (w_x.shape(), w_h.shape());
+    let fits = ws.len() == 2
+        && hs.len() == 2
+        && hs[1] == gates * hs[0]
+        && ws[1] == hs[1]
+        && biases.iter().all(|b| b.shape() == [hs[1]]);
+    let k = if gates == 1 {
+        String::new()
+    } else {
+        gates.to_string()
+    };
+    assert!(
+        fits,
+        "{layer}: Wx {ws:?}, Wh {hs:?} and biases {:?} are not (D, {k}H), (H, {k}H), ({k}H)",
+        biases.iter().map(|b| b.shape()).collect::<Vec<_>>()
+    );
+}
+
 /// Panics naming `layer` unless a state of `shape` fits a batch of `batch` and `hidden` units.
 pub(crate) fn check_state(layer: &str, shape: &[usize], batch: usize, hidden: usize) {
     assert!(
@@ -149,16 +176,7 @@ impl<T: Float> Rnn<T> {
     /// # Panics
     /// If the shapes do not fit together (a programmer error).
     pub fn from_parameters(w_x: Tensor<T>, w_h: Tensor<T>, b: Tensor<T>) -> Self {
-        let (ws, hs) = (w_x.shape(), w_h.shape());
-        assert!(
-            ws.len() == 2
-                && hs.len() == 2
-                && hs[1] == hs[0]
-                && ws[1] == hs[1]
-                && b.shape() == [hs[1]],
-            "Rnn: Wx {ws:?}, Wh {hs:?} and b {:?} are not (D, H), (H, H), (H)",
-            b.shape()
-        );
+        check_weights("Rnn", 1, &w_x, &w_h, &[&b]);
         Rnn {
             w_x: param(w_x),
             w_h: param(w_h),
@@ -375,6 +393,17 @@ mod tests {
             ],
         )
         .unwrap();
+    }
+
+    #[test]
+    #[should_panic(expected = "Gru: Wx [2, 9], Wh [3, 9] and biases [[9], [6]]")]
+    fn weights_of_the_wrong_shape_are_refused() {
+        Gru::<f64>::from_parameters(
+            Tensor::zeros(&[2, 9]),
+            Tensor::zeros(&[3, 9]),
+            Tensor::zeros(&[9]),
+            Tensor::zeros(&[6]),
+        );
     }
 
     #[test]
