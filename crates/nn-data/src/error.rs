@@ -190,6 +190,17 @@ pub enum DataError {
         /// What is wrong.
         reason: String,
     },
+    /// A text of questions and answers that is not the sequel's fixed-width `question_answer`
+    /// lines (`addition.txt`, `date.txt`).
+    #[error("{file}: line {line}: {reason}")]
+    BadSequences {
+        /// The file.
+        file: String,
+        /// The line (1-based; 0 for the file as a whole).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// A data-set name that is not `mnist` or `fashion-mnist`.
     #[error("unknown data set {0:?}: expected mnist or fashion-mnist")]
     UnknownDataset(String),

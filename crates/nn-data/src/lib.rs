@@ -21,6 +21,7 @@ pub mod fetch;
 pub mod idx;
 mod mnist;
 pub mod numpy;
+pub mod sequence;
 pub mod text;
 pub mod toy;
 

@@ -4,6 +4,7 @@
 
 mod npz;
 mod pickle;
+mod random;
 
 use std::path::Path;
 
@@ -13,6 +14,7 @@ use crate::error::DataError;
 
 pub use npz::read_npz;
 pub use pickle::{PickleValue, parse_pickle, parse_pickle_value};
+pub use random::RandomState;
 
 /// One array read from a NumPy file, in the element type it was saved with.
 #[derive(Debug, Clone, PartialEq)]
