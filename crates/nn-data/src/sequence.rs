@@ -47,6 +47,19 @@ pub const DATE: RemoteFile = file(
     SEQUENCE_URLS,
 );
 
+/// The sequel's trained attention model (ch.8: `ch08/AttentionSeq2seq.pkl`, a protocol-3 pickle
+/// of a list of ten float16 arrays: the encoder's Embedding (59, 16), LSTM `Wx` (16, 1024), `Wh`
+/// (256, 1024), `b` (1024); the decoder's four of the same shapes; Affine `W` (512, 59), `b`
+/// (59)), trained on [`DATE`] with reversed questions; mirrored as `weights/AttentionSeq2seq.pkl`.
+/// Read it with [`crate::text::load_param_list`].
+pub const ATTENTION_SEQ2SEQ_PARAMS: RemoteFile = file(
+    "weights",
+    "AttentionSeq2seq.pkl",
+    Some("e648820a02cdaccc599ffb2aef65e785f49fb0cfc99d4c461a847fe231fedd54"),
+    None,
+    &["https://raw.githubusercontent.com/oreilly-japan/deep-learning-from-scratch-2/master/ch08/"],
+);
+
 /// The seed the book's `load_data` shuffles with.
 pub const BOOK_SEED: u32 = 1984;
 

@@ -25,6 +25,7 @@
 pub mod count;
 pub mod lm;
 mod sampler;
+pub mod seq2seq;
 mod similarity;
 pub mod simple;
 pub mod sparse;

@@ -1,0 +1,538 @@
+//! Sequence to sequence (「ゼロから作るDeep Learning ❷」 ch.7 「RNNによる文章生成」 and ch.8
+//! 「Attention」): an LSTM encoder reads the question, an LSTM decoder writes the answer one
+//! character at a time, starting from the encoder's last hidden state (its memory cell zero).
+//!
+//! - [`Seq2seqKind::Plain`] — the book's `Seq2seq`: the decoder sees only its own input.
+//! - [`Seq2seqKind::Peeky`] — `PeekySeq2seq`: the encoder's last state `h` is given again at
+//!   every step, before the decoder LSTM's input and before its output layer (`[h, x]`,
+//!   `[h, out]`).
+//! - [`Seq2seqKind::Attention`] — `AttentionSeq2seq`: at every step the weights are a softmax
+//!   of the dot products of the decoder's state with each encoder state, the context their
+//!   weighted sum of encoder states, and the output Affine reads `[context, state]`.
+//!
+//! Training uses the tape as every other model here ([`Seq2seq::loss`], the book's teacher
+//! forcing: the answer's characters but the last in, all but the first as targets); answers
+//! are generated greedily ([`Seq2seq::generate`]).
+//!
+//! ```
+//! use nn_text::seq2seq::{Seq2seq, Seq2seqKind};
+//! let model = Seq2seq::<f32>::new(Seq2seqKind::Attention, 13, 16, 32, 0);
+//! // Two questions of 7 characters, answers of 5 (the first given: the book's `_`).
+//! let xs = [1usize; 14];
+//! let ts = [2usize; 10];
+//! assert!(model.loss(&xs, &ts, 2).item().is_finite());
+//! let answers = model.generate(&xs, &[3, 3], 4);
+//! assert_eq!((answers.ids.len(), answers.ids[0].len()), (2, 4));
+//! ```
+
+use ndarray::ArrayD;
+use nn_core::{Float, Tensor, no_grad};
+use nn_layers::rnn::{Lstm, LstmState};
+use nn_layers::{Embedding, Init};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::lm::ParamsError;
+
+/// Which of the book's three models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seq2seqKind {
+    /// `Seq2seq` (ch.7.3).
+    Plain,
+    /// `PeekySeq2seq` (ch.7.4.2).
+    Peeky,
+    /// `AttentionSeq2seq` (ch.8.2).
+    Attention,
+}
+
+impl Seq2seqKind {
+    /// The name the book gives the model (and its pickle: `AttentionSeq2seq.pkl`).
+    pub fn book_name(self) -> &'static str {
+        match self {
+            Seq2seqKind::Plain => "Seq2seq",
+            Seq2seqKind::Peeky => "PeekySeq2seq",
+            Seq2seqKind::Attention => "AttentionSeq2seq",
+        }
+    }
+}
+
+/// An encoder–decoder of characters, one of the book's three ([`Seq2seqKind`]).
+pub struct Seq2seq<T: Float = f32> {
+    kind: Seq2seqKind,
+    enc_embed: Embedding<T>,
+    enc_lstm: Lstm<T>,
+    dec_embed: Embedding<T>,
+    dec_lstm: Lstm<T>,
+    affine_w: Tensor<T>,
+    affine_b: Tensor<T>,
+}
+
+/// Answers generated for a batch of questions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Generated {
+    /// The answer's ids, one row per question.
+    pub ids: Vec<Vec<usize>>,
+    /// For the attention model, its weights over the question's characters at every step of
+    /// every answer (`[question][step][question character]`); empty for the others.
+    pub attention: Vec<Vec<Vec<f32>>>,
+}
+
+/// The first largest value's index (NumPy's `argmax`).
+fn argmax<T: Float>(row: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl<T: Float> Seq2seq<T> {
+    /// A model of `vocabulary` characters, `wordvec`-wide embeddings and `hidden`-wide LSTMs,
+    /// initialised as the book's: embeddings `N(0, 0.01²)`, LSTM weights `N(0, 1/fan_in)`,
+    /// biases zero, the output Affine `N(0, 1/fan_in)`; seeded.
+    pub fn new(
+        kind: Seq2seqKind,
+        vocabulary: usize,
+        wordvec: usize,
+        hidden: usize,
+        seed: u64,
+    ) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (v, d, h) = (vocabulary, wordvec, hidden);
+        let normal = |fan_in: usize| Init::Normal {
+            std: 1.0 / (fan_in as f64).sqrt(),
+        };
+        let embed = |rng: &mut StdRng| Embedding::with_init(v, d, Init::Normal { std: 0.01 }, rng);
+        let lstm = |input: usize, rng: &mut StdRng| {
+            Lstm::from_parameters(
+                normal(input).tensor(&[input, 4 * h], input, h, rng),
+                normal(h).tensor(&[h, 4 * h], h, h, rng),
+                Tensor::zeros(&[4 * h]),
+            )
+        };
+        let enc_embed = embed(&mut rng);
+        let enc_lstm = lstm(d, &mut rng);
+        let dec_embed = embed(&mut rng);
+        let (dec_in, out_in) = match kind {
+            Seq2seqKind::Plain => (d, h),
+            Seq2seqKind::Peeky => (h + d, 2 * h),
+            Seq2seqKind::Attention => (d, 2 * h),
+        };
+        let dec_lstm = lstm(dec_in, &mut rng);
+        let affine_w = normal(out_in)
+            .tensor(&[out_in, v], out_in, v, &mut rng)
+            .requires_grad();
+        Seq2seq {
+            kind,
+            enc_embed,
+            enc_lstm,
+            dec_embed,
+            dec_lstm,
+            affine_w,
+            affine_b: Tensor::zeros(&[v]).requires_grad(),
+        }
+    }
+
+    /// The book's trained parameters in its order (`model.params`: the encoder's embedding,
+    /// LSTM `Wx`, `Wh`, `b` with gates `[f, g, i, o]`, then the decoder's four, then the Affine
+    /// `W` and `b`), as `nn_data::text::param_list` reads `AttentionSeq2seq.pkl`; `file` names
+    /// them in errors.
+    ///
+    /// # Errors
+    /// [`ParamsError`] if there are not ten arrays of the shapes `kind` needs.
+    pub fn from_book_params(
+        kind: Seq2seqKind,
+        params: &[ArrayD<T>],
+        file: &str,
+    ) -> Result<Self, ParamsError> {
+        let bad = |reason: String| ParamsError {
+            file: file.to_string(),
+            reason,
+        };
+        let [ee, ewx, ewh, eb, de, dwx, dwh, db, aw, ab] = params else {
+            return Err(bad(format!(
+                "{} arrays, the book's {} has 10",
+                params.len(),
+                kind.book_name()
+            )));
+        };
+        let shapes: Vec<&[usize]> = params.iter().map(|p| p.shape()).collect();
+        let expected = match shapes[..] {
+            [&[v, d], _, &[h, _], ..] => {
+                let (dec_in, out_in) = match kind {
+                    Seq2seqKind::Plain => (d, h),
+                    Seq2seqKind::Peeky => (h + d, 2 * h),
+                    Seq2seqKind::Attention => (d, 2 * h),
+                };
+                let e: [Vec<usize>; 10] = [
+                    vec![v, d],
+                    vec![d, 4 * h],
+                    vec![h, 4 * h],
+                    vec![4 * h],
+                    vec![v, d],
+                    vec![dec_in, 4 * h],
+                    vec![h, 4 * h],
+                    vec![4 * h],
+                    vec![out_in, v],
+                    vec![v],
+                ];
+                Some(e)
+            }
+            _ => None,
+        };
+        let fits = expected
+            .as_ref()
+            .is_some_and(|e| e.iter().zip(&shapes).all(|(e, s)| e.as_slice() == *s));
+        if !fits {
+            return Err(bad(format!(
+                "shapes {shapes:?} are not the {}'s (V, D), (D, 4H), (H, 4H), (4H) twice over \
+                 (the decoder's input {}) and its Affine's",
+                kind.book_name(),
+                match kind {
+                    Seq2seqKind::Peeky => "H + D wide",
+                    _ => "D wide",
+                }
+            )));
+        }
+        let leaf = |a: &ArrayD<T>| Tensor::from_array(a.clone()).requires_grad();
+        Ok(Seq2seq {
+            kind,
+            enc_embed: Embedding::from_weight(leaf(ee)),
+            enc_lstm: Lstm::from_book(ewx, ewh, eb),
+            dec_embed: Embedding::from_weight(leaf(de)),
+            dec_lstm: Lstm::from_book(dwx, dwh, db),
+            affine_w: leaf(aw),
+            affine_b: leaf(ab),
+        })
+    }
+
+    /// Which model this is.
+    pub fn kind(&self) -> Seq2seqKind {
+        self.kind
+    }
+
+    /// The number of characters.
+    pub fn vocabulary(&self) -> usize {
+        self.affine_b.shape()[0]
+    }
+
+    /// The LSTMs' width.
+    pub fn hidden_size(&self) -> usize {
+        self.enc_lstm.hidden_size()
+    }
+
+    /// Every trainable tensor, in the book's order (encoder, decoder, Affine).
+    pub fn parameters(&self) -> Vec<Tensor<T>> {
+        let mut ps = vec![self.enc_embed.weight().clone()];
+        ps.extend(self.enc_lstm.parameters().into_iter().map(|(_, t)| t));
+        ps.push(self.dec_embed.weight().clone());
+        ps.extend(self.dec_lstm.parameters().into_iter().map(|(_, t)| t));
+        ps.push(self.affine_w.clone());
+        ps.push(self.affine_b.clone());
+        ps
+    }
+
+    /// The encoder's states for `batch` questions (`xs`, row-major): `(batch, T, H)`.
+    fn encode(&self, xs: &[usize], batch: usize) -> Tensor<T> {
+        assert!(
+            batch > 0 && xs.len().is_multiple_of(batch) && !xs.is_empty(),
+            "Seq2seq: {} question ids for a batch of {batch}",
+            xs.len()
+        );
+        let t = xs.len() / batch;
+        let d = self.enc_embed.weight().shape()[1];
+        let emb = self.enc_embed.lookup(xs).reshape(&[batch, t, d]);
+        self.enc_lstm.forward_seq(&emb, None).0
+    }
+
+    /// The decoder's output layer input for `ys` `(batch, steps)` from `state`, `hs_enc` and
+    /// `h_enc` (the encoder's last state); with the attention weights `(batch, steps, T)`.
+    fn decode(
+        &self,
+        ys: &[usize],
+        batch: usize,
+        state: LstmState<T>,
+        hs_enc: &Tensor<T>,
+        h_enc: &Tensor<T>,
+    ) -> (Tensor<T>, LstmState<T>, Option<Tensor<T>>) {
+        let steps = ys.len() / batch;
+        let (d, h) = (self.dec_embed.weight().shape()[1], self.hidden_size());
+        let emb = self.dec_embed.lookup(ys).reshape(&[batch, steps, d]);
+        match self.kind {
+            Seq2seqKind::Plain => {
+                let (out, state) = self.dec_lstm.forward_seq(&emb, Some(state));
+                (out.reshape(&[batch * steps, h]), state, None)
+            }
+            Seq2seqKind::Peeky => {
+                let hr = h_enc
+                    .reshape(&[batch, 1, h])
+                    .index_select(1, &vec![0; steps]);
+                let input = Tensor::concatenate(&[&hr, &emb], 2);
+                let (out, state) = self.dec_lstm.forward_seq(&input, Some(state));
+                let out = Tensor::concatenate(&[&hr, &out], 2).reshape(&[batch * steps, 2 * h]);
+                (out, state, None)
+            }
+            Seq2seqKind::Attention => {
+                let (dec_hs, state) = self.dec_lstm.forward_seq(&emb, Some(state));
+                let weights = dec_hs.matmul(&hs_enc.transpose(1, 2)).softmax(2);
+                let context = weights.matmul(hs_enc);
+                let out =
+                    Tensor::concatenate(&[&context, &dec_hs], 2).reshape(&[batch * steps, 2 * h]);
+                (out, state, Some(weights))
+            }
+        }
+    }
+
+    /// The encoder's last hidden state and the decoder's starting state (that `h`, `c` zero).
+    fn start(&self, hs_enc: &Tensor<T>, batch: usize) -> (Tensor<T>, LstmState<T>) {
+        let (t, h) = (hs_enc.shape()[1], self.hidden_size());
+        let h_enc = hs_enc.narrow(1, t - 1, 1).reshape(&[batch, h]);
+        let state = LstmState {
+            h: h_enc.clone(),
+            c: Tensor::zeros(&[batch, h]),
+        };
+        (h_enc, state)
+    }
+
+    /// The mean cross-entropy of the answers `ts` to the questions `xs` (`batch` rows of each,
+    /// row-major), the book's `Seq2seq.forward`: the decoder reads `ts[:, :-1]` and predicts
+    /// `ts[:, 1:]`.
+    ///
+    /// # Panics
+    /// If the ids do not make `batch` rows, an answer is shorter than 2, or an id is not in
+    /// the vocabulary (programmer errors).
+    pub fn loss(&self, xs: &[usize], ts: &[usize], batch: usize) -> Tensor<T> {
+        assert!(
+            batch > 0 && ts.len().is_multiple_of(batch) && ts.len() / batch >= 2,
+            "Seq2seq: {} answer ids for a batch of {batch} (each needs 2 or more)",
+            ts.len()
+        );
+        let width = ts.len() / batch;
+        let (inputs, targets): (Vec<usize>, Vec<usize>) = ts
+            .chunks(width)
+            .flat_map(|row| {
+                row[..width - 1]
+                    .iter()
+                    .copied()
+                    .zip(row[1..].iter().copied())
+            })
+            .unzip();
+        let hs_enc = self.encode(xs, batch);
+        let (h_enc, state) = self.start(&hs_enc, batch);
+        let (out, _, _) = self.decode(&inputs, batch, state, &hs_enc, &h_enc);
+        out.affine(&self.affine_w, &self.affine_b)
+            .softmax_cross_entropy_classes(&targets)
+            .mean()
+    }
+
+    /// Greedy answers of `len` characters to `starts.len()` questions (`xs`, row-major), each
+    /// starting after its `starts` id (the book's `generate`, which takes the largest score at
+    /// every step and feeds it back), no tape recorded. Rows do not interact: a batch gives
+    /// what its questions give one at a time.
+    ///
+    /// # Panics
+    /// If the ids do not make `starts.len()` rows or are not in the vocabulary (programmer
+    /// errors).
+    pub fn generate(&self, xs: &[usize], starts: &[usize], len: usize) -> Generated {
+        let batch = starts.len();
+        no_grad(|| {
+            let hs_enc = self.encode(xs, batch);
+            let (h_enc, mut state) = self.start(&hs_enc, batch);
+            let mut ids = vec![Vec::with_capacity(len); batch];
+            let attention_kept = self.kind == Seq2seqKind::Attention;
+            let mut attention =
+                vec![Vec::with_capacity(len); if attention_kept { batch } else { 0 }];
+            let mut current = starts.to_vec();
+            for _ in 0..len {
+                let (out, next, weights) = self.decode(&current, batch, state, &hs_enc, &h_enc);
+                state = next;
+                let scores = out.affine(&self.affine_w, &self.affine_b).to_array();
+                let v = self.vocabulary();
+                let flat = scores.as_standard_layout();
+                let flat = flat.as_slice().expect("standard layout");
+                for (r, row) in flat.chunks(v).enumerate() {
+                    current[r] = argmax(row);
+                    ids[r].push(current[r]);
+                }
+                if let Some(w) = weights {
+                    let w = w.to_array();
+                    let t = w.shape()[2];
+                    let w = w.as_standard_layout();
+                    let w = w.as_slice().expect("standard layout");
+                    for (r, row) in w.chunks(t).enumerate() {
+                        attention[r].push(row.iter().map(|v| v.as_f64() as f32).collect());
+                    }
+                }
+            }
+            Generated { ids, attention }
+        })
+    }
+}
+
+/// How many answers a model got exactly right ([`exact_match`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExactMatch {
+    /// Answers equal to the expected ones, character for character.
+    pub right: usize,
+    /// Questions asked.
+    pub total: usize,
+    /// Every answer given (without its first id, which was given).
+    pub guesses: Vec<Vec<usize>>,
+}
+
+impl ExactMatch {
+    /// `right / total` (0 for no questions).
+    pub fn accuracy(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.right as f64 / self.total as f64
+        }
+    }
+}
+
+/// The book's `eval_seq2seq` over many questions: each answer row's first id is given (`_`),
+/// the model generates the rest greedily and is right where every character equals the
+/// expected one. `batch` questions are answered at a time (1: the book's one at a time; the
+/// answers are the same either way).
+///
+/// # Panics
+/// If `questions` and `answers` differ in rows, an answer row is empty or `batch` is 0
+/// (programmer errors).
+pub fn exact_match<T: Float>(
+    model: &Seq2seq<T>,
+    questions: &ndarray::Array2<usize>,
+    answers: &ndarray::Array2<usize>,
+    batch: usize,
+) -> ExactMatch {
+    assert!(
+        questions.nrows() == answers.nrows() && answers.ncols() > 0 && batch > 0,
+        "exact_match: {} questions, {} answers of {} ids, batch {batch}",
+        questions.nrows(),
+        answers.nrows(),
+        answers.ncols()
+    );
+    let (q, a) = (questions.as_standard_layout(), answers.as_standard_layout());
+    let (qs, ans) = (
+        q.as_slice().expect("standard layout"),
+        a.as_slice().expect("standard layout"),
+    );
+    let (qw, aw) = (questions.ncols(), answers.ncols());
+    let mut result = ExactMatch {
+        right: 0,
+        total: questions.nrows(),
+        guesses: Vec::with_capacity(questions.nrows()),
+    };
+    for (xs, ts) in qs.chunks(batch * qw).zip(ans.chunks(batch * aw)) {
+        let starts: Vec<usize> = ts.chunks(aw).map(|t| t[0]).collect();
+        let out = model.generate(xs, &starts, aw - 1);
+        for (guess, t) in out.ids.into_iter().zip(ts.chunks(aw)) {
+            result.right += usize::from(guess == t[1..]);
+            result.guesses.push(guess);
+        }
+    }
+    result
+}
+
+/// Reverses each row of `rows` `width`-wide ids (the book's `x[:, ::-1]`, ch.7.5.1).
+pub fn reverse_rows(rows: &[usize], width: usize) -> Vec<usize> {
+    rows.chunks(width)
+        .flat_map(|r| r.iter().rev().copied())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nn_core::gradcheck::gradcheck;
+
+    fn ids(n: usize, v: usize, salt: usize) -> Vec<usize> {
+        (0..n).map(|i| (i * 7 + salt) % v).collect()
+    }
+
+    #[test]
+    fn gradcheck_every_kind() {
+        for kind in [
+            Seq2seqKind::Plain,
+            Seq2seqKind::Peeky,
+            Seq2seqKind::Attention,
+        ] {
+            let model = Seq2seq::<f64>::new(kind, 6, 3, 4, 1);
+            let (xs, ts) = (ids(2 * 5, 6, 1), ids(2 * 4, 6, 2));
+            let params: Vec<ArrayD<f64>> =
+                model.parameters().iter().map(|p| p.to_array()).collect();
+            gradcheck(
+                |p| {
+                    let m = Seq2seq {
+                        kind,
+                        enc_embed: Embedding::from_weight(p[0].clone()),
+                        enc_lstm: Lstm::from_parameters(p[1].clone(), p[2].clone(), p[3].clone()),
+                        dec_embed: Embedding::from_weight(p[4].clone()),
+                        dec_lstm: Lstm::from_parameters(p[5].clone(), p[6].clone(), p[7].clone()),
+                        affine_w: p[8].clone(),
+                        affine_b: p[9].clone(),
+                    };
+                    m.loss(&xs, &ts, 2)
+                },
+                &params,
+            )
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        }
+    }
+
+    /// The attention weights are a softmax over the question; a batch answers as its rows do
+    /// one at a time.
+    #[test]
+    fn generation_in_batches_and_one_at_a_time_agree() {
+        for kind in [
+            Seq2seqKind::Plain,
+            Seq2seqKind::Peeky,
+            Seq2seqKind::Attention,
+        ] {
+            let model = Seq2seq::<f32>::new(kind, 9, 4, 8, 3);
+            let xs = ids(3 * 6, 9, 5);
+            let all = model.generate(&xs, &[2, 2, 2], 5);
+            for r in 0..3 {
+                let one = model.generate(&xs[r * 6..(r + 1) * 6], &[2], 5);
+                assert_eq!(one.ids[0], all.ids[r], "{kind:?}");
+            }
+            if kind == Seq2seqKind::Attention {
+                for steps in &all.attention {
+                    for w in steps {
+                        assert_eq!(w.len(), 6);
+                        assert!((w.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+                    }
+                }
+            } else {
+                assert!(all.attention.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn book_parameters_are_checked() {
+        let model = Seq2seq::<f32>::new(Seq2seqKind::Attention, 5, 2, 3, 0);
+        let mut params: Vec<ArrayD<f32>> =
+            model.parameters().iter().map(|p| p.to_array()).collect();
+        assert!(Seq2seq::from_book_params(Seq2seqKind::Attention, &params, "a.pkl").is_ok());
+        let err = Seq2seq::from_book_params(Seq2seqKind::Plain, &params, "a.pkl")
+            .err()
+            .expect("an Affine of 2H rows is not the plain model's");
+        assert!(err.to_string().starts_with("a.pkl: shapes"), "{err}");
+        params.pop();
+        let err = Seq2seq::from_book_params(Seq2seqKind::Attention, &params, "a.pkl")
+            .err()
+            .expect("nine arrays");
+        assert_eq!(
+            err.to_string(),
+            "a.pkl: 9 arrays, the book's AttentionSeq2seq has 10"
+        );
+    }
+
+    #[test]
+    fn rows_reverse() {
+        assert_eq!(reverse_rows(&[1, 2, 3, 4, 5, 6], 3), [3, 2, 1, 6, 5, 4]);
+    }
+}
