@@ -563,3 +563,44 @@ fn train_rnnlm_trains_and_saves_loadable_checkpoints() {
         assert_figures(dir.path(), &["perplexity.svg"]);
     }
 }
+
+/// The book's trained attention model on the first 500 test dates (its answers, question by
+/// question, against the book's NumPy code are `crates/nn-text/tests/book_seq2seq.rs`): the
+/// same accuracy one at a time and in batches, a typed date converted, a bad one refused, and
+/// the attention maps drawn.
+#[test]
+fn attention_dates_answers_and_draws_its_attention() {
+    let Some((out, dir)) = run(
+        "attention_dates",
+        &["--quick", "--date", "Sunday, December 6, 1998"],
+        true,
+    ) else {
+        return;
+    };
+    let accuracies: Vec<f64> = out
+        .lines()
+        .filter_map(|l| l.split("accuracy ").nth(1))
+        .map(|rest| rest.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(accuracies.len(), 2, "{out}");
+    assert_eq!(accuracies[0], accuracies[1], "{out}");
+    assert!(accuracies[0] > 0.99, "{out}");
+    assert!(
+        out.contains("\"Sunday, December 6, 1998\" → 1998-12-06"),
+        "{out}"
+    );
+    assert_figures(dir.path(), &["attention_maps.svg"]);
+    let exe = binary("attention_dates").expect("built");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let bad = Command::new(exe)
+        .args(["--quick", "--date", "6 déc 1998"])
+        .env("NN_DATA_DIR", cache.path())
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("'é' is not one of the model's characters"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
