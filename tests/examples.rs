@@ -604,3 +604,23 @@ fn attention_dates_answers_and_draws_its_attention() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// The book's four seq2seq runs, quick (2,000 questions, 2 epochs): each prints a loss and a
+/// test accuracy per epoch, the loss falls, and both accuracy figures are drawn.
+#[test]
+fn seq2seq_trains_the_books_four_models() {
+    let Some((out, dir)) = run("seq2seq", &["--quick"], true) else {
+        return;
+    };
+    let losses: Vec<f64> = out
+        .lines()
+        .filter_map(|l| l.split("loss ").nth(1))
+        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(losses.len(), 8, "{out}");
+    for pair in losses.chunks(2) {
+        assert!(pair[1] < pair[0], "the loss did not fall: {out}");
+    }
+    assert_eq!(out.matches("test accuracy").count(), 8, "{out}");
+    assert_figures(dir.path(), &["addition.svg", "dates.svg"]);
+}

@@ -25,14 +25,17 @@
 //! assert_eq!((answers.ids.len(), answers.ids[0].len()), (2, 4));
 //! ```
 
-use ndarray::ArrayD;
+use ndarray::{Array2, ArrayD};
 use nn_core::{Float, Tensor, no_grad};
+use nn_data::numpy::RandomState;
 use nn_layers::rnn::{Lstm, LstmState};
 use nn_layers::{Embedding, Init};
+use nn_optim::{Optimizer, clip_grad_norm};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::lm::ParamsError;
+use crate::tbptt::Diverged;
 
 /// Which of the book's three models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -403,8 +406,8 @@ impl ExactMatch {
 /// (programmer errors).
 pub fn exact_match<T: Float>(
     model: &Seq2seq<T>,
-    questions: &ndarray::Array2<usize>,
-    answers: &ndarray::Array2<usize>,
+    questions: &Array2<usize>,
+    answers: &Array2<usize>,
     batch: usize,
 ) -> ExactMatch {
     assert!(
@@ -434,6 +437,66 @@ pub fn exact_match<T: Float>(
         }
     }
     result
+}
+
+/// One epoch of the book's `Trainer.fit` for a seq2seq model: the questions shuffled by
+/// `shuffle` (the book draws `numpy.random.permutation`; [`RandomState`] draws the same given
+/// the same state), then `len / batch` batches in that order (the remainder left out, as the
+/// book's), each a loss, a backward pass, gradients clipped to the global norm `clip` (none if
+/// `None`) and an optimizer step. Returns the mean loss.
+///
+/// # Errors
+/// [`Diverged`] if a loss is NaN or infinite (`window` is then the batch; no step is taken
+/// with it).
+///
+/// # Panics
+/// If `questions` and `answers` differ in rows or `batch` is 0 (programmer errors).
+pub fn train_epoch<T: Float>(
+    model: &Seq2seq<T>,
+    optimizer: &mut dyn Optimizer,
+    (questions, answers): (&Array2<usize>, &Array2<usize>),
+    batch: usize,
+    clip: Option<f64>,
+    shuffle: &mut RandomState,
+) -> Result<f64, Diverged> {
+    assert!(
+        questions.nrows() == answers.nrows() && batch > 0,
+        "train_epoch: {} questions, {} answers, batch {batch}",
+        questions.nrows(),
+        answers.nrows()
+    );
+    let order = shuffle.permutation(questions.nrows());
+    let params = model.parameters();
+    let (mut total, mut count) = (0.0, 0);
+    for (i, rows) in order.chunks_exact(batch).enumerate() {
+        let xs: Vec<usize> = rows
+            .iter()
+            .flat_map(|&r| questions.row(r).to_vec())
+            .collect();
+        let ts: Vec<usize> = rows.iter().flat_map(|&r| answers.row(r).to_vec()).collect();
+        let loss = model.loss(&xs, &ts, batch);
+        let value = loss.item().as_f64();
+        if !value.is_finite() {
+            return Err(Diverged {
+                window: i,
+                loss: value,
+            });
+        }
+        optimizer.zero_grad();
+        loss.backward().expect("a scalar loss");
+        drop(loss);
+        if let Some(max) = clip {
+            clip_grad_norm(&params, max);
+        }
+        optimizer.step();
+        total += value;
+        count += 1;
+    }
+    Ok(if count == 0 {
+        0.0
+    } else {
+        total / count as f64
+    })
 }
 
 /// Reverses each row of `rows` `width`-wide ids (the book's `x[:, ::-1]`, ch.7.5.1).
