@@ -1,9 +1,11 @@
-//! `nn-mnist serve`: a web page to draw a digit on, and the JSON API under it.
+//! `nn-mnist serve`: a web page to draw a digit on, a second one to type a date on, and the
+//! JSON API under them.
 //!
-//! Routes: `GET /` (the page, embedded in the binary), `GET /api/models`, `POST /api/predict`
-//! (a PNG, or JSON with 784 grey values). Nothing else is served: no path reaches the file
-//! system. Networks run on a fixed pool of worker threads, each with its own copy of every
-//! model (a network's tensors cannot cross threads); a full queue answers 503.
+//! Routes: `GET /` (the digit page, embedded in the binary), `GET /dates` (the date page),
+//! `GET /api/models`, `POST /api/predict` (a PNG, or JSON with 784 grey values), `POST
+//! /api/date` (JSON `{"text": ...}`). Nothing else is served: no path reaches the file system.
+//! Networks run on a fixed pool of worker threads, each with its own copy of every model (a
+//! network's tensors cannot cross threads); a full queue answers 503.
 
 use std::net::SocketAddr;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, sync_channel};
@@ -20,6 +22,7 @@ use clap::Args;
 use nn_train::TrainError;
 use serde::{Deserialize, Serialize};
 
+use crate::dates::{DateAnswer, DateInputError, DateModel, DateSource};
 use crate::input::{self, InputError};
 use crate::models::{ModelArgs, ModelInfo, Prediction, Spec, model_specs};
 
@@ -29,6 +32,10 @@ pub struct ServeArgs {
     /// The address to listen on; the default is reachable from this machine only.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: std::net::SocketAddr,
+    /// Leave out the date page (the sequel's attention model, fetched with `date.txt`; left
+    /// out with a warning anyway when those cannot be fetched).
+    #[arg(long)]
+    no_dates: bool,
     #[command(flatten)]
     pub models: ModelArgs,
 }
@@ -51,12 +58,30 @@ pub fn run(args: &ServeArgs) -> Result<(), TrainError> {
             args.addr
         );
     }
+    let dates = if args.no_dates {
+        None
+    } else {
+        match DateSource::load(&crate::fetch_options(&args.models.data)?) {
+            Ok(source) => Some(source),
+            Err(e) => {
+                eprintln!(
+                    "nn-mnist: warning: leaving out the date page: {}",
+                    crate::one_line(&e)
+                );
+                None
+            }
+        }
+    };
     let names: Vec<String> = specs.iter().map(|s| s.info.name.clone()).collect();
-    serve(specs, args.addr, workers, |bound| {
+    let has_dates = dates.is_some();
+    serve(specs, dates, args.addr, workers, |bound| {
         println!(
             "serving {} on http://{bound}/ ({workers} workers; Ctrl-C to stop)",
             names.join(", ")
         );
+        if has_dates {
+            println!("the date page: http://{bound}/dates");
+        }
     })
     .map_err(TrainError::Usage)
 }
@@ -67,18 +92,29 @@ pub const MAX_BODY: usize = 1 << 20;
 const QUEUE: usize = 256;
 
 const PAGE: &str = include_str!("page/index.html");
+const DATE_PAGE: &str = include_str!("page/dates.html");
 
-/// One request for the workers: its body (decoding a picture is work too, kept off the
-/// server's two threads and bounded like the rest), the models to run (all if `None`).
-struct Job {
-    content_type: String,
-    body: Bytes,
-    model: Option<usize>,
-    reply: tokio::sync::oneshot::Sender<Result<Answer, InputError>>,
+/// One request for the workers.
+enum Job {
+    /// A digit: its body (decoding a picture is work too, kept off the server's two threads and
+    /// bounded like the rest), the models to run (all if `None`).
+    Digit {
+        content_type: String,
+        body: Bytes,
+        model: Option<usize>,
+        reply: tokio::sync::oneshot::Sender<Result<Answer, InputError>>,
+    },
+    /// A date, checked and encoded.
+    Date {
+        text: String,
+        reversed: Vec<usize>,
+        reply: tokio::sync::oneshot::Sender<DateAnswer>,
+    },
 }
 
 struct AppState {
     models: Vec<ModelInfo>,
+    dates: Option<Arc<DateSource>>,
     jobs: SyncSender<Job>,
 }
 
@@ -90,19 +126,22 @@ struct AppState {
 /// A model that does not build, or an address that cannot be bound.
 pub fn serve(
     specs: Vec<Spec>,
+    dates: Option<DateSource>,
     addr: SocketAddr,
     workers: usize,
     on_bound: impl FnOnce(SocketAddr),
 ) -> Result<(), String> {
     let models = specs.iter().map(|s| s.info.clone()).collect();
     let specs = Arc::new(specs);
+    let dates = dates.map(Arc::new);
     let (jobs, queue) = sync_channel::<Job>(QUEUE);
     let queue = Arc::new(Mutex::new(queue));
     let (built, ready) = std::sync::mpsc::channel();
     let workers = workers.max(1);
     for _ in 0..workers {
         let (specs, queue, built) = (Arc::clone(&specs), Arc::clone(&queue), built.clone());
-        std::thread::spawn(move || worker(&specs, &queue, &built));
+        let dates = dates.clone();
+        std::thread::spawn(move || worker(&specs, dates.as_deref(), &queue, &built));
     }
     // A model that does not build stops the server before it listens (the workers then end
     // with the queue, dropped on return).
@@ -111,11 +150,17 @@ pub fn serve(
             .recv()
             .map_err(|_| "a worker stopped while building its models".to_string())??;
     }
-    let state = Arc::new(AppState { models, jobs });
+    let state = Arc::new(AppState {
+        models,
+        dates,
+        jobs,
+    });
     let app = Router::new()
         .route("/", get(page))
+        .route("/dates", get(date_page))
         .route("/api/models", get(list_models).fallback(wrong_method))
         .route("/api/predict", post(predict).fallback(wrong_method))
+        .route("/api/date", post(date).fallback(wrong_method))
         .fallback(not_found)
         .with_state(state);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -138,15 +183,25 @@ pub fn serve(
 }
 
 /// Builds every model, says how that went on `built`, then answers jobs until the queue closes.
-fn worker(specs: &[Spec], queue: &Mutex<Receiver<Job>>, built: &Sender<Result<(), String>>) {
+fn worker(
+    specs: &[Spec],
+    dates: Option<&DateSource>,
+    queue: &Mutex<Receiver<Job>>,
+    built: &Sender<Result<(), String>>,
+) {
     let models: Result<Vec<_>, _> = specs.iter().map(Spec::build).collect();
-    let mut models = match models {
-        Ok(models) => {
+    let date_model: Result<Option<DateModel>, String> = dates.map(DateSource::build).transpose();
+    let (mut models, date_model) = match (models, date_model) {
+        (Ok(models), Ok(date_model)) => {
             let _ = built.send(Ok(()));
-            models
+            (models, date_model)
         }
-        Err(e) => {
+        (Err(e), _) => {
             let _ = built.send(Err(e.to_string()));
+            return;
+        }
+        (_, Err(e)) => {
+            let _ = built.send(Err(e));
             return;
         }
     };
@@ -157,15 +212,34 @@ fn worker(specs: &[Spec], queue: &Mutex<Receiver<Job>>, built: &Sender<Result<()
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        let answer = input::from_request(&job.content_type, &job.body).map(|image| {
-            let results = match job.model {
-                Some(i) => vec![models[i].predict(&image)],
-                None => models.iter_mut().map(|m| m.predict(&image)).collect(),
-            };
-            Answer { image, results }
-        });
         // The client may have gone; nothing to do then.
-        let _ = job.reply.send(answer);
+        match job {
+            Job::Digit {
+                content_type,
+                body,
+                model,
+                reply,
+            } => {
+                let answer = input::from_request(&content_type, &body).map(|image| {
+                    let results = match model {
+                        Some(i) => vec![models[i].predict(&image)],
+                        None => models.iter_mut().map(|m| m.predict(&image)).collect(),
+                    };
+                    Answer { image, results }
+                });
+                let _ = reply.send(answer);
+            }
+            Job::Date {
+                text,
+                reversed,
+                reply,
+            } => {
+                // Only queued when the date model was loaded.
+                if let (Some(m), Some(source)) = (&date_model, dates) {
+                    let _ = reply.send(m.answer(source, &text, &reversed));
+                }
+            }
+        }
     }
 }
 
@@ -185,7 +259,16 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 async fn page() -> Response {
-    let mut response = PAGE.into_response();
+    html(PAGE)
+}
+
+async fn date_page() -> Response {
+    html(DATE_PAGE)
+}
+
+/// An embedded page, with the headers that keep it to this server.
+fn html(page: &'static str) -> Response {
+    let mut response = page.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -205,14 +288,14 @@ async fn page() -> Response {
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "not found: this server has the page at / and the API under /api/",
+        "not found: this server has the pages at / and /dates and the API under /api/",
     )
 }
 
 async fn wrong_method() -> Response {
     error(
         StatusCode::METHOD_NOT_ALLOWED,
-        "wrong method: GET /api/models, POST /api/predict",
+        "wrong method: GET /api/models, POST /api/predict, POST /api/date",
     )
 }
 
@@ -278,26 +361,14 @@ async fn predict(
         .unwrap_or("")
         .to_string();
     let (reply, answer) = tokio::sync::oneshot::channel();
-    let job = Job {
+    let job = Job::Digit {
         content_type,
         body,
         model,
         reply,
     };
-    match state.jobs.try_send(job) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy: too many requests are waiting; try again",
-            );
-        }
-        Err(TrySendError::Disconnected(_)) => {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the workers have stopped",
-            );
-        }
+    if let Err(response) = enqueue(&state, job) {
+        return response;
     }
     match answer.await {
         Ok(Ok(answer)) => axum::Json(answer).into_response(),
@@ -307,6 +378,74 @@ async fn predict(
         Ok(Err(InputError::TooLarge(message))) => error(StatusCode::PAYLOAD_TOO_LARGE, message),
         Ok(Err(InputError::Invalid(message))) => error(StatusCode::BAD_REQUEST, message),
         Ok(Err(InputError::NoInk(message))) => error(StatusCode::UNPROCESSABLE_ENTITY, message),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the worker stopped"),
+    }
+}
+
+/// Hands `job` to the workers, or the response that says why not.
+fn enqueue(state: &AppState, job: Job) -> Result<(), Response> {
+    match state.jobs.try_send(job) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Full(_)) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy: too many requests are waiting; try again",
+        )),
+        Err(TrySendError::Disconnected(_)) => Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the workers have stopped",
+        )),
+    }
+}
+
+/// The largest `POST /api/date` body accepted (a date is a few dozen bytes).
+const MAX_DATE_BODY: usize = 4096;
+
+/// `POST /api/date` with `{"text": "september 27, 1994"}`: the date in ISO form and the
+/// attention behind each of its characters.
+async fn date(State(state): State<Arc<AppState>>, body: Body) -> Response {
+    #[derive(Deserialize)]
+    struct Question {
+        text: String,
+    }
+    let Some(source) = &state.dates else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the date model is not loaded on this server (see its log)",
+        );
+    };
+    let Ok(body) = to_bytes(body, MAX_DATE_BODY).await else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over {MAX_DATE_BODY} bytes"),
+        );
+    };
+    let question: Question = match serde_json::from_slice(&body) {
+        Ok(q) => q,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("expected JSON {{\"text\": \"a date\"}}: {e}"),
+            );
+        }
+    };
+    let reversed = match source.encode(&question.text) {
+        Ok(ids) => ids,
+        Err(e @ DateInputError::Unknown(..)) => {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
+        }
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job = Job::Date {
+        text: question.text,
+        reversed,
+        reply,
+    };
+    if let Err(response) = enqueue(&state, job) {
+        return response;
+    }
+    match answer.await {
+        Ok(answer) => axum::Json(answer).into_response(),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "the worker stopped"),
     }
 }

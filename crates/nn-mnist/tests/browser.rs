@@ -1,6 +1,7 @@
 //! The page of `nn-mnist serve` in a real browser: headless Chromium driven through WebDriver
 //! (chromedriver) draws MNIST test digits on the canvas with pointer strokes, and the page must
 //! show the right class as the chapter-3 network's top answer; then "Clear", and another digit.
+//! On the date page it types dates key by key and reads the answer and the attention map.
 //! Screenshots are written to `target/tmp/browser/` (or `$ZERO_NN_SCREENSHOTS`).
 //!
 //! Needs Chromium, chromedriver (Debian: `chromium`, `chromium-driver`) and the data mirror: in
@@ -141,6 +142,129 @@ async fn shown_tops(client: &Client) -> Vec<(String, String)> {
     }
 }
 
+/// Headless Chromium through `driver`, on `url` once the page says it is ready.
+async fn open(chromium: &PathBuf, driver: &Driver, url: &str) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1280,900"],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .expect("Chromium through chromedriver");
+    client.goto(url).await.expect("open the page");
+    let started = Instant::now();
+    while client
+        .execute("return document.body.dataset.ready === 'true'", vec![])
+        .await
+        .expect("page state")
+        != Value::Bool(true)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the page did not get ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client
+}
+
+/// Chromium and chromedriver, or `None` having said why not.
+fn browser_programs() -> Option<(PathBuf, PathBuf)> {
+    if std::env::var_os("NN_DATA_MIRROR").is_none() {
+        skip("NN_DATA_MIRROR is not set (the book's weights and data)");
+        return None;
+    }
+    let Some(chromium) = find_program(&["chromium", "chromium-browser", "google-chrome"]) else {
+        skip("no chromium on the PATH (Debian: apt install chromium chromium-driver)");
+        return None;
+    };
+    let Some(chromedriver) = find_program(&["chromedriver"]) else {
+        skip("no chromedriver on the PATH (Debian: apt install chromium-driver)");
+        return None;
+    };
+    Some((chromium, chromedriver))
+}
+
+/// Types dates into the date page key by key, as a person would: the page must show each one's
+/// ISO form and draw its attention map (a square per answer character and typed character).
+#[test]
+fn typing_dates_on_the_date_page_in_chromium() {
+    let Some((chromium, chromedriver)) = browser_programs() else {
+        return;
+    };
+    let runs = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&[
+        "--nets",
+        "ch3",
+        "--runs-dir",
+        runs.path().to_str().expect("utf-8"),
+    ]);
+    let driver = start_driver(&chromedriver);
+    let shots = screenshot_dir();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let client = open(&chromium, &driver, &format!("{}dates", server.url)).await;
+        let input = client.find(Locator::Id("date")).await.expect("the date field");
+        for (n, (text, iso)) in [("Sunday, December 6, 1998", "1998-12-06"), ("5/3/07", "2007-05-03")]
+            .into_iter()
+            .enumerate()
+        {
+            input.clear().await.expect("clear the field");
+            input.send_keys(text).await.expect("type");
+            let started = Instant::now();
+            let (shown, cells) = loop {
+                let state = client
+                    .execute(
+                        "return [document.getElementById('answer').textContent, \
+                         document.querySelectorAll('#map .cell').length]",
+                        vec![],
+                    )
+                    .await
+                    .expect("read the page");
+                let shown = state[0].as_str().unwrap_or_default().to_string();
+                let cells = state[1].as_u64().unwrap_or(0);
+                if shown == iso || started.elapsed() > Duration::from_secs(20) {
+                    break (shown, cells);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            assert_eq!(shown, iso, "the page's answer to {text:?}");
+            assert_eq!(cells as usize, iso.len() * text.chars().count(), "{text:?}");
+            let png = client.screenshot().await.expect("screenshot");
+            let path = shots.join(format!("dates-{n}.png"));
+            std::fs::write(&path, png).expect("write the screenshot");
+            report(&format!(
+                "the browser test: typed {text:?}; the page shows {shown:?} and {cells} squares; screenshot {}",
+                path.display()
+            ));
+        }
+        // A character the model lacks: the page says which.
+        input.clear().await.expect("clear the field");
+        input.send_keys("1 déc 1998").await.expect("type");
+        let started = Instant::now();
+        loop {
+            let status = client
+                .execute("return document.getElementById('status').textContent", vec![])
+                .await
+                .expect("read the status");
+            if status.as_str().is_some_and(|s| s.contains("'é'")) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "status: {status}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        client.close().await.expect("close the browser");
+    });
+}
+
 fn screenshot_dir() -> PathBuf {
     let dir = std::env::var_os("ZERO_NN_SCREENSHOTS").map_or_else(
         || PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser"),
@@ -152,14 +276,8 @@ fn screenshot_dir() -> PathBuf {
 
 #[test]
 fn drawing_digits_on_the_page_in_chromium() {
-    if std::env::var_os("NN_DATA_MIRROR").is_none() {
-        return skip("NN_DATA_MIRROR is not set (the book's weights and MNIST digits to draw)");
-    }
-    let Some(chromium) = find_program(&["chromium", "chromium-browser", "google-chrome"]) else {
-        return skip("no chromium on the PATH (Debian: apt install chromium chromium-driver)");
-    };
-    let Some(chromedriver) = find_program(&["chromedriver"]) else {
-        return skip("no chromedriver on the PATH (Debian: apt install chromium-driver)");
+    let Some((chromium, chromedriver)) = browser_programs() else {
+        return;
     };
     let runs = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&["--runs-dir", runs.path().to_str().expect("utf-8")]);
@@ -170,35 +288,7 @@ fn drawing_digits_on_the_page_in_chromium() {
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900"],
-            }),
-        );
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector)
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", driver.1))
-            .await
-            .expect("Chromium through chromedriver");
-        client.goto(&server.url).await.expect("open the page");
-        let started = Instant::now();
-        while client
-            .execute("return document.body.dataset.ready === 'true'", vec![])
-            .await
-            .expect("page state")
-            != Value::Bool(true)
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the page did not load its models"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let client = open(&chromium, &driver, &server.url).await;
 
         for (n, (image, label)) in images.iter().zip(&labels).enumerate() {
             if n > 0 {

@@ -43,6 +43,7 @@ fn fake_server(dir: &std::path::Path, runs: &std::path::Path, extra: &[&str]) ->
         weights.to_str().expect("utf-8"),
         "--runs-dir",
         runs.to_str().expect("utf-8"),
+        "--no-dates",
     ];
     args.extend_from_slice(extra);
     Server::start(&args)
@@ -660,4 +661,115 @@ fn tight_crops_are_read_as_well_as_crops_with_a_margin() {
             "tight crops {a_tight}, with a margin {a_framed}"
         );
     }
+}
+
+/// Status and JSON body of a POST to /api/date.
+fn post_date(c: &reqwest::blocking::Client, server: &Server, body: &str) -> (u16, Value) {
+    let r = c
+        .post(format!("{}api/date", server.url))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .expect("POST /api/date");
+    let status = r.status().as_u16();
+    let text = r.text().expect("body");
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, value)
+}
+
+/// The date page and its API with the book's attention model: dates in several forms come back
+/// in ISO form with one row of attention per answer character over the typed characters; bad
+/// questions get a JSON error naming what is wrong, and the server serves on; without the model
+/// the API says so.
+#[test]
+fn the_date_api_answers_and_refuses_bad_questions() {
+    if !have_data("the_date_api_answers_and_refuses_bad_questions") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let weights = fake_weights(dir.path());
+    let args = [
+        "--nets",
+        "ch3",
+        "--weights",
+        weights.to_str().expect("utf-8"),
+        "--runs-dir",
+        dir.path().to_str().expect("utf-8"),
+    ];
+    let mut server = Server::start(&args);
+    let c = client();
+    let page = c
+        .get(format!("{}dates", server.url))
+        .send()
+        .expect("GET /dates");
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().expect("page").contains("id=\"date\""));
+
+    for (text, iso) in [
+        ("september 27, 1994", "1994-09-27"),
+        ("Sunday, December 6, 1998", "1998-12-06"),
+        ("10/15/94", "1994-10-15"),
+    ] {
+        let (status, answer) = post_date(&c, &server, &json!({ "text": text }).to_string());
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["answer"], iso, "{text}: {answer}");
+        assert_eq!(answer["question"], text);
+        let rows: Vec<Vec<f64>> =
+            serde_json::from_value(answer["attention"].clone()).expect("rows of numbers");
+        assert_eq!(rows.len(), iso.len());
+        for row in &rows {
+            assert_eq!(row.len(), text.chars().count());
+            let total: f64 = row.iter().sum();
+            assert!(
+                row.iter().all(|&w| w >= 0.0) && total <= 1.0 + 1e-5,
+                "{row:?}"
+            );
+        }
+    }
+
+    let long = "1".repeat(30);
+    let bad = [
+        (json!({ "text": "" }).to_string(), 400, "type a date"),
+        (json!({ "text": "   " }).to_string(), 400, "type a date"),
+        (
+            json!({ "text": long }).to_string(),
+            400,
+            "30 characters: the model reads dates of at most 29",
+        ),
+        (
+            json!({ "text": "6 déc 1998 @" }).to_string(),
+            422,
+            "does not know the characters 'é', '@'",
+        ),
+        ("not json".to_string(), 400, "expected JSON"),
+        ("{\"date\": \"x\"}".to_string(), 400, "missing field `text`"),
+        (
+            format!("{{\"text\": \"{}\"}}", "x".repeat(5000)),
+            413,
+            "over 4096 bytes",
+        ),
+    ];
+    for (body, status, message) in bad {
+        let (got, answer) = post_date(&c, &server, &body);
+        assert_eq!(got, status, "{body:.60}: {answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(error.contains(message), "{body:.60}: {error}");
+    }
+    let r = c
+        .get(format!("{}api/date", server.url))
+        .send()
+        .expect("GET");
+    assert_eq!(r.status().as_u16(), 405);
+    assert!(server.is_running());
+
+    let mut without = Server::start(&[&args[..], &["--no-dates"]].concat());
+    let (status, answer) = post_date(&c, &without, &json!({ "text": "1/2/03" }).to_string());
+    assert_eq!(status, 503, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not loaded")
+    );
+    assert!(without.is_running());
 }
