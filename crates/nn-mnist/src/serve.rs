@@ -367,7 +367,7 @@ async fn predict(
         model,
         reply,
     };
-    if let Err(response) = enqueue(&state, job) {
+    if let Some(response) = enqueue(&state, job) {
         return response;
     }
     match answer.await {
@@ -382,15 +382,15 @@ async fn predict(
     }
 }
 
-/// Hands `job` to the workers, or the response that says why not.
-fn enqueue(state: &AppState, job: Job) -> Result<(), Response> {
+/// Hands `job` to the workers; the response that says why not if they cannot take it.
+fn enqueue(state: &AppState, job: Job) -> Option<Response> {
     match state.jobs.try_send(job) {
-        Ok(()) => Ok(()),
-        Err(TrySendError::Full(_)) => Err(error(
+        Ok(()) => None,
+        Err(TrySendError::Full(_)) => Some(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy: too many requests are waiting; try again",
         )),
-        Err(TrySendError::Disconnected(_)) => Err(error(
+        Err(TrySendError::Disconnected(_)) => Some(error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the workers have stopped",
         )),
@@ -441,7 +441,7 @@ async fn date(State(state): State<Arc<AppState>>, body: Body) -> Response {
         reversed,
         reply,
     };
-    if let Err(response) = enqueue(&state, job) {
+    if let Some(response) = enqueue(&state, job) {
         return response;
     }
     match answer.await {
