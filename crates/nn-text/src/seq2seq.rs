@@ -25,10 +25,11 @@
 //! assert_eq!((answers.ids.len(), answers.ids[0].len()), (2, 4));
 //! ```
 
-use ndarray::{Array2, ArrayD};
-use nn_core::{Float, Tensor, no_grad};
+use ndarray::{ArcArray, Array2, ArrayD, IxDyn};
+use nn_core::kernels::vecmat_add;
+use nn_core::{Float, Tensor};
 use nn_data::numpy::RandomState;
-use nn_layers::rnn::{Lstm, LstmState};
+use nn_layers::rnn::{Lstm, LstmState, lstm_cell_row};
 use nn_layers::{Embedding, Init};
 use nn_optim::{Optimizer, clip_grad_norm};
 use rand::SeedableRng;
@@ -340,7 +341,33 @@ impl<T: Float> Seq2seq<T> {
     /// errors).
     pub fn generate(&self, xs: &[usize], starts: &[usize], len: usize) -> Generated {
         let batch = starts.len();
-        no_grad(|| {
+        assert!(
+            batch > 0 && xs.len().is_multiple_of(batch) && !xs.is_empty(),
+            "Seq2seq: {} question ids for a batch of {batch}",
+            xs.len()
+        );
+        let weights = Weights::of(self);
+        let width = xs.len() / batch;
+        let mut out = Generated {
+            ids: Vec::with_capacity(batch),
+            attention: Vec::new(),
+        };
+        let mut scratch = Scratch::new(&weights, width);
+        for (question, &start) in xs.chunks(width).zip(starts) {
+            let (ids, attention) = weights.answer(question, start, len, &mut scratch);
+            out.ids.push(ids);
+            if self.kind == Seq2seqKind::Attention {
+                out.attention.push(attention);
+            }
+        }
+        out
+    }
+
+    /// [`Self::generate`] through the tape, batched (for tests: the same answers).
+    #[cfg(test)]
+    fn generate_on_tape(&self, xs: &[usize], starts: &[usize], len: usize) -> Generated {
+        let batch = starts.len();
+        nn_core::no_grad(|| {
             let hs_enc = self.encode(xs, batch);
             let (h_enc, mut state) = self.start(&hs_enc, batch);
             let mut ids = vec![Vec::with_capacity(len); batch];
@@ -371,6 +398,174 @@ impl<T: Float> Seq2seq<T> {
             }
             Generated { ids, attention }
         })
+    }
+}
+
+/// A model's weights as plain row-major arrays, for answering without the tape: one question
+/// is some forty steps of vector–matrix products over 1 MB of weights, where the tape's
+/// bookkeeping per step would cost more than the arithmetic.
+struct Weights<T: Float> {
+    kind: Seq2seqKind,
+    hidden: usize,
+    vocabulary: usize,
+    enc_embed: ArcArray<T, IxDyn>,
+    enc: [ArcArray<T, IxDyn>; 3],
+    dec_embed: ArcArray<T, IxDyn>,
+    dec: [ArcArray<T, IxDyn>; 3],
+    affine: [ArcArray<T, IxDyn>; 2],
+}
+
+/// Buffers reused from question to question.
+struct Scratch<T> {
+    /// The encoder's states, one row of `hidden` per question character.
+    hs: Vec<T>,
+    a: Vec<T>,
+    h: Vec<T>,
+    c: Vec<T>,
+    /// The decoder LSTM's input (`[h_enc, x]` for the peeky model).
+    input: Vec<T>,
+    /// The output layer's input.
+    out: Vec<T>,
+    scores: Vec<T>,
+    weights: Vec<T>,
+}
+
+impl<T: Float> Scratch<T> {
+    fn new(w: &Weights<T>, width: usize) -> Self {
+        let h = w.hidden;
+        Scratch {
+            hs: vec![T::zero(); width * h],
+            a: vec![T::zero(); 4 * h],
+            h: vec![T::zero(); h],
+            c: vec![T::zero(); h],
+            input: Vec::with_capacity(2 * h),
+            out: vec![T::zero(); 2 * h],
+            scores: vec![T::zero(); w.vocabulary],
+            weights: vec![T::zero(); width],
+        }
+    }
+}
+
+/// Row `id` of an embedding table.
+fn row<T: Float>(table: &ArcArray<T, IxDyn>, id: usize) -> &[T] {
+    let d = table.shape()[1];
+    &values(table)[id * d..(id + 1) * d]
+}
+
+/// A standard-layout array's values (parameters are created so and updated in place).
+fn values<T: Float>(a: &ArcArray<T, IxDyn>) -> &[T] {
+    a.as_slice()
+        .unwrap_or_else(|| unreachable!("parameters are kept in standard layout"))
+}
+
+impl<T: Float> Weights<T> {
+    fn of(model: &Seq2seq<T>) -> Self {
+        let standard = |t: &Tensor<T>| {
+            let a = t.array();
+            if a.is_standard_layout() {
+                a
+            } else {
+                a.as_standard_layout().into_owned().into_shared()
+            }
+        };
+        let lstm = |l: &Lstm<T>| {
+            let p = l.parameters();
+            [standard(&p[0].1), standard(&p[1].1), standard(&p[2].1)]
+        };
+        Weights {
+            kind: model.kind,
+            hidden: model.hidden_size(),
+            vocabulary: model.vocabulary(),
+            enc_embed: standard(model.enc_embed.weight()),
+            enc: lstm(&model.enc_lstm),
+            dec_embed: standard(model.dec_embed.weight()),
+            dec: lstm(&model.dec_lstm),
+            affine: [standard(&model.affine_w), standard(&model.affine_b)],
+        }
+    }
+
+    /// One LSTM step: `a = b + x Wx + h Wh`, then the cell, `h` and `c` updated in place.
+    fn step(lstm: &[ArcArray<T, IxDyn>; 3], x: &[T], s: &mut Scratch<T>) {
+        s.a.copy_from_slice(values(&lstm[2]));
+        vecmat_add(x, values(&lstm[0]), &mut s.a);
+        vecmat_add(&s.h, values(&lstm[1]), &mut s.a);
+        lstm_cell_row(&s.a, &mut s.c, &mut s.h);
+    }
+
+    /// The greedy answer of `len` characters to one question, and for the attention model its
+    /// weights at every step.
+    fn answer(
+        &self,
+        question: &[usize],
+        start: usize,
+        len: usize,
+        s: &mut Scratch<T>,
+    ) -> (Vec<usize>, Vec<Vec<f32>>) {
+        let h = self.hidden;
+        s.h.fill(T::zero());
+        s.c.fill(T::zero());
+        for (t, &id) in question.iter().enumerate() {
+            Self::step(&self.enc, row(&self.enc_embed, id), s);
+            s.hs[t * h..(t + 1) * h].copy_from_slice(&s.h);
+        }
+        // The decoder starts from the encoder's last h, its cell zero.
+        let h_enc = s.h.clone();
+        s.c.fill(T::zero());
+        let (mut ids, mut attention) = (Vec::with_capacity(len), Vec::new());
+        let mut current = start;
+        for _ in 0..len {
+            let x = row(&self.dec_embed, current);
+            match self.kind {
+                Seq2seqKind::Peeky => {
+                    s.input.clear();
+                    s.input.extend_from_slice(&h_enc);
+                    s.input.extend_from_slice(x);
+                    let input = std::mem::take(&mut s.input);
+                    Self::step(&self.dec, &input, s);
+                    s.input = input;
+                    s.out[..h].copy_from_slice(&h_enc);
+                    s.out[h..].copy_from_slice(&s.h);
+                }
+                Seq2seqKind::Plain => {
+                    Self::step(&self.dec, x, s);
+                    s.out[..h].copy_from_slice(&s.h);
+                }
+                Seq2seqKind::Attention => {
+                    Self::step(&self.dec, x, s);
+                    // Weights: the softmax of each encoder state's dot product with h.
+                    let steps = question.len();
+                    for (w, hs) in s.weights.iter_mut().zip(s.hs.chunks(h)).take(steps) {
+                        *w = hs
+                            .iter()
+                            .zip(&s.h)
+                            .fold(T::zero(), |acc, (&a, &b)| acc + a * b);
+                    }
+                    let w = &mut s.weights[..steps];
+                    let m = w.iter().copied().fold(T::neg_infinity(), T::max);
+                    w.iter_mut().for_each(|v| *v = (*v - m).exp());
+                    let total = w.iter().copied().fold(T::zero(), |a, b| a + b);
+                    w.iter_mut().for_each(|v| *v /= total);
+                    // The context, then the decoder state.
+                    let (context, state) = s.out.split_at_mut(h);
+                    context.fill(T::zero());
+                    for (&w, hs) in w.iter().zip(s.hs.chunks(h)) {
+                        context.iter_mut().zip(hs).for_each(|(c, &v)| *c += w * v);
+                    }
+                    state.copy_from_slice(&s.h);
+                    attention.push(w.iter().map(|v| v.as_f64() as f32).collect());
+                }
+            }
+            let out_in = if self.kind == Seq2seqKind::Plain {
+                h
+            } else {
+                2 * h
+            };
+            s.scores.copy_from_slice(values(&self.affine[1]));
+            vecmat_add(&s.out[..out_in], values(&self.affine[0]), &mut s.scores);
+            current = argmax(&s.scores);
+            ids.push(current);
+        }
+        (ids, attention)
     }
 }
 
@@ -571,6 +766,39 @@ mod tests {
             } else {
                 assert!(all.attention.is_empty());
             }
+        }
+    }
+
+    /// Without the tape the answers are the tape's, and the attention weights agree to
+    /// rounding.
+    #[test]
+    fn generation_without_the_tape_is_the_tapes() {
+        for kind in [
+            Seq2seqKind::Plain,
+            Seq2seqKind::Peeky,
+            Seq2seqKind::Attention,
+        ] {
+            let model = Seq2seq::<f64>::new(kind, 11, 5, 9, 7);
+            // Weights large enough that the answers vary.
+            for p in model.parameters() {
+                p.update_value(|mut v| v.mapv_inplace(|x| x * 30.0));
+            }
+            let xs = ids(4 * 7, 11, 3);
+            let fast = model.generate(&xs, &[1, 2, 3, 4], 6);
+            let tape = model.generate_on_tape(&xs, &[1, 2, 3, 4], 6);
+            assert_eq!(fast.ids, tape.ids, "{kind:?}");
+            let distinct: std::collections::HashSet<_> = fast.ids.iter().flatten().collect();
+            assert!(distinct.len() > 2, "{kind:?}: {:?}", fast.ids);
+            for (a, b) in fast
+                .attention
+                .iter()
+                .flatten()
+                .flatten()
+                .zip(tape.attention.iter().flatten().flatten())
+            {
+                assert!((a - b).abs() < 1e-6, "{kind:?}: {a} vs {b}");
+            }
+            assert_eq!(fast.attention.len(), tape.attention.len());
         }
     }
 

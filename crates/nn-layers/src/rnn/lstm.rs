@@ -68,6 +68,40 @@ pub fn lstm_cell<T: Float>(a: &Tensor<T>, c: &Tensor<T>) -> Tensor<T> {
     Tensor::apply(LstmCellOp::default(), &[a, c])
 }
 
+/// [`lstm_cell`] for one row without the tape, the same arithmetic: from the pre-activations
+/// `a` (`4·hidden`, gates `[i, f, g, o]`) and the previous cell `c`, the new cell into `c` and
+/// the new hidden state into `h` (`hidden` each). For inference loops that run one step at a
+/// time (answering a question one character at a time), where a tape node per step costs more
+/// than the step.
+///
+/// ```
+/// use nn_layers::rnn::lstm_cell_row;
+/// let (mut c, mut h) = ([0.5f32], [0.0f32]);
+/// lstm_cell_row(&[0.0, 0.0, 1.0, 0.0], &mut c, &mut h);
+/// // c' = σ(0)·0.5 + σ(0)·tanh(1), h' = σ(0)·tanh(c')
+/// let c1 = 0.5 * 0.5 + 0.5 * 1f32.tanh();
+/// assert!((c[0] - c1).abs() < 1e-6 && (h[0] - 0.5 * c1.tanh()).abs() < 1e-6);
+/// ```
+///
+/// # Panics
+/// If `a` is not four times as long as `c` and `h` (a programmer error).
+pub fn lstm_cell_row<T: Float>(a: &[T], c: &mut [T], h: &mut [T]) {
+    let n = c.len();
+    assert!(
+        a.len() == 4 * n && h.len() == n,
+        "lstm_cell_row: pre-activations of {} for a cell of {n} and a state of {}",
+        a.len(),
+        h.len()
+    );
+    for k in 0..n {
+        let (i, f) = (sigmoid(a[k]), sigmoid(a[n + k]));
+        let (g, o) = (a[2 * n + k].tanh(), sigmoid(a[3 * n + k]));
+        let cn = f * c[k] + i * g;
+        c[k] = cn;
+        h[k] = o * cn.tanh();
+    }
+}
+
 /// Keeps the gates' activations and the cell for the backward pass.
 struct LstmCellOp<T: Float> {
     gates: Option<Array2<T>>,
@@ -317,6 +351,22 @@ mod tests {
                 assert!((out[[r, 2 + k]] - cn).abs() < 1e-15);
                 assert!((out[[r, k]] - o * cn.tanh()).abs() < 1e-15);
             }
+        }
+    }
+
+    #[test]
+    fn the_row_function_is_the_op_to_the_bit() {
+        let a = Tensor::<f32>::randn(&[3, 20], 4);
+        let c = Tensor::<f32>::randn(&[3, 5], 5);
+        let out = lstm_cell(&a, &c).to_array();
+        let (av, cv) = (a.to_array(), c.to_array());
+        for r in 0..3 {
+            let row: Vec<f32> = av.slice(s![r, ..]).to_vec();
+            let mut cr: Vec<f32> = cv.slice(s![r, ..]).to_vec();
+            let mut hr = vec![0.0; 5];
+            lstm_cell_row(&row, &mut cr, &mut hr);
+            assert_eq!(hr, out.slice(s![r, ..5]).to_vec());
+            assert_eq!(cr, out.slice(s![r, 5..]).to_vec());
         }
     }
 

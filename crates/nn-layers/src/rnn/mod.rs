@@ -27,7 +27,7 @@ use nn_core::{Float, Tensor};
 use rand::Rng;
 
 pub use gru::{Gru, gru_cell};
-pub use lstm::{Lstm, LstmState, lstm_cell};
+pub use lstm::{Lstm, LstmState, lstm_cell, lstm_cell_row};
 
 use crate::init::Init;
 use crate::module::Named;
