@@ -209,7 +209,7 @@ def cnn_workloads(wanted):
 
 
 def main():
-    wanted = sys.argv[3].split(",") if len(sys.argv) > 3 else ["W1", "W2", "W3", "W4", "W5", "W6", "W8", "W9", "W10", "W11", "W12"]
+    wanted = sys.argv[3].split(",") if len(sys.argv) > 3 else ["W1", "W2", "W3", "W4", "W5", "W6", "W8", "W9", "W10", "W11", "W12", "W14"]
     cnn_workloads(wanted)
     if "W9" in wanted or "W10" in wanted:
         import book_words
@@ -217,6 +217,9 @@ def main():
     if "W11" in wanted or "W12" in wanted:
         import book_rnn
         book_rnn.run(wanted, RUNS, THREADS, median_time, "numpy (book style)")
+    if "W14" in wanted:
+        import book_seq2seq
+        book_seq2seq.run(wanted, RUNS, THREADS, median_time, "numpy (book style)")
     if not any(w in wanted for w in ["W1", "W2", "W3", "W4", "W5"]):
         return
     x10k, net = images(10_000), book_network()

@@ -7,6 +7,8 @@ as ch08/train.py reverses them, each question answered on its own (a batch of on
 `python book_seq2seq.py PKL DATE_TXT [COUNT]` answers the first COUNT test questions (all 5,000
 by default) and prints one JSON line: the count answered, the count right, the seconds taken and
 every guess as text. crates/nn-text/tests/book_seq2seq.rs compares it with nn_text::seq2seq.
+
+For run.sh (through book_numpy.py): W14, the 5,000 test questions answered one at a time.
 """
 import json
 import pickle
@@ -93,16 +95,17 @@ class AttentionSeq2seq:
         return sampled
 
 
-def main():
-    pkl, date_txt = sys.argv[1], sys.argv[2]
+def load(pkl, date_txt):
+    """The model (its float16 arrays cast to float32) and the reversed test split."""
     with open(pkl, "rb") as f:
         params = [p.astype("f") for p in pickle.load(f)]
-    model = AttentionSeq2seq(params)
     (_, _), (x_test, t_test), id_to_char = load_data(date_txt)
-    x_test = x_test[:, ::-1]
-    count = int(sys.argv[3]) if len(sys.argv) > 3 else len(x_test)
+    return AttentionSeq2seq(params), x_test[:, ::-1], t_test, id_to_char
+
+
+def answer_all(model, x_test, t_test, id_to_char, count):
+    """ch08/train.py's evaluation loop: eval_seq2seq question by question."""
     right, guesses = 0, []
-    start = time.perf_counter()
     for i in range(count):
         question, correct = x_test[[i]], t_test[[i]]
         correct = correct.flatten()
@@ -110,6 +113,26 @@ def main():
         guess = "".join(id_to_char[int(c)] for c in guess)
         right += guess == "".join(id_to_char[int(c)] for c in correct[1:])
         guesses.append(guess)
+    return right, guesses
+
+
+def run(wanted, runs, threads, median_time, impl):
+    if "W14" not in wanted:
+        return
+    from book_words import data_file, json_line
+    pkl, date_txt = data_file("weights", "AttentionSeq2seq.pkl"), data_file("sequence", "date.txt")
+    if pkl is None or date_txt is None:
+        return
+    model, x_test, t_test, id_to_char = load(pkl, date_txt)
+    s, ts = median_time(lambda: answer_all(model, x_test, t_test, id_to_char, len(x_test)), runs)
+    json_line(impl, threads, "W14", s, ts, len(x_test), "questions/s")
+
+
+def main():
+    model, x_test, t_test, id_to_char = load(sys.argv[1], sys.argv[2])
+    count = int(sys.argv[3]) if len(sys.argv) > 3 else len(x_test)
+    start = time.perf_counter()
+    right, guesses = answer_all(model, x_test, t_test, id_to_char, count)
     seconds = time.perf_counter() - start
     print(json.dumps({"count": count, "right": right, "seconds": seconds, "guesses": guesses}))
 

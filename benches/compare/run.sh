@@ -4,8 +4,10 @@
 # (the MLP workloads), W6 SimpleConvNet inference, W7 a SimpleConvNet training epoch, W8
 # DeepConvNet inference, W9 a CBOW epoch on PTB, W10 PTB's count-based vectors (PPMI + randomized
 # SVD; scikit-learn on the Python side), W11 a training epoch of the sequel's Rnnlm (LSTM) on PTB,
-# W12 the test perplexity of its trained Rnnlm.pkl. W9-W12 read PTB (and Rnnlm.pkl) as the
-# project does (the download cache, or NN_DATA_MIRROR) and are skipped without it.
+# W12 the test perplexity of its trained Rnnlm.pkl, W13 a training epoch of its AttentionSeq2seq
+# on date.txt (zero-nn and PyTorch), W14 its trained AttentionSeq2seq.pkl answering the 5,000 test
+# dates one at a time (zero-nn and the book's NumPy). W9-W14 read their files as the project
+# does (the download cache, or NN_DATA_MIRROR) and are skipped without them.
 #   bash benches/compare/run.sh [RUNS] [THREADS…]   (default 3 runs per workload, medians reported;
 #                                                  thread counts default to 1 2, at most nproc)
 #   COMPARE_WORKLOADS=W1,W2,W3,W4,W5 bash benches/compare/run.sh …   runs only those workloads
@@ -45,7 +47,7 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 
 (cd "$root" && cargo build --release --quiet --example compare)
 workloads="${COMPARE_WORKLOADS:-}"
-if ! [[ "$workloads" =~ ^((W[1-9]|W1[0-2])(,(W[1-9]|W1[0-2]))*)?$ ]]; then
+if ! [[ "$workloads" =~ ^((W[1-9]|W1[0-4])(,(W[1-9]|W1[0-4]))*)?$ ]]; then
     echo "run.sh: COMPARE_WORKLOADS='$workloads' must be a list like W1,W3,W5" >&2
     exit 2
 fi

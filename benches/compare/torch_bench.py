@@ -111,7 +111,7 @@ def cnn_workloads(wanted):
 
 
 def main():
-    wanted = sys.argv[3].split(",") if len(sys.argv) > 3 else ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W11"]
+    wanted = sys.argv[3].split(",") if len(sys.argv) > 3 else ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W11", "W13"]
     cnn_workloads(wanted)
     if "W9" in wanted:
         import torch_words
@@ -119,6 +119,9 @@ def main():
     if "W11" in wanted:
         import torch_lm
         torch_lm.run(wanted, RUNS, THREADS, median_time, f"pytorch {torch.__version__}")
+    if "W13" in wanted:
+        import torch_seq2seq
+        torch_seq2seq.run(wanted, RUNS, THREADS, median_time, f"pytorch {torch.__version__}")
     if not any(w in wanted for w in ["W1", "W2", "W3", "W4", "W5"]):
         return
     x10k, net = torch.from_numpy(images(10_000)), book_network()

@@ -4,12 +4,13 @@
 //! Prints one JSON line per workload and implementation.
 //!
 //! W9 and W10 are the sequel's word-vector workloads ([`words`]), W11 and W12 its language-model
-//! workloads ([`rnn`]).
+//! workloads ([`rnn`]), W13 and W14 its attention workloads ([`seq2seq`]).
 //!
 //! `cargo run --release --example compare -- RUNS THREADS [WORKLOADS]` (e.g. `W6,W8`; all by
 //! default)
 
 mod rnn;
+mod seq2seq;
 mod words;
 
 use std::ops::Range;
@@ -345,6 +346,7 @@ fn main() {
     cnn_workloads(runs, threads, &wanted);
     words::word_workloads(runs, threads, &wanted);
     rnn::rnn_workloads(runs, threads, &wanted);
+    seq2seq::seq2seq_workloads(runs, threads, &wanted);
 }
 
 fn cnn_workloads(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
