@@ -63,7 +63,14 @@ pub(crate) fn reorder_gates<T: Float>(w: &ArrayD<T>, from: &[char], to: &[char])
             w.slice_axis(ax, ndarray::Slice::from(k * h..(k + 1) * h))
         })
         .collect();
-    ndarray::concatenate(ax, &blocks).expect("blocks of one shape")
+    let joined = ndarray::concatenate(ax, &blocks).expect("blocks of one shape");
+    // Joined along the last axis, ndarray lays the result out column-major; the kernels read
+    // weights fastest in row-major order.
+    if joined.is_standard_layout() {
+        joined
+    } else {
+        joined.as_standard_layout().into_owned()
+    }
 }
 
 /// Keeps a constant as a trainable leaf, and a recorded result (a weight computed inside a
@@ -345,6 +352,19 @@ mod tests {
     use super::*;
     use nn_core::gradcheck::gradcheck;
     use rand::SeedableRng;
+
+    #[test]
+    fn reordered_gates_are_row_major() {
+        let w = ndarray::Array2::from_shape_fn((3, 8), |(r, c)| (r * 8 + c) as f32).into_dyn();
+        let out = reorder_gates(&w, &['f', 'g', 'i', 'o'], &['i', 'f', 'g', 'o']);
+        assert!(out.is_standard_layout());
+        let row: Vec<f32> = out
+            .index_axis(ndarray::Axis(0), 1)
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(row, [12.0, 13.0, 8.0, 9.0, 10.0, 11.0, 14.0, 15.0]);
+    }
 
     #[test]
     fn the_rnn_is_the_books_formula_and_its_gradient_checks_through_35_steps() {
