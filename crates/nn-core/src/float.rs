@@ -60,6 +60,8 @@ pub(crate) mod sealed {
         fn vecmat_add_impl(isa: Isa, x: &[Self], w: &[Self], out: &mut [Self]);
         /// [`crate::kernels::sigmoid_inplace`] for this type.
         fn sigmoid_impl(isa: Isa, v: &mut [Self]);
+        /// [`crate::kernels::tanh_inplace`] for this type.
+        fn tanh_impl(isa: Isa, v: &mut [Self]);
         /// [`crate::kernels::exp_sum`] for this type.
         fn exp_sum_impl(isa: Isa, x: &[Self], shift: Self, out: Option<&mut [Self]>) -> Self;
         /// A per-thread scratch buffer for packing the right operand of [`crate::kernels::gemm`]
@@ -78,7 +80,7 @@ pub(crate) mod sealed {
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path, $exp_sum:path, $gemm:path) => {
+    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path, $tanh:path, $exp_sum:path, $gemm:path) => {
         thread_local! {
             static $key: RefCell<Tape<$t>> = RefCell::new(Tape::new());
             static $buf: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
@@ -93,6 +95,9 @@ macro_rules! impl_float {
             }
             fn sigmoid_impl(isa: Isa, v: &mut [Self]) {
                 $sigmoid(isa, v)
+            }
+            fn tanh_impl(isa: Isa, v: &mut [Self]) {
+                $tanh(isa, v)
             }
             fn exp_sum_impl(isa: Isa, x: &[Self], shift: Self, out: Option<&mut [Self]>) -> Self {
                 $exp_sum(isa, x, shift, out)
@@ -141,6 +146,7 @@ impl_float!(
     PACK_F32,
     isa::vecmat_f32,
     isa::sigmoid_f32,
+    isa::tanh_f32,
     isa::exp_sum_f32,
     isa::gemm_packed::<f32>
 );
@@ -151,6 +157,7 @@ impl_float!(
     PACK_F64,
     isa::vecmat_f64,
     isa::sigmoid_f64,
+    isa::tanh_f64,
     isa::exp_sum_f64,
     isa::gemm_packed::<f64>
 );

@@ -147,6 +147,11 @@ mod x86 {
                 }
 
                 #[target_feature(enable = $features)]
+                pub(crate) fn tanh_f32(v: &mut [f32]) {
+                    imp::tanh_f32(v)
+                }
+
+                #[target_feature(enable = $features)]
                 pub(crate) fn max<T: num_traits::Float>(x: &[T]) -> T {
                     imp::max(x)
                 }
@@ -246,6 +251,10 @@ pub(crate) fn sigmoid_f32(isa: Isa, v: &mut [f32]) {
     on_path!(isa, sigmoid_f32(v), imp::sigmoid_f32(v))
 }
 
+pub(crate) fn tanh_f32(isa: Isa, v: &mut [f32]) {
+    on_path!(isa, tanh_f32(v), imp::tanh_f32(v))
+}
+
 pub(crate) fn max<T: num_traits::Float>(isa: Isa, x: &[T]) -> T {
     on_path!(isa, max(x), imp::max(x))
 }
@@ -295,6 +304,11 @@ pub(crate) fn pack_panels<T: num_traits::Float, const COLS: bool>(
 /// The standard library's `exp` does not vectorise, so every path runs the same loop.
 pub(crate) fn sigmoid_f64(_isa: Isa, v: &mut [f64]) {
     imp::sigmoid_generic(v)
+}
+
+/// The standard library's `tanh`, for the same reason.
+pub(crate) fn tanh_f64(_isa: Isa, v: &mut [f64]) {
+    v.iter_mut().for_each(|x| *x = x.tanh());
 }
 
 fn gemm_packed_layout<T: num_traits::Float, const COLS: bool>(

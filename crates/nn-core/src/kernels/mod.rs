@@ -375,6 +375,20 @@ pub fn sigmoid_inplace<T: Float>(v: &mut [T]) {
     T::sigmoid_impl(active_isa(), v);
 }
 
+/// `v ← tanh(v)` in place, with a vectorised formula for `f32` (within 3 ulp of the exact
+/// `tanh`, odd, ±1 at ±∞, NaN kept; see `imp::tanh_f32_one`); `f64` uses the standard
+/// library's.
+///
+/// ```
+/// let mut v = [0.0f32, 0.5, -3.0, f32::INFINITY];
+/// nn_core::kernels::tanh_inplace(&mut v);
+/// assert_eq!((v[0], v[3]), (0.0, 1.0));
+/// assert!((v[1] - 0.5f32.tanh()).abs() < 1e-7 && (v[2] + 3f32.tanh()).abs() < 1e-7);
+/// ```
+pub fn tanh_inplace<T: Float>(v: &mut [T]) {
+    T::tanh_impl(active_isa(), v);
+}
+
 /// The largest value of `x`, NaN ignored (`-∞` if there is none), vectorised.
 ///
 /// ```

@@ -383,3 +383,34 @@ fn max_and_exp_sum_on_every_path() {
         assert!(f32::exp_sum_impl(isa, &with_nan, 1.0, None).is_nan());
     }
 }
+
+#[test]
+fn tanh_f32_is_within_3_ulp_everywhere_on_every_path() {
+    // One long slice, so the vector body (not only the scalar tail) is what gets checked;
+    // dense around the switch between the two formulas.
+    let mut xs: Vec<f32> = (0..600_000).map(|i| -30.0 + i as f32 * 0.000_1).collect();
+    xs.extend((0..100_000).map(|i| 0.6 + i as f32 * 0.000_000_5));
+    xs.extend((0..10_000).map(|i| 1e-30 * (i + 1) as f32));
+    for isa in Isa::available() {
+        let mut v = xs.clone();
+        f32::tanh_impl(isa, &mut v);
+        let mut worst = 0u32;
+        for (&x, &got) in xs.iter().zip(&v) {
+            let exact = f64::from(x).tanh() as f32;
+            let ulp = (got.to_bits() as i64 - exact.to_bits() as i64).unsigned_abs() as u32;
+            assert!(ulp <= 3, "{isa:?}: tanh({x}) = {got}, exact {exact}");
+            worst = worst.max(ulp);
+        }
+        assert!(worst <= 3, "{isa:?}: worst error {worst} ulp");
+        let mut special = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0].repeat(7);
+        f32::tanh_impl(isa, &mut special);
+        for five in special.chunks(5) {
+            assert!(five[0].is_nan(), "{isa:?}");
+            assert_eq!(&five[1..3], &[1.0, -1.0], "{isa:?}");
+            assert!(
+                five[3] == 0.0 && five[4] == 0.0 && five[4].is_sign_negative(),
+                "{isa:?}"
+            );
+        }
+    }
+}

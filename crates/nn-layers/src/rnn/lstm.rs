@@ -20,11 +20,12 @@
 //! ```
 
 use ndarray::{ArcArray, Array2, ArrayD, Ix2, IxDyn, s};
+use nn_core::kernels::{sigmoid_inplace, tanh_inplace};
 use nn_core::{Float, Grads, Op, Tensor};
 use rand::Rng;
 
 use super::{
-    check_state, check_weights, from_torch_layout, input_products, param, reorder_gates, sigmoid,
+    check_state, check_weights, from_torch_layout, input_products, param, reorder_gates,
     uniform_init, unroll,
 };
 use crate::module::Named;
@@ -93,12 +94,36 @@ pub fn lstm_cell_row<T: Float>(a: &[T], c: &mut [T], h: &mut [T]) {
         a.len(),
         h.len()
     );
+    let c_prev = c.to_vec();
+    let (mut gates, mut tanh_c) = (vec![T::zero(); 4 * n], vec![T::zero(); n]);
+    cell_row(a, &c_prev, &mut gates, c, &mut tanh_c, h);
+}
+
+/// The cell's forward for one row, vectorised: the activated gates `[i, f, g, o]` into
+/// `gates`, `c' = f c + i g` into `c_new`, `tanh c'` into `tanh_c`, `h' = o tanh c'` into `h`.
+fn cell_row<T: Float>(
+    a: &[T],
+    c_prev: &[T],
+    gates: &mut [T],
+    c_new: &mut [T],
+    tanh_c: &mut [T],
+    h: &mut [T],
+) {
+    let n = c_prev.len();
+    gates.copy_from_slice(a);
+    sigmoid_inplace(&mut gates[..2 * n]);
+    tanh_inplace(&mut gates[2 * n..3 * n]);
+    sigmoid_inplace(&mut gates[3 * n..]);
+    let (i, rest) = gates.split_at(n);
+    let (f, rest) = rest.split_at(n);
+    let (g, o) = rest.split_at(n);
     for k in 0..n {
-        let (i, f) = (sigmoid(a[k]), sigmoid(a[n + k]));
-        let (g, o) = (a[2 * n + k].tanh(), sigmoid(a[3 * n + k]));
-        let cn = f * c[k] + i * g;
-        c[k] = cn;
-        h[k] = o * cn.tanh();
+        c_new[k] = f[k] * c_prev[k] + i[k] * g[k];
+    }
+    tanh_c.copy_from_slice(c_new);
+    tanh_inplace(tanh_c);
+    for k in 0..n {
+        h[k] = o[k] * tanh_c[k];
     }
 }
 
@@ -138,28 +163,30 @@ impl<T: Float> Op<T> for LstmCellOp<T> {
             a.shape(),
             c.shape()
         );
-        let a = a.view().into_dimensionality::<Ix2>().expect("2-D");
-        let c = c.view().into_dimensionality::<Ix2>().expect("2-D");
+        let (a, c) = (a.as_standard_layout(), c.as_standard_layout());
+        let (a, c) = (
+            a.as_slice().expect("standard layout"),
+            c.as_slice().expect("standard layout"),
+        );
         let mut gates = Array2::<T>::zeros((b, h4));
         let mut out = Array2::<T>::zeros((b, 2 * h));
         let mut tanh_c = Array2::<T>::zeros((b, h));
-        for r in 0..b {
-            let (ar, gr) = (a.row(r), gates.row_mut(r));
-            let gr = gr.into_slice().expect("a fresh row");
-            for (k, (&v, gv)) in ar.iter().zip(gr.iter_mut()).enumerate() {
-                // [i, f, g, o]: g through tanh, the others through the sigmoid.
-                *gv = if k / h == 2 { v.tanh() } else { sigmoid(v) };
-            }
-            let (i, f, g, o) = (&gr[..h], &gr[h..2 * h], &gr[2 * h..3 * h], &gr[3 * h..]);
-            let mut orow = out.row_mut(r);
-            let mut trow = tanh_c.row_mut(r);
-            for k in 0..h {
-                let cn = f[k] * c[[r, k]] + i[k] * g[k];
-                let t = cn.tanh();
-                trow[k] = t;
-                orow[h + k] = cn;
-                orow[k] = o[k] * t;
-            }
+        let rows = gates
+            .as_slice_mut()
+            .expect("fresh")
+            .chunks_mut(h4)
+            .zip(out.as_slice_mut().expect("fresh").chunks_mut(2 * h))
+            .zip(tanh_c.as_slice_mut().expect("fresh").chunks_mut(h.max(1)));
+        for (r, ((gr, or), tr)) in rows.enumerate() {
+            let (hr, cr) = or.split_at_mut(h);
+            cell_row(
+                &a[r * h4..(r + 1) * h4],
+                &c[r * h..(r + 1) * h],
+                gr,
+                cr,
+                tr,
+                hr,
+            );
         }
         if needs_grad.iter().any(|&n| n) {
             self.gates = Some(gates);
