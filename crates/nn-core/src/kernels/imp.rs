@@ -245,9 +245,9 @@ pub(crate) fn sigmoid_f32(v: &mut [f32]) {
 pub(crate) fn tanh_f32_one(x: f32) -> f32 {
     let a = x.abs();
     let z = x * x;
-    let mut p = -5.798_100e-3_f32;
+    let mut p = -5.798_1e-3_f32;
     p = p * z + 2.072_028e-2;
-    p = p * z + -5.376_380e-2;
+    p = p * z + -5.376_38e-2;
     p = p * z + 1.333_171_9e-1;
     p = p * z + -3.333_329_3e-1;
     // The sign put back: for x = -0 the sum would give +0.
