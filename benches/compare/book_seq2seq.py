@@ -17,18 +17,9 @@ import time
 
 import numpy as np
 
+# common/functions.py's sigmoid and softmax, as the Rnnlm evaluation writes them.
+from book_rnnlm import sigmoid, softmax
 from book_sequence import load_data
-
-
-def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def softmax(x):
-    x = x - x.max(axis=1, keepdims=True)
-    x = np.exp(x)
-    x /= x.sum(axis=1, keepdims=True)
-    return x
 
 
 class TimeLSTM:

@@ -31,7 +31,7 @@ use nn_core::{Float, Tensor};
 use nn_data::numpy::RandomState;
 use nn_layers::rnn::{Lstm, LstmState, lstm_cell_row};
 use nn_layers::{Embedding, Init};
-use nn_optim::{Optimizer, clip_grad_norm};
+use nn_optim::Optimizer;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -669,22 +669,7 @@ pub fn train_epoch<T: Float>(
             .flat_map(|&r| questions.row(r).to_vec())
             .collect();
         let ts: Vec<usize> = rows.iter().flat_map(|&r| answers.row(r).to_vec()).collect();
-        let loss = model.loss(&xs, &ts, batch);
-        let value = loss.item().as_f64();
-        if !value.is_finite() {
-            return Err(Diverged {
-                window: i,
-                loss: value,
-            });
-        }
-        optimizer.zero_grad();
-        loss.backward().expect("a scalar loss");
-        drop(loss);
-        if let Some(max) = clip {
-            clip_grad_norm(&params, max);
-        }
-        optimizer.step();
-        total += value;
+        total += crate::tbptt::step(model.loss(&xs, &ts, batch), &params, optimizer, clip, i)?;
         count += 1;
     }
     Ok(if count == 0 {

@@ -18,7 +18,7 @@
 //! assert!(later.exp() < first.exp());
 //! ```
 
-use nn_core::Float;
+use nn_core::{Float, Tensor};
 use nn_optim::{Optimizer, clip_grad_norm};
 
 use crate::lm::Rnnlm;
@@ -115,6 +115,32 @@ pub struct Report {
     pub perplexity: f64,
 }
 
+/// One training step on `loss`: refused if it is not finite (as window or batch `index`),
+/// else backward, clipping at `clip` (global norm), `optimizer.step()`; the loss's value.
+pub(crate) fn step<T: Float>(
+    loss: Tensor<T>,
+    params: &[Tensor<T>],
+    optimizer: &mut dyn Optimizer,
+    clip: Option<f64>,
+    index: usize,
+) -> Result<f64, Diverged> {
+    let value = loss.item().to_f64().unwrap_or(f64::NAN);
+    if !value.is_finite() {
+        return Err(Diverged {
+            window: index,
+            loss: value,
+        });
+    }
+    optimizer.zero_grad();
+    loss.backward().expect("a scalar loss");
+    drop(loss);
+    if let Some(max) = clip {
+        clip_grad_norm(params, max);
+    }
+    optimizer.step();
+    Ok(value)
+}
+
 /// Trains `model` on `windows` windows from `batches`: loss, backward, clipping at `clip`
 /// (global norm; none if `None`), `optimizer.step()`. Every `report_every` windows (at windows 0,
 /// `report_every`, … as the book's `eval_interval`; never if 0) calls `report` with the
@@ -137,21 +163,13 @@ pub fn train_windows<T: Float>(
     let (mut total, mut since, mut count) = (0.0, 0.0, 0usize);
     for window in 0..windows {
         let (xs, ts) = batches.next_window();
-        let loss = model.loss(xs, ts, batch, time);
-        let value = loss.item().to_f64().unwrap_or(f64::NAN);
-        if !value.is_finite() {
-            return Err(Diverged {
-                window,
-                loss: value,
-            });
-        }
-        optimizer.zero_grad();
-        loss.backward().expect("a scalar loss");
-        drop(loss);
-        if let Some(max) = clip {
-            clip_grad_norm(&params, max);
-        }
-        optimizer.step();
+        let value = step(
+            model.loss(xs, ts, batch, time),
+            &params,
+            optimizer,
+            clip,
+            window,
+        )?;
         total += value;
         since += value;
         count += 1;
