@@ -13,10 +13,9 @@ mod common;
 use std::time::Instant;
 
 use clap::Parser;
-use common::{Common, write_svg};
+use common::Common;
+use common::attention::{answer, draw_maps};
 use ndarray::s;
-use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 use zero_nn::data::FetchOptions;
 use zero_nn::data::sequence::{ATTENTION_SEQ2SEQ_PARAMS, CharSequences, DATE};
 use zero_nn::data::text::load_param_list;
@@ -32,13 +31,6 @@ struct Args {
     date: Vec<String>,
 }
 
-/// One answered question and its attention, `[answer character][question character]`.
-struct Map {
-    question: Vec<char>,
-    answer: Vec<char>,
-    weights: Vec<Vec<f32>>,
-}
-
 /// The question's characters as the model reads them (padded with spaces to the data's width,
 /// reversed), or why it cannot.
 fn encode(data: &CharSequences, text: &str, width: usize) -> common::Result<Vec<usize>> {
@@ -51,79 +43,6 @@ fn encode(data: &CharSequences, text: &str, width: usize) -> common::Result<Vec<
         .encode(&padded)
         .map_err(|(_, c)| format!("{text:?}: {c:?} is not one of the model's characters"))?;
     Ok(ids.into_iter().rev().collect())
-}
-
-fn answer(
-    model: &Seq2seq<f32>,
-    data: &CharSequences,
-    reversed: &[usize],
-    start: usize,
-    len: usize,
-) -> Map {
-    let out = model.generate(reversed, &[start], len);
-    // The model read the question backwards: put its weights back in reading order.
-    let weights = out.attention[0]
-        .iter()
-        .map(|w| w.iter().rev().copied().collect())
-        .collect();
-    Map {
-        question: data
-            .decode(reversed.iter().rev().copied())
-            .chars()
-            .collect(),
-        answer: data.decode(out.ids[0].iter().copied()).chars().collect(),
-        weights,
-    }
-}
-
-/// The book's attention figure: question characters across, answer characters down, darker
-/// for more weight; trailing padding left out.
-fn draw_maps(path: &std::path::Path, maps: &[Map]) -> common::Result<()> {
-    let cell = 22i32;
-    let widths: Vec<usize> = maps
-        .iter()
-        .map(|m| {
-            let text: String = m.question.iter().collect();
-            text.trim_end().chars().count().max(1)
-        })
-        .collect();
-    let panel_w = widths.iter().max().copied().unwrap_or(1) as i32 * cell + 60;
-    let panel_h = 10 * cell + 70;
-    let size = (panel_w as u32, (panel_h as usize * maps.len()) as u32);
-    write_svg(path, size, |root| {
-        let panels = root.split_evenly((maps.len(), 1));
-        for ((area, map), &width) in panels.iter().zip(maps).zip(&widths) {
-            let (x0, y0) = (50, 40);
-            let font = ("monospace", 16).into_font();
-            let title = format!(
-                "{} → {}",
-                map.question.iter().collect::<String>().trim_end(),
-                map.answer.iter().collect::<String>()
-            );
-            area.draw(&Text::new(title, (x0, 8), ("sans-serif", 15).into_font()))?;
-            for (i, c) in map.question.iter().take(width).enumerate() {
-                let pos = Pos::new(HPos::Center, VPos::Bottom);
-                let style = font.clone().into_text_style(area).pos(pos);
-                let x = x0 + i as i32 * cell + cell / 2;
-                area.draw(&Text::new(c.to_string(), (x, y0 - 2), style))?;
-            }
-            for (r, (c, row)) in map.answer.iter().zip(&map.weights).enumerate() {
-                let y = y0 + r as i32 * cell;
-                let pos = Pos::new(HPos::Right, VPos::Center);
-                let style = font.clone().into_text_style(area).pos(pos);
-                area.draw(&Text::new(c.to_string(), (x0 - 6, y + cell / 2), style))?;
-                for (i, &w) in row.iter().take(width).enumerate() {
-                    let shade = (255.0 * (1.0 - w.clamp(0.0, 1.0))) as u8;
-                    let x = x0 + i as i32 * cell;
-                    area.draw(&Rectangle::new(
-                        [(x, y), (x + cell, y + cell)],
-                        RGBColor(shade, shade, shade).filled(),
-                    ))?;
-                }
-            }
-        }
-        Ok(())
-    })
 }
 
 fn main() -> std::process::ExitCode {
@@ -164,7 +83,7 @@ fn main() -> std::process::ExitCode {
         }
 
         let start = answers[[0, 0]];
-        let mut maps: Vec<Map> = (0..4)
+        let mut maps: Vec<_> = (0..4)
             .map(|i| {
                 let reversed = questions.row(i).to_vec();
                 answer(&model, &data, &reversed, start, len)

@@ -4,7 +4,8 @@
 //! curves — on `addition.txt` (wordvec 16, hidden 128, batch 128, Adam 0.001, gradients
 //! clipped at 5, 25 epochs) the plain Seq2seq, with reversed questions, and PeekySeq2seq with
 //! reversed questions; on `date.txt` (hidden 256, 10 epochs) the AttentionSeq2seq with
-//! reversed questions. `--quick` trains each on 2,000 questions for 2 epochs.
+//! reversed questions, and its attention maps for the first test questions (ch.8.3.3). `--quick`
+//! trains each on 2,000 questions for 2 epochs.
 //!
 //! `cargo run --release --example seq2seq` (all four; `--run NAME` for one of them)
 
@@ -13,6 +14,7 @@ mod common;
 use std::time::Instant;
 
 use clap::Parser;
+use common::attention::{Map, answer, draw_maps};
 use common::{Common, Curve, line_chart, write_svg};
 use ndarray::{Array2, s};
 use zero_nn::data::FetchOptions;
@@ -98,6 +100,7 @@ fn main() -> std::process::ExitCode {
         }
         let opts = FetchOptions::from_env()?;
         let quick = args.common.quick();
+        let mut trained_maps: Vec<Map> = Vec::new();
         let mut addition_curves = Vec::new();
         let mut date_curves = Vec::new();
         for run in RUNS
@@ -161,6 +164,14 @@ fn main() -> std::process::ExitCode {
                 );
                 points.push((epoch as f64, 100.0 * result.accuracy()));
             }
+            if run.kind == Seq2seqKind::Attention {
+                // The maps of ch.8.3.3, from the model trained here.
+                let len = t_test.ncols() - 1;
+                for i in 0..4.min(x_test.nrows()) {
+                    let reversed = x_test.row(i).to_vec();
+                    trained_maps.push(answer(&model, &data, &reversed, t_test[[i, 0]], len));
+                }
+            }
             let curve = Curve::new(run.label, points);
             if run.dates {
                 date_curves.push(curve);
@@ -183,6 +194,9 @@ fn main() -> std::process::ExitCode {
             write_svg(&out.join(file), (720, 440), |root| {
                 line_chart(&root, title, ("epoch", "accuracy (%)"), &curves, false)
             })?;
+        }
+        if !trained_maps.is_empty() {
+            draw_maps(&out.join("attention_maps.svg"), &trained_maps)?;
         }
         Ok(())
     })

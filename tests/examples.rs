@@ -622,5 +622,8 @@ fn seq2seq_trains_the_books_four_models() {
         assert!(pair[1] < pair[0], "the loss did not fall: {out}");
     }
     assert_eq!(out.matches("test accuracy").count(), 8, "{out}");
-    assert_figures(dir.path(), &["addition.svg", "dates.svg"]);
+    assert_figures(
+        dir.path(),
+        &["addition.svg", "dates.svg", "attention_maps.svg"],
+    );
 }

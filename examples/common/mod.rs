@@ -8,6 +8,7 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+pub mod attention;
 pub mod charts;
 pub mod data;
 pub mod pictures;
