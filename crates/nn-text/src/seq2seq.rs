@@ -43,7 +43,7 @@ use crate::tbptt::Diverged;
 pub enum Seq2seqKind {
     /// `Seq2seq` (ch.7.3).
     Plain,
-    /// `PeekySeq2seq` (ch.7.4.2).
+    /// `PeekySeq2seq` (ch.7.5.2).
     Peeky,
     /// `AttentionSeq2seq` (ch.8.2).
     Attention,
