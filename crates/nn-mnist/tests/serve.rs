@@ -339,11 +339,15 @@ fn the_api_answers_and_refuses_bad_input_with_json_errors() {
 fn a_non_loopback_address_is_warned_about() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = fake_server(dir.path(), dir.path(), &["--addr", "0.0.0.0:0"]);
-    let warning = server.stderr_line();
-    assert!(
-        warning.contains("warning: listening on 0.0.0.0:0: other machines can reach this server"),
-        "{warning}"
-    );
+    let expected = "warning: listening on 0.0.0.0:0: other machines can reach this server";
+    // stderr is read on its own thread: the warning may arrive just after the URL.
+    let started = Instant::now();
+    let mut warning = server.stderr_line();
+    while !warning.contains(expected) && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+        warning = server.stderr_line();
+    }
+    assert!(warning.contains(expected), "{warning}");
 }
 
 /// 2,000 requests from 8 clients at once, each a real MNIST test image as JSON, through both of
