@@ -50,6 +50,17 @@ pub enum Seq2seqKind {
 }
 
 impl Seq2seqKind {
+    /// The widths of the decoder LSTM's input and of the output layer's input, for embeddings
+    /// `d` and LSTMs `h` wide (`[h_enc, x]` and `[h_enc, out]` for the peeky model, `[context,
+    /// out]` into the attention model's output layer).
+    pub fn widths(self, d: usize, h: usize) -> (usize, usize) {
+        match self {
+            Seq2seqKind::Plain => (d, h),
+            Seq2seqKind::Peeky => (h + d, 2 * h),
+            Seq2seqKind::Attention => (d, 2 * h),
+        }
+    }
+
     /// The name the book gives the model (and its pickle: `AttentionSeq2seq.pkl`).
     pub fn book_name(self) -> &'static str {
         match self {
@@ -119,11 +130,7 @@ impl<T: Float> Seq2seq<T> {
         let enc_embed = embed(&mut rng);
         let enc_lstm = lstm(d, &mut rng);
         let dec_embed = embed(&mut rng);
-        let (dec_in, out_in) = match kind {
-            Seq2seqKind::Plain => (d, h),
-            Seq2seqKind::Peeky => (h + d, 2 * h),
-            Seq2seqKind::Attention => (d, 2 * h),
-        };
+        let (dec_in, out_in) = kind.widths(d, h);
         let dec_lstm = lstm(dec_in, &mut rng);
         let affine_w = normal(out_in)
             .tensor(&[out_in, v], out_in, v, &mut rng)
@@ -165,11 +172,7 @@ impl<T: Float> Seq2seq<T> {
         let shapes: Vec<&[usize]> = params.iter().map(|p| p.shape()).collect();
         let expected = match shapes[..] {
             [&[v, d], _, &[h, _], ..] => {
-                let (dec_in, out_in) = match kind {
-                    Seq2seqKind::Plain => (d, h),
-                    Seq2seqKind::Peeky => (h + d, 2 * h),
-                    Seq2seqKind::Attention => (d, 2 * h),
-                };
+                let (dec_in, out_in) = kind.widths(d, h);
                 let e: [Vec<usize>; 10] = [
                     vec![v, d],
                     vec![d, 4 * h],
@@ -555,11 +558,8 @@ impl<T: Float> Weights<T> {
                     attention.push(w.iter().map(|v| v.as_f64() as f32).collect());
                 }
             }
-            let out_in = if self.kind == Seq2seqKind::Plain {
-                h
-            } else {
-                2 * h
-            };
+            // The output layer reads [out] or [h_enc | context, out]: its rows say which.
+            let out_in = self.affine[0].shape()[0];
             s.scores.copy_from_slice(values(&self.affine[1]));
             vecmat_add(&s.out[..out_in], values(&self.affine[0]), &mut s.scores);
             current = argmax(&s.scores);
