@@ -7,7 +7,7 @@ use std::iter::Sum;
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 use std::thread::LocalKey;
 
-use ndarray::{LinalgScalar, ScalarOperand};
+use ndarray::{ArrayView2, ArrayViewMut2, LinalgScalar, ScalarOperand};
 use rand::Rng;
 use rand_distr::uniform::SampleUniform;
 use rand_distr::{Distribution, StandardNormal};
@@ -76,11 +76,21 @@ pub(crate) mod sealed {
             n: usize,
             out: &mut [Self],
         );
+        /// `c = α a b + β c` by a kernel for one short side, if one fits (see `kernels::skinny`).
+        fn skinny_gemm_impl(
+            isa: Isa,
+            threads: usize,
+            alpha: Self,
+            a: &ArrayView2<'_, Self>,
+            b: &ArrayView2<'_, Self>,
+            beta: Self,
+            c: &mut ArrayViewMut2<'_, Self>,
+        ) -> bool;
     }
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path, $tanh:path, $exp_sum:path, $gemm:path) => {
+    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path, $tanh:path, $exp_sum:path, $gemm:path, $skinny:expr) => {
         thread_local! {
             static $key: RefCell<Tape<$t>> = RefCell::new(Tape::new());
             static $buf: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
@@ -115,6 +125,17 @@ macro_rules! impl_float {
             ) {
                 $gemm(isa, a, mk, w, n, out)
             }
+            fn skinny_gemm_impl(
+                isa: Isa,
+                threads: usize,
+                alpha: Self,
+                a: &ArrayView2<'_, Self>,
+                b: &ArrayView2<'_, Self>,
+                beta: Self,
+                c: &mut ArrayViewMut2<'_, Self>,
+            ) -> bool {
+                $skinny(isa, threads, alpha, a, b, beta, c)
+            }
         }
 
         impl Float for $t {
@@ -148,7 +169,8 @@ impl_float!(
     isa::sigmoid_f32,
     isa::tanh_f32,
     isa::exp_sum_f32,
-    isa::gemm_packed::<f32>
+    isa::gemm_packed::<f32>,
+    crate::kernels::skinny::gemm_f32
 );
 impl_float!(
     f64,
@@ -159,5 +181,6 @@ impl_float!(
     isa::sigmoid_f64,
     isa::tanh_f64,
     isa::exp_sum_f64,
-    isa::gemm_packed::<f64>
+    isa::gemm_packed::<f64>,
+    |_, _, _, _, _, _, _| false
 );

@@ -26,6 +26,7 @@ use crate::float::Float;
 mod imp;
 pub(crate) mod isa;
 mod packed;
+pub(crate) mod skinny;
 #[cfg(test)]
 mod tests;
 
@@ -187,6 +188,9 @@ fn gemm_with<T: Float>(
     }
     let ((m, k), n) = (a.dim(), b.ncols());
     let serial = threads <= 1 || m * n * k < PAR_MIN_MACS;
+    if T::skinny_gemm_impl(isa, if serial { 1 } else { threads }, alpha, a, b, beta, c) {
+        return;
+    }
     // The hand-written panel kernel runs only where it beat matrixmultiply: one thread, f32,
     // AVX2, row-major A (see `panels_win`). Column-major A (Xᵀ G in the backward pass)
     // stays on matrixmultiply there too: as fast in isolation, the AVX2 loop made a whole

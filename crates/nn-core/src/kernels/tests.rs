@@ -414,3 +414,89 @@ fn tanh_f32_is_within_3_ulp_everywhere_on_every_path() {
         }
     }
 }
+
+/// The short-side kernel against an `f64` product, on the shapes that take it: a language
+/// model's output layer (cut down), tails of every tile and of the vector width, `k` over one
+/// pass, α and β, a strided `c`, and split over threads.
+#[test]
+fn skinny_kernel_matches_f64_products() {
+    let isa = Isa::Avx512;
+    if !isa.supported() {
+        eprintln!("skipped: this CPU has no AVX-512, the short-side kernel does not run");
+        return;
+    }
+    let to32 = |a: &Array2<f64>| a.mapv(|v| v as f32);
+    let to64 = |a: &Array2<f32>| a.mapv(f64::from);
+    for threads in [1, 2, 3] {
+        for (m, k, n) in [
+            (100, 700, 1000),
+            (37, 1700, 333),
+            (6, 200, 1100),
+            (250, 90, 70),
+        ] {
+            let (a, b) = (to64(&to32(&arr(m, k, 4))), to64(&to32(&arr(k, n, 5))));
+            let c0 = to64(&to32(&arr(m, n, 6)));
+            let expect = a.dot(&b) * 0.5 + &c0 * 2.0;
+            // `c` a view into a wider array, so its rows are further apart than n.
+            let mut wide = Array2::<f32>::zeros((m, n + 3));
+            let (a_t, b32) = (to32(&transposed(&a)), to32(&b));
+            let err = {
+                let mut c = wide.slice_mut(ndarray::s![.., 1..n + 1]);
+                c.assign(&to32(&c0));
+                let (av, bv) = (a_t.t(), b32.view());
+                assert!(
+                    skinny::fits_f32(&av, &bv, &c.view_mut()),
+                    "({m},{k},{n}) fits"
+                );
+                assert!(skinny::gemm_f32(isa, threads, 0.5, &av, &bv, 2.0, &mut c));
+                max_err(&to64(&c.to_owned()), &expect)
+            };
+            let tol = 1e-5 * (k as f64).sqrt();
+            assert!(err < tol, "({m},{k},{n}), {threads} threads: error {err}");
+            let outside = [0, n + 1, n + 2].map(|j| wide.column(j).iter().all(|&v| v == 0.0));
+            assert_eq!(outside, [true; 3], "({m},{k},{n}): wrote outside c");
+        }
+    }
+    // Other layouts, and the other paths, are left to `gemm`.
+    let (a, b) = (to32(&arr(300, 300, 7)), to32(&arr(300, 300, 8)));
+    let mut c = Array2::<f32>::zeros((300, 300));
+    assert!(!skinny::gemm_f32(
+        isa,
+        1,
+        1.0,
+        &a.view(),
+        &b.view(),
+        0.0,
+        &mut c.view_mut()
+    ));
+    assert!(!skinny::gemm_f32(
+        isa,
+        1,
+        1.0,
+        &a.view(),
+        &b.t(),
+        0.0,
+        &mut c.view_mut()
+    ));
+    let wide = to32(&arr(300, 1000, 9));
+    let mut c = Array2::<f32>::zeros((300, 1000));
+    assert!(!skinny::gemm_f32(
+        Isa::Avx2,
+        1,
+        1.0,
+        &a.t(),
+        &wide.view(),
+        0.0,
+        &mut c.view_mut()
+    ));
+    // m = 300: over the short side's limit.
+    assert!(!skinny::gemm_f32(
+        isa,
+        1,
+        1.0,
+        &a.t(),
+        &wide.view(),
+        0.0,
+        &mut c.view_mut()
+    ));
+}
