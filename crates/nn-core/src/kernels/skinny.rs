@@ -1,50 +1,74 @@
-//! `c (m, n) = α xᵀ g + β c` with `x (k, m)` and `g (k, n)` row-major and `m` short, read
-//! straight from the operands without packing: the weight's gradient of a wide layer (a
-//! language model's 100 → 10,000 output Affine, `k` its 700 rows), where a general product
-//! copies the 700 × 10,000 score gradient into panels first. Tiles of 6 rows × 64 columns of
-//! `c` stay in registers, `x`'s elements are broadcast, `g`'s rows are loaded in place; a strip
-//! of `g` stays in L2 for every tile of rows.
+//! Products with one short side, read straight from their operands without packing the long
+//! one: the two backward products of a wide layer (a language model's 100 → 10,000 output
+//! Affine over 700 rows), where a general product first copies the 700 × 10,000 score
+//! gradient into panels.
 //!
-//! AVX-512 and `f32` only; elsewhere `gemm` keeps its general path. The other backward product,
-//! `g wᵀ` (`n` short), was tried the same way (dot products along `k`): slower than
-//! matrixmultiply, so it stays there.
+//! - `xᵀ g` (the weight's gradient): `m` short, `x (k, m)` and `g (k, n)` row-major.
+//! - `g wᵀ` (the input's gradient): `n` short, `g (m, k)` row-major; `wᵀ` is copied into rows
+//!   once (`k · n` elements, a fraction of `g`).
+//!
+//! One kernel does both: tiles of up to 6 rows × 4 vectors (or 3 × 7 where `n` fits 7
+//! vectors) of `c` stay in registers over a pass of 768 steps of `k`, `a`'s elements are
+//! broadcast from wherever its strides put them, and `b`'s rows are loaded in place; a strip of
+//! `b` stays in L2 for every tile of rows. AVX-512 and `f32` only; elsewhere `gemm` keeps its
+//! general path.
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
 use super::isa::Isa;
 
-/// The short side's limit: beyond it the general product's packing pays for itself.
-const SHORT_MAX: usize = 256;
+/// The short side's limit for `xᵀ g`: beyond it the general product's packing pays for itself.
+const SHORT_M_MAX: usize = 256;
+/// The short side's limit for `g wᵀ`: one strip of at most 7 vectors.
+const SHORT_N_MAX: usize = 112;
+/// `g wᵀ` from this inner dimension on (below it matrixmultiply was as fast).
+const SHORT_N_MIN_K: usize = 1024;
 /// Products smaller than this (multiply-adds) stay on the general path.
 const MIN_MACS: usize = 1 << 20;
 
-/// Whether the layout is the one the kernel reads: `a` a transposed row-major `x` with `m`
-/// short, `b` and `c` with contiguous rows, and enough work.
-fn fits(a: &ArrayView2<'_, f32>, b: &ArrayView2<'_, f32>, c: &ArrayViewMut2<'_, f32>) -> bool {
-    let ((m, k), n) = (a.dim(), b.ncols());
-    let (sa, sb, sc) = (a.strides(), b.strides(), c.strides());
-    m * n * k >= MIN_MACS
-        && m <= SHORT_MAX
-        && n >= 16
-        && sa[0] == 1
-        && sa[1] >= m as isize
-        && sb[1] == 1
-        && sb[0] >= n as isize
-        && sc[1] == 1
-        && sc[0] >= n as isize
+/// Which short side a product has, if the kernel takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// `xᵀ g`: `a` a transposed row-major matrix, `m` short, `b` with contiguous rows; split
+    /// over threads by columns.
+    ShortM,
+    /// `g wᵀ`: `a` row-major, `n` short, `b` with contiguous rows or columns (then copied into
+    /// rows once); split over threads by rows.
+    ShortN,
 }
 
-#[cfg(test)]
-pub(super) fn fits_f32(
+fn form(
     a: &ArrayView2<'_, f32>,
     b: &ArrayView2<'_, f32>,
     c: &ArrayViewMut2<'_, f32>,
-) -> bool {
-    fits(a, b, c)
+) -> Option<Form> {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let (sa, sb, sc) = (a.strides(), b.strides(), c.strides());
+    let rows = |s: &[isize], len: usize| s[1] == 1 && s[0] >= len as isize;
+    let cols = |s: &[isize], len: usize| s[0] == 1 && s[1] >= len as isize;
+    if m * n * k < MIN_MACS || !rows(sc, n) {
+        return None;
+    }
+    if m <= SHORT_M_MAX && n >= 16 && cols(sa, m) && rows(sb, n) {
+        return Some(Form::ShortM);
+    }
+    if n <= SHORT_N_MAX && k >= SHORT_N_MIN_K && rows(sa, k) && (rows(sb, n) || cols(sb, k)) {
+        return Some(Form::ShortN);
+    }
+    None
 }
 
-/// `c = α a b + β c` by the kernel above, split over `threads` by columns; `false` (nothing
-/// done) where it does not fit or the path is not AVX-512.
+#[cfg(test)]
+pub(super) fn form_of(
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    c: &ArrayViewMut2<'_, f32>,
+) -> Option<String> {
+    form(a, b, c).map(|f| format!("{f:?}"))
+}
+
+/// `c = α a b + β c` by the kernel below, split over `threads`; `false` (nothing done) where
+/// no form fits or the path is not AVX-512.
 pub(crate) fn gemm_f32(
     isa: Isa,
     threads: usize,
@@ -57,22 +81,30 @@ pub(crate) fn gemm_f32(
     if isa != Isa::Avx512 || !isa.supported() {
         return false;
     }
-    if !fits(a, b, c) {
+    let Some(form) = form(a, b, c) else {
         return false;
+    };
+    let threads = threads.max(1);
+    if b.strides()[1] == 1 {
+        split(form, threads, alpha, a.view(), b.view(), beta, c.view_mut());
+    } else {
+        let rows = b.as_standard_layout();
+        split(
+            form,
+            threads,
+            alpha,
+            a.view(),
+            rows.view(),
+            beta,
+            c.view_mut(),
+        );
     }
-    split(
-        threads.max(1),
-        alpha,
-        a.view(),
-        b.view(),
-        beta,
-        c.view_mut(),
-    );
     true
 }
 
-/// Halves the columns until each thread has one part.
+/// Halves the long side until each thread has one part.
 fn split(
+    form: Form,
     parts: usize,
     alpha: f32,
     a: ArrayView2<'_, f32>,
@@ -80,19 +112,29 @@ fn split(
     beta: f32,
     mut c: ArrayViewMut2<'_, f32>,
 ) {
-    let n = c.ncols();
-    if parts < 2 || n < 64 {
+    let (m, n) = c.dim();
+    let long = if form == Form::ShortM { n } else { m };
+    if parts < 2 || long < 64 {
         serial(alpha, &a, &b, beta, &mut c);
         return;
     }
     let left = parts / 2;
-    let mid = (n * left / parts) / 16 * 16;
-    let (b0, b1) = b.split_at(Axis(1), mid);
-    let (c0, c1) = c.split_at(Axis(1), mid);
-    rayon::join(
-        || split(left, alpha, a, b0, beta, c0),
-        || split(parts - left, alpha, a, b1, beta, c1),
-    );
+    let mid = (long * left / parts) / 16 * 16;
+    if form == Form::ShortM {
+        let (b0, b1) = b.split_at(Axis(1), mid);
+        let (c0, c1) = c.split_at(Axis(1), mid);
+        rayon::join(
+            || split(form, left, alpha, a, b0, beta, c0),
+            || split(form, parts - left, alpha, a, b1, beta, c1),
+        );
+    } else {
+        let (a0, a1) = a.split_at(Axis(0), mid);
+        let (c0, c1) = c.split_at(Axis(0), mid);
+        rayon::join(
+            || split(form, left, alpha, a0, b, beta, c0),
+            || split(form, parts - left, alpha, a1, b, beta, c1),
+        );
+    }
 }
 
 #[allow(unsafe_code)]
@@ -104,24 +146,24 @@ fn serial(
     c: &mut ArrayViewMut2<'_, f32>,
 ) {
     let ((m, k), n) = (a.dim(), b.ncols());
-    let (ldx, ldg, ldc) = (a.strides()[1], b.strides()[0], c.strides()[0]);
-    let (x, g, out) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    let (sa, ldb, ldc) = (a.strides(), b.strides()[0], c.strides()[0]);
+    let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `gemm_f32` checked AVX-512, and `fits` that every stride is positive and the
-    // views hold the elements the kernel reads and writes.
+    // SAFETY: `gemm_f32` checked AVX-512, and `form` that every stride is positive, `b`'s and
+    // `c`'s rows contiguous, and the views hold the elements the kernel reads and writes.
     unsafe {
-        avx512::tn(
+        avx512::gemm(
             (m, n, k),
             alpha,
-            (x, ldx as usize),
-            (g, ldg as usize),
+            (pa, sa[0] as usize, sa[1] as usize),
+            (pb, ldb as usize),
             beta,
-            (out, ldc as usize),
+            (pc, ldc as usize),
         );
     }
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!(
-        "AVX-512 only on x86-64: {m}×{k}×{n} {alpha} {beta} {x:?} {g:?} {out:?} {ldx} {ldg} {ldc}"
+        "AVX-512 only on x86-64: {m}×{k}×{n} {alpha} {beta} {pa:?} {pb:?} {pc:?} {sa:?} {ldb} {ldc}"
     )
 }
 
@@ -130,11 +172,12 @@ fn serial(
 mod avx512 {
     use std::arch::x86_64::*;
 
-    /// Rows of `c` in one `tn` tile, and its columns in vectors of 16.
-    const TN_ROWS: usize = 6;
-    const TN_VECS: usize = 4;
-    /// `k` per pass of `tn`, so that a strip of `g` stays in L2.
-    const TN_KC: usize = 768;
+    /// The widest strip of columns taken whole (7 vectors), and the strip width beyond it.
+    const WHOLE_MAX: usize = 112;
+    const STRIP: usize = 64;
+    /// `k` per pass, so that a strip of `b` stays in L2.
+    const KC: usize = 768;
+
     fn mask(cols: usize) -> u16 {
         if cols >= 16 {
             u16::MAX
@@ -143,42 +186,55 @@ mod avx512 {
         }
     }
 
-    /// See the module's documentation.
+    /// Rows per tile for `v` vectors of columns: at most 24 accumulators.
+    fn rows_for(v: usize) -> usize {
+        (24 / v).min(6)
+    }
+
+    /// `c (m, n) = α a b + β c`: `a`'s element `(i, p)` at `i · rsa + p · csa`, `b` and `c`
+    /// row-major with rows `ldb` and `ldc` apart.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn tn(
+    pub(super) unsafe fn gemm(
         (m, n, k): (usize, usize, usize),
         alpha: f32,
-        (x, ldx): (*const f32, usize),
-        (g, ldg): (*const f32, usize),
+        (a, rsa, csa): (*const f32, usize, usize),
+        (b, ldb): (*const f32, usize),
         beta: f32,
         (c, ldc): (*mut f32, usize),
     ) {
+        let strip = if n <= WHOLE_MAX { n } else { STRIP };
         let mut kb = 0;
         while kb < k {
-            let ke = (kb + TN_KC).min(k);
+            let ke = (kb + KC).min(k);
             let beta = if kb == 0 { beta } else { 1.0 };
             let mut j = 0;
             while j < n {
-                let cols = (n - j).min(16 * TN_VECS);
+                let cols = (n - j).min(strip);
+                let vecs = cols.div_ceil(16);
                 let mut i = 0;
                 while i < m {
-                    let rows = (m - i).min(TN_ROWS);
-                    let xs = unsafe { x.add(kb * ldx + i) };
-                    let gs = unsafe { g.add(kb * ldg + j) };
-                    let cs = unsafe { c.add(i * ldc + j) };
-                    let t = (ke - kb, ldx, ldg, ldc, cols, alpha, beta);
+                    let rows = (m - i).min(rows_for(vecs));
+                    let at = unsafe { a.add(kb * csa + i * rsa) };
+                    let bt = unsafe { b.add(kb * ldb + j) };
+                    let ct = unsafe { c.add(i * ldc + j) };
+                    let t = (ke - kb, rsa, csa, ldb, ldc, cols, alpha, beta);
                     macro_rules! go {
-                        ($($r:literal)*) => {
-                            match (rows, cols.div_ceil(16)) {
-                                $( ($r, 1) => unsafe { tn_tile::<$r, 1>(xs, gs, cs, t) },
-                                   ($r, 2) => unsafe { tn_tile::<$r, 2>(xs, gs, cs, t) },
-                                   ($r, 3) => unsafe { tn_tile::<$r, 3>(xs, gs, cs, t) },
-                                   ($r, _) => unsafe { tn_tile::<$r, 4>(xs, gs, cs, t) }, )*
-                                _ => unreachable!("tn: tiles have 1 to {TN_ROWS} rows"),
+                        ($(($r:literal, $v:literal))*) => {
+                            match (rows, vecs) {
+                                $( ($r, $v) => unsafe { tile::<$r, $v>(at, bt, ct, t) }, )*
+                                _ => unreachable!("no tile of {rows} rows × {vecs} vectors"),
                             }
                         };
                     }
-                    go!(1 2 3 4 5 6);
+                    go!(
+                        (1, 1)(2, 1)(3, 1)(4, 1)(5, 1)(6, 1)(1, 2)(2, 2)(3, 2)(4, 2)(5, 2)(6, 2)(
+                            1, 3
+                        )(2, 3)(3, 3)(4, 3)(5, 3)(6, 3)(1, 4)(2, 4)(3, 4)(
+                            4, 4
+                        )(5, 4)(6, 4)(1, 5)(2, 5)(3, 5)(4, 5)(1, 6)(2, 6)(
+                            3, 6
+                        )(4, 6)(1, 7)(2, 7)(3, 7)
+                    );
                     i += rows;
                 }
                 j += cols;
@@ -189,23 +245,33 @@ mod avx512 {
 
     #[target_feature(enable = "avx512f")]
     #[inline(never)]
-    unsafe fn tn_tile<const R: usize, const V: usize>(
-        x: *const f32,
-        g: *const f32,
+    #[allow(clippy::type_complexity)]
+    unsafe fn tile<const R: usize, const V: usize>(
+        a: *const f32,
+        b: *const f32,
         c: *mut f32,
-        (k, ldx, ldg, ldc, cols, alpha, beta): (usize, usize, usize, usize, usize, f32, f32),
+        (k, rsa, csa, ldb, ldc, cols, alpha, beta): (
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            f32,
+            f32,
+        ),
     ) {
         let masks: [u16; V] = std::array::from_fn(|v| mask(cols - 16 * v));
         let mut acc = [[_mm512_setzero_ps(); V]; R];
         for p in 0..k {
-            let gr = unsafe { g.add(p * ldg) };
-            let gv: [__m512; V] =
-                std::array::from_fn(|v| unsafe { _mm512_maskz_loadu_ps(masks[v], gr.add(16 * v)) });
-            let xr = unsafe { x.add(p * ldx) };
+            let br = unsafe { b.add(p * ldb) };
+            let bv: [__m512; V] =
+                std::array::from_fn(|v| unsafe { _mm512_maskz_loadu_ps(masks[v], br.add(16 * v)) });
+            let ar = unsafe { a.add(p * csa) };
             for (r, row) in acc.iter_mut().enumerate() {
-                let xv = _mm512_set1_ps(unsafe { *xr.add(r) });
-                for (a, &gv) in row.iter_mut().zip(&gv) {
-                    *a = _mm512_fmadd_ps(xv, gv, *a);
+                let av = _mm512_set1_ps(unsafe { *ar.add(r * rsa) });
+                for (acc, &bv) in row.iter_mut().zip(&bv) {
+                    *acc = _mm512_fmadd_ps(av, bv, *acc);
                 }
             }
         }

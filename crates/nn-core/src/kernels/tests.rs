@@ -415,9 +415,9 @@ fn tanh_f32_is_within_3_ulp_everywhere_on_every_path() {
     }
 }
 
-/// The short-side kernel against an `f64` product, on the shapes that take it: a language
-/// model's output layer (cut down), tails of every tile and of the vector width, `k` over one
-/// pass, α and β, a strided `c`, and split over threads.
+/// The short-side kernel against an `f64` product, on the shapes that take it (a language
+/// model's output layer, cut down, for both backward products), tails of every tile and of the
+/// vector width, `k` over one pass, α and β, a strided `c`, and split over threads.
 #[test]
 fn skinny_kernel_matches_f64_products() {
     let isa = Isa::Avx512;
@@ -427,27 +427,34 @@ fn skinny_kernel_matches_f64_products() {
     }
     let to32 = |a: &Array2<f64>| a.mapv(|v| v as f32);
     let to64 = |a: &Array2<f32>| a.mapv(f64::from);
+    // (m, k, n, a transposed, b transposed): xᵀ g with m short, then g wᵀ with n short.
+    let cases = [
+        (100, 700, 1000, true, false),
+        (37, 1700, 333, true, false),
+        (6, 200, 1100, true, false),
+        (250, 90, 70, true, false),
+        (700, 3000, 100, false, true),
+        (131, 2000, 47, false, true),
+        (9, 1100, 112, false, false),
+        (160, 1024, 7, false, true),
+    ];
     for threads in [1, 2, 3] {
-        for (m, k, n) in [
-            (100, 700, 1000),
-            (37, 1700, 333),
-            (6, 200, 1100),
-            (250, 90, 70),
-        ] {
+        for (m, k, n, ta, tb) in cases {
             let (a, b) = (to64(&to32(&arr(m, k, 4))), to64(&to32(&arr(k, n, 5))));
             let c0 = to64(&to32(&arr(m, n, 6)));
             let expect = a.dot(&b) * 0.5 + &c0 * 2.0;
             // `c` a view into a wider array, so its rows are further apart than n.
             let mut wide = Array2::<f32>::zeros((m, n + 3));
-            let (a_t, b32) = (to32(&transposed(&a)), to32(&b));
+            let (a32, b32) = (to32(&a), to32(&b));
+            let (a_t, b_t) = (to32(&transposed(&a)), to32(&transposed(&b)));
             let err = {
                 let mut c = wide.slice_mut(ndarray::s![.., 1..n + 1]);
                 c.assign(&to32(&c0));
-                let (av, bv) = (a_t.t(), b32.view());
-                assert!(
-                    skinny::fits_f32(&av, &bv, &c.view_mut()),
-                    "({m},{k},{n}) fits"
-                );
+                let av = if ta { a_t.t() } else { a32.view() };
+                let bv = if tb { b_t.t() } else { b32.view() };
+                let form = skinny::form_of(&av, &bv, &c.view_mut());
+                let want = if ta { "ShortM" } else { "ShortN" };
+                assert_eq!(form.as_deref(), Some(want), "({m},{k},{n})");
                 assert!(skinny::gemm_f32(isa, threads, 0.5, &av, &bv, 2.0, &mut c));
                 max_err(&to64(&c.to_owned()), &expect)
             };
