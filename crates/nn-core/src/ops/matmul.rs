@@ -4,7 +4,8 @@
 //! shared operand). Transposes are stride tricks: no copies.
 
 use ndarray::{
-    ArcArray, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, Axis, Dimension, Ix2, Ix3, IxDyn,
+    ArcArray, Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, Axis, Dimension, Ix2,
+    Ix3, IxDyn,
 };
 
 use crate::float::Float;
@@ -172,10 +173,15 @@ impl<T: Float> Op<T> for AffineOp<T> {
         // The bias is the product's starting value: one pass over `y` instead of three
         // (clear, multiply-add, add the bias).
         let (x2, w2) = (as_matrix(x), as_matrix(w));
-        let mut y = b
-            .broadcast((x2.nrows(), w2.ncols()))
-            .unwrap_or_else(|| unreachable!("b has w's column count, checked above"))
-            .to_owned();
+        let (rows, bias) = (x2.nrows(), b.as_standard_layout());
+        let bias = bias
+            .as_slice()
+            .unwrap_or_else(|| unreachable!("standard layout"));
+        // Row by row as whole-slice copies: ndarray's broadcast copy goes value by value.
+        let mut start = Vec::with_capacity(rows * bias.len());
+        (0..rows).for_each(|_| start.extend_from_slice(bias));
+        let mut y = Array2::from_shape_vec((rows, bias.len()), start)
+            .unwrap_or_else(|_| unreachable!("rows × columns values"));
         gemm(T::one(), &x2, &w2, T::one(), &mut y.view_mut());
         let y = y.into_dyn();
         self.x = needs[1].then(|| x.clone());
