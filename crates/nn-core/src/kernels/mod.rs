@@ -290,35 +290,52 @@ fn gemm_panels_with<T: Float>(
 }
 
 /// Halves the output along its longer side until each part has one thread; the cut falls on a
-/// multiple of 8 so every part keeps whole micro-kernel tiles.
+/// multiple of 8 so every part keeps whole micro-kernel tiles. Each part goes to matrixmultiply.
 pub(super) fn split<T: Float>(
     parts: usize,
     alpha: T,
     a: ArrayView2<'_, T>,
     b: ArrayView2<'_, T>,
     beta: T,
-    mut c: ArrayViewMut2<'_, T>,
+    c: ArrayViewMut2<'_, T>,
 ) {
+    split_with(parts, alpha, a, b, beta, c, &|alpha, a, b, beta, c| {
+        general_mat_mul(alpha, a, b, beta, c)
+    });
+}
+
+/// [`split`] with `part` computing each part.
+pub(super) fn split_with<T: Float, F>(
+    parts: usize,
+    alpha: T,
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    beta: T,
+    mut c: ArrayViewMut2<'_, T>,
+    part: &F,
+) where
+    F: Fn(T, &ArrayView2<'_, T>, &ArrayView2<'_, T>, T, &mut ArrayViewMut2<'_, T>) + Sync,
+{
     let (m, n) = c.dim();
     let left = parts / 2;
     let cut = |len: usize| (len * left / parts) & !7;
     if parts < 2 || m.max(n) < 16 {
-        general_mat_mul(alpha, &a, &b, beta, &mut c);
+        part(alpha, &a, &b, beta, &mut c);
     } else if m >= n {
         let mid = cut(m).max(8);
         let (a0, a1) = a.split_at(Axis(0), mid);
         let (c0, c1) = c.split_at(Axis(0), mid);
         rayon::join(
-            || split(left, alpha, a0, b, beta, c0),
-            || split(parts - left, alpha, a1, b, beta, c1),
+            || split_with(left, alpha, a0, b, beta, c0, part),
+            || split_with(parts - left, alpha, a1, b, beta, c1, part),
         );
     } else {
         let mid = cut(n).max(8);
         let (b0, b1) = b.split_at(Axis(1), mid);
         let (c0, c1) = c.split_at(Axis(1), mid);
         rayon::join(
-            || split(left, alpha, a, b0, beta, c0),
-            || split(parts - left, alpha, a, b1, beta, c1),
+            || split_with(left, alpha, a, b0, beta, c0, part),
+            || split_with(parts - left, alpha, a, b1, beta, c1, part),
         );
     }
 }

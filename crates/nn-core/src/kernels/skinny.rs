@@ -13,9 +13,10 @@
 //! `b` stays in L2 for every tile of rows. AVX-512 and `f32` only; elsewhere `gemm` keeps its
 //! general path.
 
-use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::isa::Isa;
+use super::split_with;
 
 /// The short side's limit for `xᵀ g`: beyond it the general product's packing pays for itself.
 const SHORT_M_MAX: usize = 256;
@@ -29,11 +30,10 @@ const MIN_MACS: usize = 1 << 20;
 /// Which short side a product has, if the kernel takes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Form {
-    /// `xᵀ g`: `a` a transposed row-major matrix, `m` short, `b` with contiguous rows; split
-    /// over threads by columns.
+    /// `xᵀ g`: `a` a transposed row-major matrix, `m` short, `b` with contiguous rows.
     ShortM,
     /// `g wᵀ`: `a` row-major, `n` short, `b` with contiguous rows or columns (then copied into
-    /// rows once); split over threads by rows.
+    /// rows once).
     ShortN,
 }
 
@@ -67,8 +67,9 @@ pub(super) fn form_of(
     form(a, b, c).map(|f| format!("{f:?}"))
 }
 
-/// `c = α a b + β c` by the kernel below, split over `threads`; `false` (nothing done) where
-/// no form fits or the path is not AVX-512.
+/// `c = α a b + β c` by the kernel below, split over `threads` along the longer side of `c`
+/// (`kernels::split_with`); `false` (nothing done) where no form fits or the path is not
+/// AVX-512.
 pub(crate) fn gemm_f32(
     isa: Isa,
     threads: usize,
@@ -78,63 +79,27 @@ pub(crate) fn gemm_f32(
     beta: f32,
     c: &mut ArrayViewMut2<'_, f32>,
 ) -> bool {
-    if isa != Isa::Avx512 || !isa.supported() {
+    if isa != Isa::Avx512 || !isa.supported() || form(a, b, c).is_none() {
         return false;
     }
-    let Some(form) = form(a, b, c) else {
-        return false;
+    // `b` with contiguous columns (`wᵀ`) is copied into rows once, before the threads share it.
+    let rows;
+    let b = if b.strides()[1] == 1 {
+        b.view()
+    } else {
+        rows = b.as_standard_layout();
+        rows.view()
     };
-    let threads = threads.max(1);
-    if b.strides()[1] == 1 {
-        split(form, threads, alpha, a.view(), b.view(), beta, c.view_mut());
-    } else {
-        let rows = b.as_standard_layout();
-        split(
-            form,
-            threads,
-            alpha,
-            a.view(),
-            rows.view(),
-            beta,
-            c.view_mut(),
-        );
-    }
+    split_with(
+        threads.max(1),
+        alpha,
+        a.view(),
+        b,
+        beta,
+        c.view_mut(),
+        &serial,
+    );
     true
-}
-
-/// Halves the long side until each thread has one part.
-fn split(
-    form: Form,
-    parts: usize,
-    alpha: f32,
-    a: ArrayView2<'_, f32>,
-    b: ArrayView2<'_, f32>,
-    beta: f32,
-    mut c: ArrayViewMut2<'_, f32>,
-) {
-    let (m, n) = c.dim();
-    let long = if form == Form::ShortM { n } else { m };
-    if parts < 2 || long < 64 {
-        serial(alpha, &a, &b, beta, &mut c);
-        return;
-    }
-    let left = parts / 2;
-    let mid = (long * left / parts) / 16 * 16;
-    if form == Form::ShortM {
-        let (b0, b1) = b.split_at(Axis(1), mid);
-        let (c0, c1) = c.split_at(Axis(1), mid);
-        rayon::join(
-            || split(form, left, alpha, a, b0, beta, c0),
-            || split(form, parts - left, alpha, a, b1, beta, c1),
-        );
-    } else {
-        let (a0, a1) = a.split_at(Axis(0), mid);
-        let (c0, c1) = c.split_at(Axis(0), mid);
-        rayon::join(
-            || split(form, left, alpha, a0, b, beta, c0),
-            || split(form, parts - left, alpha, a1, b, beta, c1),
-        );
-    }
 }
 
 #[allow(unsafe_code)]
@@ -226,15 +191,14 @@ mod avx512 {
                             }
                         };
                     }
-                    go!(
-                        (1, 1)(2, 1)(3, 1)(4, 1)(5, 1)(6, 1)(1, 2)(2, 2)(3, 2)(4, 2)(5, 2)(6, 2)(
-                            1, 3
-                        )(2, 3)(3, 3)(4, 3)(5, 3)(6, 3)(1, 4)(2, 4)(3, 4)(
-                            4, 4
-                        )(5, 4)(6, 4)(1, 5)(2, 5)(3, 5)(4, 5)(1, 6)(2, 6)(
-                            3, 6
-                        )(4, 6)(1, 7)(2, 7)(3, 7)
-                    );
+                    #[rustfmt::skip]
+                    go!((1, 1) (2, 1) (3, 1) (4, 1) (5, 1) (6, 1)
+                        (1, 2) (2, 2) (3, 2) (4, 2) (5, 2) (6, 2)
+                        (1, 3) (2, 3) (3, 3) (4, 3) (5, 3) (6, 3)
+                        (1, 4) (2, 4) (3, 4) (4, 4) (5, 4) (6, 4)
+                        (1, 5) (2, 5) (3, 5) (4, 5)
+                        (1, 6) (2, 6) (3, 6) (4, 6)
+                        (1, 7) (2, 7) (3, 7));
                     i += rows;
                 }
                 j += cols;
