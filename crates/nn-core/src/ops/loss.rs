@@ -15,7 +15,7 @@ const PAR_MIN_VALUES: usize = 1 << 16;
 
 /// Runs of rows for `n` rows holding `values` values in all: as many as threads allowed with at
 /// least [`PAR_MIN_VALUES`] each (1 for small inputs), and rows per run.
-fn row_runs(values: usize, n: usize) -> (usize, usize) {
+pub(super) fn row_runs(values: usize, n: usize) -> (usize, usize) {
     let parts = kernels::num_threads()
         .min(values / PAR_MIN_VALUES)
         .clamp(1, n.max(1));

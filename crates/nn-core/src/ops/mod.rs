@@ -4,6 +4,7 @@
 //! file run them through [`Tensor::apply`](crate::Tensor::apply).
 
 pub(crate) mod activation;
+pub(crate) mod affine_loss;
 pub(crate) mod conv;
 mod conv_gemm;
 pub(crate) mod elementwise;

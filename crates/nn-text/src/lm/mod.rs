@@ -24,7 +24,7 @@ use std::cell::{Cell as StdCell, RefCell};
 use ndarray::{ArrayD, IxDyn};
 use nn_core::{Float, Tensor, no_grad};
 use nn_layers::rnn::{Gru, Lstm, Recurrent, RecurrentState, Rnn};
-use nn_layers::{Embedding, Init, Reduction, Target, cross_entropy};
+use nn_layers::{Embedding, Init};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -302,6 +302,13 @@ impl<T: Float> Rnnlm<T> {
     /// # Panics
     /// If `xs` does not hold `batch · time` ids of the vocabulary (a programmer error).
     pub fn scores(&self, xs: &[usize], batch: usize, time: usize) -> Tensor<T> {
+        let (w, b) = self.output();
+        self.hidden(xs, batch, time).affine(&w, b)
+    }
+
+    /// The top layer's outputs after each of `xs`, `(batch · time, H)`, the states carried
+    /// as [`scores`](Self::scores) does.
+    fn hidden(&self, xs: &[usize], batch: usize, time: usize) -> Tensor<T> {
         assert_eq!(
             xs.len(),
             batch * time,
@@ -316,15 +323,18 @@ impl<T: Float> Rnnlm<T> {
             *state = Some(last.detach());
             hs = self.dropout(out);
         }
-        let (w, b) = self.output();
         hs.reshape(&[batch * time, self.config.hidden])
-            .affine(&w, b)
     }
 
     /// The mean cross-entropy of predicting `ts` from `xs` (the book's `forward`).
+    /// The output layer and the loss are one op that never holds the `(batch · time, V)`
+    /// scores ([`Tensor::affine_cross_entropy`]).
+    ///
+    /// # Panics
+    /// If `ts` does not hold `batch · time` ids of the vocabulary (a programmer error).
     pub fn loss(&self, xs: &[usize], ts: &[usize], batch: usize, time: usize) -> Tensor<T> {
-        let scores = self.scores(xs, batch, time);
-        cross_entropy(&scores, Target::Classes(ts), Reduction::Mean)
+        let (w, b) = self.output();
+        self.hidden(xs, batch, time).affine_cross_entropy(&w, b, ts)
     }
 }
 
