@@ -91,14 +91,12 @@ impl<T: Float> Op<T> for AffineCrossEntropyOp<T> {
         for r0 in (0..n).step_by(rows.max(1)) {
             let r1 = (r0 + rows).min(n);
             let z = &mut block[..(r1 - r0) * c];
-            // The bias is the product's starting value.
-            z.chunks_mut(c.max(1))
-                .for_each(|row| row.copy_from_slice(bias));
             let xb = x.slice(s![r0..r1, ..]);
             let mut zv = ArrayViewMut2::from_shape((r1 - r0, c), &mut *z)
                 .unwrap_or_else(|_| unreachable!("rows × classes"));
-            gemm(T::one(), &xb, &w_rows.view(), T::one(), &mut zv);
-            total += rows_to_gradient(z, c, &self.labels[r0..r1], scale, db.as_deref_mut());
+            gemm(T::one(), &xb, &w_rows.view(), T::zero(), &mut zv);
+            let labels = &self.labels[r0..r1];
+            total += rows_to_gradient(z, bias, labels, scale, db.as_deref_mut());
             let g = ArrayView2::from_shape((r1 - r0, c), &*z)
                 .unwrap_or_else(|_| unreachable!("rows × classes"));
             if let (Some(dx), Some(wt)) = (&mut dx, &wt_rows) {
@@ -106,7 +104,10 @@ impl<T: Float> Op<T> for AffineCrossEntropyOp<T> {
                 gemm(T::one(), &g, &wt.view(), T::zero(), &mut part);
             }
             if let Some(dw) = &mut dw {
-                gemm(T::one(), &xb.t(), &g, T::one(), &mut dw.view_mut());
+                // The first block overwrites: reading the fresh zeros would fault every page
+                // twice (once for the zero page, once more to write).
+                let beta = if r0 == 0 { T::zero() } else { T::one() };
+                gemm(T::one(), &xb.t(), &g, beta, &mut dw.view_mut());
             }
         }
         self.grads = [
@@ -136,33 +137,39 @@ impl<T: Float> Op<T> for AffineCrossEntropyOp<T> {
     }
 }
 
-/// Turns each row of scores `z` (`labels.len()` rows of `c`) into its gradient `scale ·
-/// (softmax − onehot)` where `scale` is given (adding the rows into `db` where given), and
-/// returns the rows' summed losses `logsumexp(z_i) − z_i[label_i]`. The rows are split in runs
-/// over the threads when large, each run with its own share of `db`.
+/// Values of a row exponentiated at a time: their copy stays in L1.
+const EXP_CHUNK: usize = 2048;
+
+/// Adds `bias` to each row of products `z` (`labels.len()` rows) and turns the row into its
+/// gradient `scale · (softmax − onehot)` where `scale` is given (adding the rows into `db` where
+/// given); returns the rows' summed losses `logsumexp(z_i) − z_i[label_i]`. The rows are split
+/// in runs over the threads when large, each run with its own share of `db`.
 fn rows_to_gradient<T: Float>(
     z: &mut [T],
-    c: usize,
+    bias: &[T],
     labels: &[usize],
     scale: Option<T>,
     db: Option<&mut [T]>,
 ) -> T {
+    let c = bias.len();
     let run = |first: usize, z: &mut [T], mut db: Option<&mut [T]>| {
-        let mut copy = if scale.is_some() {
-            vec![T::zero(); c]
-        } else {
-            Vec::new()
-        };
+        let mut copy = [T::zero(); EXP_CHUNK];
         let mut loss = T::zero();
         for (k, row) in z.chunks_mut(c.max(1)).enumerate() {
+            row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
             let label = labels[first + k];
             let (m, picked) = (kernels::max(row), row[label]);
             let Some(scale) = scale else {
                 loss += m + kernels::exp_sum(row, m, None).ln() - picked;
                 continue;
             };
-            copy.copy_from_slice(row);
-            let sum = kernels::exp_sum(&copy, m, Some(&mut *row));
+            // e^(z − max) in place, through a copy of each chunk.
+            let mut sum = T::zero();
+            for part in row.chunks_mut(EXP_CHUNK) {
+                let copy = &mut copy[..part.len()];
+                copy.copy_from_slice(part);
+                sum += kernels::exp_sum(copy, m, Some(part));
+            }
             loss += m + sum.ln() - picked;
             let k = scale / sum;
             match db.as_deref_mut() {
