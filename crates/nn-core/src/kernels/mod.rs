@@ -421,8 +421,9 @@ pub fn max<T: Float>(x: &[T]) -> T {
 
 /// `Σ e^(x_i − shift)`, with each term written to `out` when given — the heart of a stable
 /// softmax and log-sum-exp (`shift` the row's maximum). `f32` uses the vectorised exponential
-/// of [`sigmoid_inplace`] (within 2 ulp; results below `f32::MIN_POSITIVE` flush to zero), `f64`
-/// the standard library's; the sum is taken in 16 interleaved lanes.
+/// of [`sigmoid_inplace`] (within 2 ulp; results below `f32::MIN_POSITIVE` flush to zero),
+/// written in intrinsics on the AVX-512 path, `f64` the standard library's; the sum is taken
+/// in 16 interleaved lanes.
 ///
 /// ```
 /// let x = [0.0f32, 1.0, 2.0];

@@ -226,6 +226,59 @@ fn exp_f32_matches_the_standard_library() {
     }
 }
 
+/// Every path's `exp_sum` against `f64`: each term within 2 ulp where it is a normal number,
+/// flushed to zero below, `+∞` above, NaN kept; every tail length of the 16 lanes.
+#[test]
+fn exp_sum_is_within_2_ulp_on_every_path() {
+    let xs: Vec<f32> = (0..400_000).map(|i| -95.0 + i as f32 * 0.000_44).collect();
+    for isa in Isa::available() {
+        for len in [xs.len(), 1, 15, 16, 17, 33] {
+            let x = &xs[xs.len() - len..];
+            let mut out = vec![0.0f32; len];
+            let sum = isa::exp_sum_f32(isa, x, 1.5, Some(&mut out));
+            let mut exact_sum = 0.0f64;
+            for (&x, &got) in x.iter().zip(&out) {
+                let exact = f64::from(x - 1.5).exp();
+                exact_sum += exact;
+                if exact > f64::from(f32::MAX) {
+                    assert_eq!(got, f32::INFINITY, "{isa:?}: exp({x} - 1.5)");
+                } else if exact >= f64::from(f32::MIN_POSITIVE) {
+                    let ulp = (got.to_bits() as i64 - (exact as f32).to_bits() as i64).abs();
+                    assert!(ulp <= 2, "{isa:?}: exp({x} - 1.5) = {got}, exact {exact}");
+                } else {
+                    assert!(got < f32::MIN_POSITIVE, "{isa:?}: exp({x} - 1.5) = {got}");
+                }
+            }
+            let without = isa::exp_sum_f32(isa, x, 1.5, None);
+            assert_eq!(sum.to_bits(), without.to_bits(), "{isa:?}: {len} values");
+            if exact_sum.is_finite() {
+                assert!(
+                    ((f64::from(sum) - exact_sum) / exact_sum).abs() < 1e-5,
+                    "{isa:?}"
+                );
+            }
+        }
+        let special = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            200.0,
+            -200.0,
+            0.0,
+        ];
+        let mut out = [0.0f32; 6];
+        let sum = isa::exp_sum_f32(isa, &special, 0.0, Some(&mut out));
+        assert!(out[0].is_nan() && sum.is_nan(), "{isa:?}: {out:?}");
+        assert_eq!(
+            &out[1..],
+            &[f32::INFINITY, 0.0, f32::INFINITY, 0.0, 1.0],
+            "{isa:?}"
+        );
+        let finite = isa::exp_sum_f32(isa, &special[2..], 0.0, None);
+        assert_eq!(finite, f32::INFINITY, "{isa:?}");
+    }
+}
+
 #[test]
 fn adam_update_is_the_scalar_formula_on_every_path() {
     let n = 1003;
