@@ -233,6 +233,15 @@ mod avx512 {
         ),
     ) {
         let masks: [u16; V] = std::array::from_fn(|v| mask(cols - 16 * v));
+        if beta != 0.0 {
+            // `c`'s tile is read at the end, from L3 when `c` is a wide weight's gradient: ask
+            // for it now, so that the loop hides the wait.
+            for r in 0..R {
+                for v in 0..V {
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>(c.add(r * ldc + 16 * v).cast()) };
+                }
+            }
+        }
         let mut acc = [[_mm512_setzero_ps(); V]; R];
         for p in 0..k {
             let br = unsafe { b.add(p * ldb) };
