@@ -5,7 +5,8 @@
 //! `Wh (hidden, 4·hidden)`, one bias `(4·hidden)`, with the four gates in PyTorch's order
 //! `[i, f, g, o]` along the columns; [`Lstm::from_book`] takes the book's `[f, g, i, o]` arrays,
 //! [`Lstm::from_torch`] PyTorch's transposed ones and their two biases. The gates of a step are one
-//! fused op ([`lstm_cell`]) rather than a dozen small ones.
+//! fused op ([`lstm_cell`]) rather than a dozen small ones, and a whole sequence
+//! ([`Lstm::forward_seq`]) is one op over all its steps.
 //!
 //! ```
 //! use nn_core::Tensor;
@@ -19,8 +20,8 @@
 //! assert_eq!(state.h.shape(), vec![2, 5]);
 //! ```
 
-use ndarray::{ArcArray, Array2, ArrayD, Ix2, IxDyn, s};
-use nn_core::kernels::{sigmoid_inplace, tanh_inplace};
+use ndarray::{ArcArray, Array2, Array3, ArrayD, Axis, Ix2, Ix3, IxDyn, s};
+use nn_core::kernels::{gemm, sigmoid_inplace, tanh_inplace};
 use nn_core::{Float, Grads, Op, Tensor};
 use rand::Rng;
 
@@ -237,6 +238,176 @@ impl<T: Float> Op<T> for LstmCellOp<T> {
     }
 }
 
+/// The book's `TimeLSTM` as one op: from the inputs' shares of the pre-activations `xw`
+/// `(batch, time, 4H)`, `Wh (H, 4H)` and the starting `h0`, `c0` `(batch, H)`, every step's `h`
+/// and then the last `c`, `(batch, time + 1, H)`. One node instead of eight per step; the
+/// backward pass runs the steps in reverse with only `dh Whᵀ` per step, and makes `Wh`'s
+/// gradient as one product over all steps (`Σ_t h_{t−1}ᵀ da_t`).
+struct LstmSeqOp<T: Float> {
+    saved: Option<SeqSaved<T>>,
+}
+
+/// What the backward pass reads: the activated gates `(batch, time, 4H)`, `tanh c_t`
+/// `(batch, time, H)`, `h` and `c` from the starting state on `(batch, time + 1, H)`, and `Wh`.
+struct SeqSaved<T: Float> {
+    gates: Array3<T>,
+    tanh_c: Array3<T>,
+    hs: Array3<T>,
+    cs: Array3<T>,
+    w_h: ArcArray<T, IxDyn>,
+}
+
+impl<T: Float> Op<T> for LstmSeqOp<T> {
+    fn name(&self) -> &'static str {
+        "lstm_seq"
+    }
+
+    fn forward(&mut self, x: &[&ArcArray<T, IxDyn>], needs_grad: &[bool]) -> ArcArray<T, IxDyn> {
+        let (xw, w_h, h0, c0) = (x[0], x[1], x[2], x[3]);
+        let (b, t, h4) = match xw.shape() {
+            &[b, t, h4] if h4 % 4 == 0 && t > 0 => (b, t, h4),
+            s => panic!("lstm_seq: pre-activations must be (batch, time ≥ 1, 4·hidden), got {s:?}"),
+        };
+        let h = h4 / 4;
+        let fits = w_h.shape() == [h, h4] && h0.shape() == [b, h] && c0.shape() == [b, h];
+        assert!(
+            fits,
+            "lstm_seq: pre-activations {:?} need Wh ({h}, {h4}) and states ({b}, {h}), got {:?}, {:?}, {:?}",
+            xw.shape(),
+            w_h.shape(),
+            h0.shape(),
+            c0.shape()
+        );
+        let xw = xw.view().into_dimensionality::<Ix3>().expect("3-D");
+        let w = w_h.view().into_dimensionality::<Ix2>().expect("2-D");
+        let mut gates = Array3::<T>::zeros((b, t, h4));
+        let mut tanh_c = Array3::<T>::zeros((b, t, h));
+        let mut hs = Array3::<T>::zeros((b, t + 1, h));
+        let mut cs = Array3::<T>::zeros((b, t + 1, h));
+        hs.index_axis_mut(Axis(1), 0)
+            .assign(&h0.view().into_dimensionality::<Ix2>().expect("2-D"));
+        cs.index_axis_mut(Axis(1), 0)
+            .assign(&c0.view().into_dimensionality::<Ix2>().expect("2-D"));
+        let mut a = Array2::<T>::zeros((b, h4));
+        for step in 0..t {
+            a.assign(&xw.index_axis(Axis(1), step));
+            gemm(
+                T::one(),
+                &hs.index_axis(Axis(1), step),
+                &w,
+                T::one(),
+                &mut a.view_mut(),
+            );
+            let a = a.as_slice().expect("standard layout");
+            let (gs, ts) = (
+                gates.as_slice_mut().expect("standard layout"),
+                tanh_c.as_slice_mut().expect("standard layout"),
+            );
+            let (hss, css) = (
+                hs.as_slice_mut().expect("standard layout"),
+                cs.as_slice_mut().expect("standard layout"),
+            );
+            for r in 0..b {
+                let (at, next) = ((r * t + step), (r * (t + 1) + step + 1));
+                let (prev, new) = css.split_at_mut(next * h);
+                cell_row(
+                    &a[r * h4..(r + 1) * h4],
+                    &prev[(next - 1) * h..],
+                    &mut gs[at * h4..(at + 1) * h4],
+                    &mut new[..h],
+                    &mut ts[at * h..(at + 1) * h],
+                    &mut hss[next * h..(next + 1) * h],
+                );
+            }
+        }
+        let mut out = Array3::<T>::zeros((b, t + 1, h));
+        out.slice_mut(s![.., ..t, ..])
+            .assign(&hs.slice(s![.., 1.., ..]));
+        out.index_axis_mut(Axis(1), t)
+            .assign(&cs.index_axis(Axis(1), t));
+        if needs_grad.iter().any(|&n| n) {
+            self.saved = Some(SeqSaved {
+                gates,
+                tanh_c,
+                hs,
+                cs,
+                w_h: w_h.clone(),
+            });
+        }
+        out.into_dyn().into_shared()
+    }
+
+    fn backward(self: Box<Self>, grad: ArrayD<T>, grads: &mut Grads<'_, T>) {
+        let SeqSaved {
+            gates,
+            tanh_c,
+            hs,
+            cs,
+            w_h,
+        } = self.saved.expect("kept by forward");
+        let (b, t, h4) = gates.dim();
+        let h = h4 / 4;
+        let grad = grad
+            .into_dimensionality::<Ix3>()
+            .expect("(batch, time + 1, hidden)");
+        let grad = grad.as_standard_layout();
+        let wt = w_h.view().into_dimensionality::<Ix2>().expect("2-D");
+        let wt = wt.t();
+        let mut da = Array3::<T>::zeros((b, t, h4));
+        let mut dh_next = Array2::<T>::zeros((b, h));
+        let mut dc_next = grad.index_axis(Axis(1), t).to_owned();
+        let one = T::one();
+        for step in (0..t).rev() {
+            for r in 0..b {
+                let g = gates.slice(s![r, step, ..]);
+                let (i, f, gg, o) = (
+                    g.slice(s![..h]),
+                    g.slice(s![h..2 * h]),
+                    g.slice(s![2 * h..3 * h]),
+                    g.slice(s![3 * h..]),
+                );
+                let mut dr = da.slice_mut(s![r, step, ..]);
+                for k in 0..h {
+                    let (dh, dcn) = (grad[[r, step, k]] + dh_next[[r, k]], dc_next[[r, k]]);
+                    let tc = tanh_c[[r, step, k]];
+                    let dc = dcn + dh * o[k] * (one - tc * tc);
+                    dr[k] = dc * gg[k] * i[k] * (one - i[k]);
+                    dr[h + k] = dc * cs[[r, step, k]] * f[k] * (one - f[k]);
+                    dr[2 * h + k] = dc * i[k] * (one - gg[k] * gg[k]);
+                    dr[3 * h + k] = dh * tc * o[k] * (one - o[k]);
+                    dc_next[[r, k]] = dc * f[k];
+                }
+            }
+            gemm(
+                one,
+                &da.index_axis(Axis(1), step),
+                &wt,
+                T::zero(),
+                &mut dh_next.view_mut(),
+            );
+        }
+        if grads.needs(1) {
+            // Σ_t h_{t−1}ᵀ da_t as one product: the previous states laid out as rows.
+            let prev = hs
+                .slice(s![.., ..t, ..])
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order((b * t, h))
+                .expect("(batch · time, hidden)");
+            let da2 = da
+                .view()
+                .into_shape_with_order((b * t, h4))
+                .expect("standard layout");
+            let mut dw = Array2::<T>::zeros((h, h4));
+            gemm(one, &prev.t(), &da2, T::zero(), &mut dw.view_mut());
+            grads.add(1, dw.into_dyn());
+        }
+        grads.add(2, dh_next.into_dyn());
+        grads.add(3, dc_next.into_dyn());
+        grads.add(0, da.into_dyn());
+    }
+}
+
 /// The LSTM layer: the book's `LSTM` cell and, over a sequence, its `TimeLSTM`.
 pub struct Lstm<T: Float = f32> {
     w_x: Tensor<T>,
@@ -349,11 +520,24 @@ impl<T: Float> Lstm<T> {
         let h = self.hidden_size();
         let mut state = state.unwrap_or_else(|| LstmState::zeros(b, h));
         check_state("Lstm", &state.h.shape(), b, h);
-        let hs = unroll(&xw, h, |xw_t| {
-            state = self.step(xw_t, &state);
-            state.h.clone()
-        });
-        (hs, state)
+        check_state("Lstm", &state.c.shape(), b, h);
+        let t = xw.shape()[1];
+        if t == 0 {
+            let hs = unroll(&xw, h, |xw_t| {
+                state = self.step(xw_t, &state);
+                state.h.clone()
+            });
+            return (hs, state);
+        }
+        let out = Tensor::apply(
+            LstmSeqOp { saved: None },
+            &[&xw, &self.w_h, &state.h, &state.c],
+        );
+        let last = LstmState {
+            h: out.narrow(1, t - 1, 1).reshape(&[b, h]),
+            c: out.narrow(1, t, 1).reshape(&[b, h]),
+        };
+        (out.narrow(1, 0, t), last)
     }
 }
 
