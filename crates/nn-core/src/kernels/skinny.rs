@@ -4,7 +4,9 @@
 //! gradient into panels.
 //!
 //! - `xᵀ g` (the weight's gradient): `m` short, `x (k, m)` and `g (k, n)` row-major; also
-//!   `x w` with `x (m, k)` row-major where `w` is wide (the scores of a block of rows).
+//!   `x w` with `x (m, k)` row-major (a batch of at most 256 rows through a layer, the scores
+//!   of a block of rows, an LSTM step's `h Wh`), where matrixmultiply packs the whole of `w`
+//!   on every call.
 //! - `g wᵀ` (the input's gradient): `n` short, `g (m, k)` row-major; `wᵀ` is copied into rows
 //!   once (`k · n` elements, a fraction of `g`).
 //!
@@ -21,22 +23,19 @@ use super::split_with;
 
 /// The short side's limit for `xᵀ g`: beyond it the general product's packing pays for itself.
 const SHORT_M_MAX: usize = 256;
-/// `x w` with `x` row-major takes the `xᵀ g` form from this width of `w` on: there
-/// matrixmultiply's packing of the whole of `w` for a few rows costs more than it saves (a
-/// language model's output layer, a block of rows at a time).
-const WIDE_N: usize = 4096;
 /// The short side's limit for `g wᵀ`: one strip of at most 7 vectors.
 const SHORT_N_MAX: usize = 112;
-/// `g wᵀ` from this inner dimension on (below it matrixmultiply was as fast).
-const SHORT_N_MIN_K: usize = 1024;
+/// `g wᵀ` from this inner dimension on (an LSTM step's `da Whᵀ`, k = 4H, ran at 103
+/// GFLOP/s here against matrixmultiply's 48).
+const SHORT_N_MIN_K: usize = 256;
 /// Products smaller than this (multiply-adds) stay on the general path.
-const MIN_MACS: usize = 1 << 20;
+const MIN_MACS: usize = 1 << 18;
 
 /// Which short side a product has, if the kernel takes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Form {
-    /// `xᵀ g`: `a` a transposed row-major matrix (or a row-major one with `n` wide), `m`
-    /// short, `b` with contiguous rows.
+    /// `xᵀ g` or `x w`: `a` a transposed row-major matrix or a row-major one, `m` short, `b`
+    /// with contiguous rows.
     ShortM,
     /// `g wᵀ`: `a` row-major, `n` short, `b` with contiguous rows or columns (then copied into
     /// rows once).
@@ -55,8 +54,7 @@ fn form(
     if m * n * k < MIN_MACS || !rows(sc, n) {
         return None;
     }
-    let a_fits = cols(sa, m) || (n >= WIDE_N && rows(sa, k));
-    if m <= SHORT_M_MAX && n >= 16 && a_fits && rows(sb, n) {
+    if m <= SHORT_M_MAX && n >= 16 && (cols(sa, m) || rows(sa, k)) && rows(sb, n) {
         return Some(Form::ShortM);
     }
     if n <= SHORT_N_MAX && k >= SHORT_N_MIN_K && rows(sa, k) && (rows(sb, n) || cols(sb, k)) {

@@ -480,8 +480,8 @@ fn skinny_kernel_matches_f64_products() {
     }
     let to32 = |a: &Array2<f64>| a.mapv(|v| v as f32);
     let to64 = |a: &Array2<f32>| a.mapv(f64::from);
-    // (m, k, n, a transposed, b transposed): xᵀ g with m short, x w with m short and w
-    // wide, then g wᵀ with n short.
+    // (m, k, n, a transposed, b transposed): xᵀ g and x w with m short, then g wᵀ with n
+    // short.
     let cases = [
         (100, 700, 1000, true, false),
         (40, 100, 5000, false, false),
@@ -491,6 +491,8 @@ fn skinny_kernel_matches_f64_products() {
         (700, 3000, 100, false, true),
         (131, 2000, 47, false, true),
         (9, 1100, 112, false, false),
+        (20, 100, 400, false, false),
+        (20, 400, 100, false, true),
         (160, 1024, 7, false, true),
     ];
     for threads in [1, 2, 3] {
@@ -508,7 +510,8 @@ fn skinny_kernel_matches_f64_products() {
                 let av = if ta { a_t.t() } else { a32.view() };
                 let bv = if tb { b_t.t() } else { b32.view() };
                 let form = skinny::form_of(&av, &bv, &c.view_mut());
-                let want = if ta || n > 4096 { "ShortM" } else { "ShortN" };
+                let short_m = m <= 256 && n >= 16 && !tb;
+                let want = if short_m { "ShortM" } else { "ShortN" };
                 assert_eq!(form.as_deref(), Some(want), "({m},{k},{n})");
                 assert!(skinny::gemm_f32(isa, threads, 0.5, &av, &bv, 2.0, &mut c));
                 max_err(&to64(&c.to_owned()), &expect)
@@ -531,6 +534,7 @@ fn skinny_kernel_matches_f64_products() {
     assert!(!takes(Isa::Avx2, a.t(), wide.view()));
     // m = 300: over the short side's limit.
     assert!(!takes(isa, a.t(), wide.view()));
-    // x w with x row-major and w not wide.
-    assert!(!takes(isa, to32(&arr(40, 300, 10)).view(), wide.view()));
+    // g wᵀ with k below the limit.
+    let small = to32(&arr(300, 200, 11));
+    assert!(!takes(isa, small.view(), to32(&arr(100, 200, 12)).t()));
 }

@@ -351,8 +351,10 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
             .into_dimensionality::<Ix3>()
             .expect("(batch, time + 1, hidden)");
         let grad = grad.as_standard_layout();
-        let wt = w_h.view().into_dimensionality::<Ix2>().expect("2-D");
-        let wt = wt.t();
+        // `Whᵀ` as rows once for the steps' `dh Whᵀ` (both kernels read rows fastest).
+        let w = w_h.view().into_dimensionality::<Ix2>().expect("2-D");
+        let wt = w.t();
+        let wt = wt.as_standard_layout();
         let mut da = Array3::<T>::zeros((b, t, h4));
         let mut dh_next = Array2::<T>::zeros((b, h));
         let mut dc_next = grad.index_axis(Axis(1), t).to_owned();
@@ -381,7 +383,7 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
             gemm(
                 one,
                 &da.index_axis(Axis(1), step),
-                &wt,
+                &wt.view(),
                 T::zero(),
                 &mut dh_next.view_mut(),
             );
