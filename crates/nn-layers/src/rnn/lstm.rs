@@ -20,10 +20,16 @@
 //! assert_eq!(state.h.shape(), vec![2, 5]);
 //! ```
 
-use ndarray::{ArcArray, Array2, Array3, ArrayD, Axis, Ix2, Ix3, IxDyn, s};
-use nn_core::kernels::{gemm, sigmoid_inplace, tanh_inplace};
+use ndarray::{
+    ArcArray, Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis,
+    Ix2, Ix3, IxDyn, s,
+};
+use nn_core::kernels::{
+    PAR_MIN_MACS, gemm, gemm_serial, num_threads, sigmoid_inplace, tanh_inplace,
+};
 use nn_core::{Float, Grads, Op, Tensor};
 use rand::Rng;
+use rayon::prelude::*;
 
 use super::{
     check_state, check_weights, from_torch_layout, input_products, param, reorder_gates,
@@ -288,37 +294,20 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
             .assign(&h0.view().into_dimensionality::<Ix2>().expect("2-D"));
         cs.index_axis_mut(Axis(1), 0)
             .assign(&c0.view().into_dimensionality::<Ix2>().expect("2-D"));
-        let mut a = Array2::<T>::zeros((b, h4));
-        for step in 0..t {
-            a.assign(&xw.index_axis(Axis(1), step));
-            gemm(
-                T::one(),
-                &hs.index_axis(Axis(1), step),
-                &w,
-                T::one(),
-                &mut a.view_mut(),
-            );
-            let a = a.as_slice().expect("standard layout");
-            let (gs, ts) = (
-                gates.as_slice_mut().expect("standard layout"),
-                tanh_c.as_slice_mut().expect("standard layout"),
-            );
-            let (hss, css) = (
-                hs.as_slice_mut().expect("standard layout"),
-                cs.as_slice_mut().expect("standard layout"),
-            );
-            for r in 0..b {
-                let (at, next) = ((r * t + step), (r * (t + 1) + step + 1));
-                let (prev, new) = css.split_at_mut(next * h);
-                cell_row(
-                    &a[r * h4..(r + 1) * h4],
-                    &prev[(next - 1) * h..],
-                    &mut gs[at * h4..(at + 1) * h4],
-                    &mut new[..h],
-                    &mut ts[at * h..(at + 1) * h],
-                    &mut hss[next * h..(next + 1) * h],
-                );
-            }
+        // The rows of the batch are independent sequences: runs of them go to the threads, each
+        // through every step on its own.
+        let per = rows_per_thread(b, t * h4 * h);
+        let runs = xw
+            .axis_chunks_iter(Axis(0), per)
+            .zip(gates.axis_chunks_iter_mut(Axis(0), per))
+            .zip(tanh_c.axis_chunks_iter_mut(Axis(0), per))
+            .zip(hs.axis_chunks_iter_mut(Axis(0), per))
+            .zip(cs.axis_chunks_iter_mut(Axis(0), per));
+        let run = |((((xw, g), tc), hs), cs)| forward_rows(xw, &w, g, tc, hs, cs);
+        if per >= b {
+            runs.for_each(run);
+        } else {
+            runs.collect::<Vec<_>>().into_par_iter().for_each(run);
         }
         let mut out = Array3::<T>::zeros((b, t + 1, h));
         out.slice_mut(s![.., ..t, ..])
@@ -350,43 +339,29 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
         let grad = grad
             .into_dimensionality::<Ix3>()
             .expect("(batch, time + 1, hidden)");
-        let grad = grad.as_standard_layout();
         // `Whᵀ` as rows once for the steps' `dh Whᵀ` (both kernels read rows fastest).
         let w = w_h.view().into_dimensionality::<Ix2>().expect("2-D");
         let wt = w.t();
         let wt = wt.as_standard_layout();
         let mut da = Array3::<T>::zeros((b, t, h4));
-        let mut dh_next = Array2::<T>::zeros((b, h));
-        let mut dc_next = grad.index_axis(Axis(1), t).to_owned();
-        let one = T::one();
-        for step in (0..t).rev() {
-            for r in 0..b {
-                let g = gates.slice(s![r, step, ..]);
-                let (i, f, gg, o) = (
-                    g.slice(s![..h]),
-                    g.slice(s![h..2 * h]),
-                    g.slice(s![2 * h..3 * h]),
-                    g.slice(s![3 * h..]),
-                );
-                let mut dr = da.slice_mut(s![r, step, ..]);
-                for k in 0..h {
-                    let (dh, dcn) = (grad[[r, step, k]] + dh_next[[r, k]], dc_next[[r, k]]);
-                    let tc = tanh_c[[r, step, k]];
-                    let dc = dcn + dh * o[k] * (one - tc * tc);
-                    dr[k] = dc * gg[k] * i[k] * (one - i[k]);
-                    dr[h + k] = dc * cs[[r, step, k]] * f[k] * (one - f[k]);
-                    dr[2 * h + k] = dc * i[k] * (one - gg[k] * gg[k]);
-                    dr[3 * h + k] = dh * tc * o[k] * (one - o[k]);
-                    dc_next[[r, k]] = dc * f[k];
-                }
-            }
-            gemm(
-                one,
-                &da.index_axis(Axis(1), step),
-                &wt.view(),
-                T::zero(),
-                &mut dh_next.view_mut(),
-            );
+        let mut dh0 = Array2::<T>::zeros((b, h));
+        let mut dc0 = Array2::<T>::zeros((b, h));
+        let per = rows_per_thread(b, t * h4 * h);
+        let runs = grad
+            .axis_chunks_iter(Axis(0), per)
+            .zip(gates.axis_chunks_iter(Axis(0), per))
+            .zip(tanh_c.axis_chunks_iter(Axis(0), per))
+            .zip(cs.axis_chunks_iter(Axis(0), per))
+            .zip(da.axis_chunks_iter_mut(Axis(0), per))
+            .zip(dh0.axis_chunks_iter_mut(Axis(0), per))
+            .zip(dc0.axis_chunks_iter_mut(Axis(0), per));
+        let run = |((((((g, gt), tc), cs), da), dh), dc)| {
+            backward_rows(g, gt, tc, cs, &wt.view(), da, dh, dc)
+        };
+        if per >= b {
+            runs.for_each(run);
+        } else {
+            runs.collect::<Vec<_>>().into_par_iter().for_each(run);
         }
         if grads.needs(1) {
             // Σ_t h_{t−1}ᵀ da_t as one product: the previous states laid out as rows.
@@ -401,12 +376,115 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
                 .into_shape_with_order((b * t, h4))
                 .expect("standard layout");
             let mut dw = Array2::<T>::zeros((h, h4));
-            gemm(one, &prev.t(), &da2, T::zero(), &mut dw.view_mut());
+            gemm(T::one(), &prev.t(), &da2, T::zero(), &mut dw.view_mut());
             grads.add(1, dw.into_dyn());
         }
-        grads.add(2, dh_next.into_dyn());
-        grads.add(3, dc_next.into_dyn());
+        grads.add(2, dh0.into_dyn());
+        grads.add(3, dc0.into_dyn());
         grads.add(0, da.into_dyn());
+    }
+}
+
+/// Rows of the batch per thread for a sequence op of `macs` multiply-adds a row: all rows on
+/// one thread below [`PAR_MIN_MACS`] in all.
+fn rows_per_thread(batch: usize, macs: usize) -> usize {
+    let threads = num_threads().min(batch * macs / PAR_MIN_MACS).max(1);
+    batch.div_ceil(threads).max(1)
+}
+
+/// The forward steps for a run of rows: `xw (rows, time, 4H)`, the gates and `tanh c` out,
+/// `hs` and `cs` `(rows, time + 1, H)` from their starting states on.
+fn forward_rows<T: Float>(
+    xw: ArrayView3<'_, T>,
+    w: &ArrayView2<'_, T>,
+    mut gates: ArrayViewMut3<'_, T>,
+    mut tanh_c: ArrayViewMut3<'_, T>,
+    mut hs: ArrayViewMut3<'_, T>,
+    mut cs: ArrayViewMut3<'_, T>,
+) {
+    let (b, t, h4) = xw.dim();
+    let mut a = Array2::<T>::zeros((b, h4));
+    for step in 0..t {
+        a.assign(&xw.index_axis(Axis(1), step));
+        gemm_serial(
+            T::one(),
+            &hs.index_axis(Axis(1), step),
+            w,
+            T::one(),
+            &mut a.view_mut(),
+        );
+        let a = a.as_slice().expect("standard layout");
+        for r in 0..b {
+            let (c_prev, mut c_new) = cs.index_axis_mut(Axis(0), r).split_at(Axis(0), step + 1);
+            let c_prev = c_prev.index_axis(Axis(0), step);
+            cell_row(
+                &a[r * h4..(r + 1) * h4],
+                c_prev.as_slice().expect("a contiguous row"),
+                gates
+                    .slice_mut(s![r, step, ..])
+                    .into_slice()
+                    .expect("a contiguous row"),
+                c_new
+                    .index_axis_mut(Axis(0), 0)
+                    .into_slice()
+                    .expect("a contiguous row"),
+                tanh_c
+                    .slice_mut(s![r, step, ..])
+                    .into_slice()
+                    .expect("a contiguous row"),
+                hs.slice_mut(s![r, step + 1, ..])
+                    .into_slice()
+                    .expect("a contiguous row"),
+            );
+        }
+    }
+}
+
+/// The backward steps for a run of rows, last step first: `da` out, and the gradients of the
+/// starting `h` and `c` into `dh` and `dc`.
+#[allow(clippy::too_many_arguments)]
+fn backward_rows<T: Float>(
+    grad: ArrayView3<'_, T>,
+    gates: ArrayView3<'_, T>,
+    tanh_c: ArrayView3<'_, T>,
+    cs: ArrayView3<'_, T>,
+    wt: &ArrayView2<'_, T>,
+    mut da: ArrayViewMut3<'_, T>,
+    mut dh_next: ArrayViewMut2<'_, T>,
+    mut dc_next: ArrayViewMut2<'_, T>,
+) {
+    let (b, t, h4) = gates.dim();
+    let h = h4 / 4;
+    dc_next.assign(&grad.index_axis(Axis(1), t));
+    let one = T::one();
+    for step in (0..t).rev() {
+        for r in 0..b {
+            let g = gates.slice(s![r, step, ..]);
+            let (i, f, gg, o) = (
+                g.slice(s![..h]),
+                g.slice(s![h..2 * h]),
+                g.slice(s![2 * h..3 * h]),
+                g.slice(s![3 * h..]),
+            );
+            let mut dr = da.slice_mut(s![r, step, ..]);
+            for k in 0..h {
+                let (dh, dcn) = (grad[[r, step, k]] + dh_next[[r, k]], dc_next[[r, k]]);
+                let tc = tanh_c[[r, step, k]];
+                let dc = dcn + dh * o[k] * (one - tc * tc);
+                dr[k] = dc * gg[k] * i[k] * (one - i[k]);
+                dr[h + k] = dc * cs[[r, step, k]] * f[k] * (one - f[k]);
+                dr[2 * h + k] = dc * i[k] * (one - gg[k] * gg[k]);
+                dr[3 * h + k] = dh * tc * o[k] * (one - o[k]);
+                dc_next[[r, k]] = dc * f[k];
+            }
+        }
+        gemm_serial(
+            one,
+            &da.index_axis(Axis(1), step),
+            wt,
+            T::zero(),
+            &mut dh_next,
+        );
     }
 }
 
@@ -623,6 +701,43 @@ mod tests {
             ],
         )
         .unwrap();
+    }
+
+    /// Runs of rows on several threads give what one thread gives: outputs, the last state and
+    /// every gradient.
+    #[test]
+    fn the_sequence_split_over_threads_is_the_same() {
+        let run = |threads: usize| {
+            nn_core::kernels::with_num_threads(threads, || {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+                let lstm = Lstm::<f64>::new(5, 64, &mut rng);
+                // 9 rows × 20 steps: enough work for three runs of three rows.
+                let xs = Tensor::<f64>::randn(&[9, 20, 5], 9).requires_grad();
+                let state = LstmState {
+                    h: Tensor::randn(&[9, 64], 10).requires_grad(),
+                    c: Tensor::randn(&[9, 64], 11).requires_grad(),
+                };
+                let (hs, last) = lstm.forward_seq(&xs, Some(state.clone()));
+                let out = (hs.to_array(), last.h.to_array(), last.c.to_array());
+                hs.mul(&hs).sum().add(&last.c.sum()).backward().unwrap();
+                let mut grads: Vec<_> = lstm
+                    .parameters()
+                    .into_iter()
+                    .map(|(_, p)| p.grad().unwrap())
+                    .collect();
+                grads.extend([xs, state.h, state.c].map(|t| t.grad().unwrap()));
+                (out, grads)
+            })
+        };
+        let (one, three) = (run(1), run(3));
+        let close = |a: &ArrayD<f64>, b: &ArrayD<f64>| {
+            a.shape() == b.shape() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12)
+        };
+        assert!(close(&one.0.0, &three.0.0) && close(&one.0.1, &three.0.1));
+        assert!(close(&one.0.2, &three.0.2));
+        for (a, b) in one.1.iter().zip(&three.1) {
+            assert!(close(a, b), "{a} against {b}");
+        }
     }
 
     #[test]
