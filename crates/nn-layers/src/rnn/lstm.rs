@@ -253,13 +253,15 @@ struct LstmSeqOp<T: Float> {
     saved: Option<SeqSaved<T>>,
 }
 
-/// What the backward pass reads: the activated gates `(batch, time, 4H)`, `tanh c_t`
-/// `(batch, time, H)`, `h` and `c` from the starting state on `(batch, time + 1, H)`, and `Wh`.
+/// What the backward pass reads: the activated gates `(batch, time, 4H)` (overwritten there by
+/// their gradient), `tanh c_t` `(batch, time, H)`, `c` from the starting state on `(batch, time
+/// + 1, H)`, the starting `h` and the op's output (the steps' `h`), and `Wh`.
 struct SeqSaved<T: Float> {
     gates: Array3<T>,
     tanh_c: Array3<T>,
-    hs: Array3<T>,
     cs: Array3<T>,
+    h0: ArcArray<T, IxDyn>,
+    out: ArcArray<T, IxDyn>,
     w_h: ArcArray<T, IxDyn>,
 }
 
@@ -288,10 +290,10 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
         let w = w_h.view().into_dimensionality::<Ix2>().expect("2-D");
         let mut gates = Array3::<T>::zeros((b, t, h4));
         let mut tanh_c = Array3::<T>::zeros((b, t, h));
-        let mut hs = Array3::<T>::zeros((b, t + 1, h));
+        // The steps' `h` go straight into the output, `(batch, time + 1, H)`, the last `c` after.
+        let mut out = Array3::<T>::zeros((b, t + 1, h));
         let mut cs = Array3::<T>::zeros((b, t + 1, h));
-        hs.index_axis_mut(Axis(1), 0)
-            .assign(&h0.view().into_dimensionality::<Ix2>().expect("2-D"));
+        let h0v = h0.view().into_dimensionality::<Ix2>().expect("2-D");
         cs.index_axis_mut(Axis(1), 0)
             .assign(&c0.view().into_dimensionality::<Ix2>().expect("2-D"));
         // The rows of the batch are independent sequences: runs of them go to the threads, each
@@ -301,37 +303,38 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
             .axis_chunks_iter(Axis(0), per)
             .zip(gates.axis_chunks_iter_mut(Axis(0), per))
             .zip(tanh_c.axis_chunks_iter_mut(Axis(0), per))
-            .zip(hs.axis_chunks_iter_mut(Axis(0), per))
+            .zip(h0v.axis_chunks_iter(Axis(0), per))
+            .zip(out.axis_chunks_iter_mut(Axis(0), per))
             .zip(cs.axis_chunks_iter_mut(Axis(0), per));
-        let run = |((((xw, g), tc), hs), cs)| forward_rows(xw, &w, g, tc, hs, cs);
+        let run = |(((((xw, g), tc), h0), hs), cs)| forward_rows(xw, &w, g, tc, h0, hs, cs);
         if per >= b {
             runs.for_each(run);
         } else {
             runs.collect::<Vec<_>>().into_par_iter().for_each(run);
         }
-        let mut out = Array3::<T>::zeros((b, t + 1, h));
-        out.slice_mut(s![.., ..t, ..])
-            .assign(&hs.slice(s![.., 1.., ..]));
         out.index_axis_mut(Axis(1), t)
             .assign(&cs.index_axis(Axis(1), t));
+        let out = out.into_dyn().into_shared();
         if needs_grad.iter().any(|&n| n) {
             self.saved = Some(SeqSaved {
                 gates,
                 tanh_c,
-                hs,
                 cs,
+                h0: h0.clone(),
+                out: out.clone(),
                 w_h: w_h.clone(),
             });
         }
-        out.into_dyn().into_shared()
+        out
     }
 
     fn backward(self: Box<Self>, grad: ArrayD<T>, grads: &mut Grads<'_, T>) {
         let SeqSaved {
             gates,
             tanh_c,
-            hs,
             cs,
+            h0,
+            out,
             w_h,
         } = self.saved.expect("kept by forward");
         let (b, t, h4) = gates.dim();
@@ -343,21 +346,20 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
         let w = w_h.view().into_dimensionality::<Ix2>().expect("2-D");
         let wt = w.t();
         let wt = wt.as_standard_layout();
-        let mut da = Array3::<T>::zeros((b, t, h4));
+        // The gates become their gradient in place.
+        let mut da = gates;
         let mut dh0 = Array2::<T>::zeros((b, h));
         let mut dc0 = Array2::<T>::zeros((b, h));
         let per = rows_per_thread(b, t * h4 * h);
         let runs = grad
             .axis_chunks_iter(Axis(0), per)
-            .zip(gates.axis_chunks_iter(Axis(0), per))
             .zip(tanh_c.axis_chunks_iter(Axis(0), per))
             .zip(cs.axis_chunks_iter(Axis(0), per))
             .zip(da.axis_chunks_iter_mut(Axis(0), per))
             .zip(dh0.axis_chunks_iter_mut(Axis(0), per))
             .zip(dc0.axis_chunks_iter_mut(Axis(0), per));
-        let run = |((((((g, gt), tc), cs), da), dh), dc)| {
-            backward_rows(g, gt, tc, cs, &wt.view(), da, dh, dc)
-        };
+        let run =
+            |(((((g, tc), cs), da), dh), dc)| backward_rows(g, tc, cs, &wt.view(), da, dh, dc);
         if per >= b {
             runs.for_each(run);
         } else {
@@ -365,10 +367,13 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
         }
         if grads.needs(1) {
             // Σ_t h_{t−1}ᵀ da_t as one product: the previous states laid out as rows.
-            let prev = hs
-                .slice(s![.., ..t, ..])
-                .as_standard_layout()
-                .into_owned()
+            let out = out.view().into_dimensionality::<Ix3>().expect("3-D");
+            let mut prev = Array3::<T>::zeros((b, t, h));
+            prev.index_axis_mut(Axis(1), 0)
+                .assign(&h0.view().into_dimensionality::<Ix2>().expect("2-D"));
+            prev.slice_mut(s![.., 1.., ..])
+                .assign(&out.slice(s![.., ..t - 1, ..]));
+            let prev = prev
                 .into_shape_with_order((b * t, h))
                 .expect("(batch · time, hidden)");
             let da2 = da
@@ -393,12 +398,14 @@ fn rows_per_thread(batch: usize, macs: usize) -> usize {
 }
 
 /// The forward steps for a run of rows: `xw (rows, time, 4H)`, the gates and `tanh c` out,
-/// `hs` and `cs` `(rows, time + 1, H)` from their starting states on.
+/// each step's `h` into `hs (rows, time + 1, H)` from the starting `h0` on, and `cs` `(rows,
+/// time + 1, H)` from its starting state on.
 fn forward_rows<T: Float>(
     xw: ArrayView3<'_, T>,
     w: &ArrayView2<'_, T>,
     mut gates: ArrayViewMut3<'_, T>,
     mut tanh_c: ArrayViewMut3<'_, T>,
+    h0: ArrayView2<'_, T>,
     mut hs: ArrayViewMut3<'_, T>,
     mut cs: ArrayViewMut3<'_, T>,
 ) {
@@ -406,13 +413,12 @@ fn forward_rows<T: Float>(
     let mut a = Array2::<T>::zeros((b, h4));
     for step in 0..t {
         a.assign(&xw.index_axis(Axis(1), step));
-        gemm_serial(
-            T::one(),
-            &hs.index_axis(Axis(1), step),
-            w,
-            T::one(),
-            &mut a.view_mut(),
-        );
+        let h_prev = if step == 0 {
+            h0.view()
+        } else {
+            hs.index_axis(Axis(1), step - 1)
+        };
+        gemm_serial(T::one(), &h_prev, w, T::one(), &mut a.view_mut());
         let a = a.as_slice().expect("standard layout");
         for r in 0..b {
             let (c_prev, mut c_new) = cs.index_axis_mut(Axis(0), r).split_at(Axis(0), step + 1);
@@ -432,7 +438,7 @@ fn forward_rows<T: Float>(
                     .slice_mut(s![r, step, ..])
                     .into_slice()
                     .expect("a contiguous row"),
-                hs.slice_mut(s![r, step + 1, ..])
+                hs.slice_mut(s![r, step, ..])
                     .into_slice()
                     .expect("a contiguous row"),
             );
@@ -440,12 +446,10 @@ fn forward_rows<T: Float>(
     }
 }
 
-/// The backward steps for a run of rows, last step first: `da` out, and the gradients of the
-/// starting `h` and `c` into `dh` and `dc`.
-#[allow(clippy::too_many_arguments)]
+/// The backward steps for a run of rows, last step first: the activated gates in `da` become
+/// their gradient, and the gradients of the starting `h` and `c` go into `dh` and `dc`.
 fn backward_rows<T: Float>(
     grad: ArrayView3<'_, T>,
-    gates: ArrayView3<'_, T>,
     tanh_c: ArrayView3<'_, T>,
     cs: ArrayView3<'_, T>,
     wt: &ArrayView2<'_, T>,
@@ -453,29 +457,23 @@ fn backward_rows<T: Float>(
     mut dh_next: ArrayViewMut2<'_, T>,
     mut dc_next: ArrayViewMut2<'_, T>,
 ) {
-    let (b, t, h4) = gates.dim();
+    let (b, t, h4) = da.dim();
     let h = h4 / 4;
     dc_next.assign(&grad.index_axis(Axis(1), t));
     let one = T::one();
     for step in (0..t).rev() {
         for r in 0..b {
-            let g = gates.slice(s![r, step, ..]);
-            let (i, f, gg, o) = (
-                g.slice(s![..h]),
-                g.slice(s![h..2 * h]),
-                g.slice(s![2 * h..3 * h]),
-                g.slice(s![3 * h..]),
-            );
             let mut dr = da.slice_mut(s![r, step, ..]);
             for k in 0..h {
+                let (i, f, gg, o) = (dr[k], dr[h + k], dr[2 * h + k], dr[3 * h + k]);
                 let (dh, dcn) = (grad[[r, step, k]] + dh_next[[r, k]], dc_next[[r, k]]);
                 let tc = tanh_c[[r, step, k]];
-                let dc = dcn + dh * o[k] * (one - tc * tc);
-                dr[k] = dc * gg[k] * i[k] * (one - i[k]);
-                dr[h + k] = dc * cs[[r, step, k]] * f[k] * (one - f[k]);
-                dr[2 * h + k] = dc * i[k] * (one - gg[k] * gg[k]);
-                dr[3 * h + k] = dh * tc * o[k] * (one - o[k]);
-                dc_next[[r, k]] = dc * f[k];
+                let dc = dcn + dh * o * (one - tc * tc);
+                dr[k] = dc * gg * i * (one - i);
+                dr[h + k] = dc * cs[[r, step, k]] * f * (one - f);
+                dr[2 * h + k] = dc * i * (one - gg * gg);
+                dr[3 * h + k] = dh * tc * o * (one - o);
+                dc_next[[r, k]] = dc * f;
             }
         }
         gemm_serial(
