@@ -15,6 +15,7 @@ use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
 
 use super::loss::row_runs;
+use super::matmul::check_affine;
 
 /// Scores per block: about 4 MB of `f32` (104 rows of 10,000 words), whatever the width.
 const BLOCK_VALUES: usize = 1 << 20;
@@ -52,12 +53,8 @@ impl<T: Float> Op<T> for AffineCrossEntropyOp<T> {
 
     fn forward(&mut self, v: &[&ArcArray<T, IxDyn>], needs: &[bool]) -> ArcArray<T, IxDyn> {
         let (x, w, b) = (v[0], v[1], v[2]);
-        let (sx, sw, sb) = (x.shape(), w.shape(), b.shape());
-        let ok = sx.len() == 2 && sw.len() == 2 && sx[1] == sw[0] && sb == [sw[1]];
-        assert!(
-            ok,
-            "affine_cross_entropy: x {sx:?} @ w {sw:?} + b {sb:?} needs x (n, in), w (in, out), b (out)"
-        );
+        let (sx, sw) = (x.shape(), w.shape());
+        check_affine("affine_cross_entropy", sx, sw, b.shape());
         let (n, d, c) = (sx[0], sx[1], sw[1]);
         assert!(
             self.labels.len() == n,

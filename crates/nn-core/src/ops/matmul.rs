@@ -164,12 +164,7 @@ impl<T: Float> Op<T> for AffineOp<T> {
     }
     fn forward(&mut self, v: &[&ArcArray<T, IxDyn>], needs: &[bool]) -> ArcArray<T, IxDyn> {
         let (x, w, b) = (v[0], v[1], v[2]);
-        let (sx, sw, sb) = (x.shape(), w.shape(), b.shape());
-        let ok = sx.len() == 2 && sw.len() == 2 && sx[1] == sw[0] && sb == [sw[1]];
-        assert!(
-            ok,
-            "affine: x {sx:?} @ w {sw:?} + b {sb:?} needs x (n, in), w (in, out), b (out)"
-        );
+        check_affine("affine", x.shape(), w.shape(), b.shape());
         // The bias is the product's starting value: one pass over `y` instead of three
         // (clear, multiply-add, add the bias).
         let (x2, w2) = (as_matrix(x), as_matrix(w));
@@ -199,6 +194,15 @@ impl<T: Float> Op<T> for AffineOp<T> {
             grads.add(0, dot2(g.view(), w.view().reversed_axes()));
         }
     }
+}
+
+/// Panics naming `op` unless `x (n, in)`, `w (in, out)` and `b (out)` fit together.
+pub(super) fn check_affine(op: &str, sx: &[usize], sw: &[usize], sb: &[usize]) {
+    let ok = sx.len() == 2 && sw.len() == 2 && sx[1] == sw[0] && sb == [sw[1]];
+    assert!(
+        ok,
+        "{op}: x {sx:?} @ w {sw:?} + b {sb:?} needs x (n, in), w (in, out), b (out)"
+    );
 }
 
 fn as_matrix<T: Float>(a: &ArcArray<T, IxDyn>) -> ArrayView2<'_, T> {

@@ -306,12 +306,9 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
             .zip(h0v.axis_chunks_iter(Axis(0), per))
             .zip(out.axis_chunks_iter_mut(Axis(0), per))
             .zip(cs.axis_chunks_iter_mut(Axis(0), per));
-        let run = |(((((xw, g), tc), h0), hs), cs)| forward_rows(xw, &w, g, tc, h0, hs, cs);
-        if per >= b {
-            runs.for_each(run);
-        } else {
-            runs.collect::<Vec<_>>().into_par_iter().for_each(run);
-        }
+        each_run(runs, per < b, |(((((xw, g), tc), h0), hs), cs)| {
+            forward_rows(xw, &w, g, tc, h0, hs, cs)
+        });
         out.index_axis_mut(Axis(1), t)
             .assign(&cs.index_axis(Axis(1), t));
         let out = out.into_dyn().into_shared();
@@ -358,13 +355,9 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
             .zip(da.axis_chunks_iter_mut(Axis(0), per))
             .zip(dh0.axis_chunks_iter_mut(Axis(0), per))
             .zip(dc0.axis_chunks_iter_mut(Axis(0), per));
-        let run =
-            |(((((g, tc), cs), da), dh), dc)| backward_rows(g, tc, cs, &wt.view(), da, dh, dc);
-        if per >= b {
-            runs.for_each(run);
-        } else {
-            runs.collect::<Vec<_>>().into_par_iter().for_each(run);
-        }
+        each_run(runs, per < b, |(((((g, tc), cs), da), dh), dc)| {
+            backward_rows(g, tc, cs, &wt.view(), da, dh, dc)
+        });
         if grads.needs(1) {
             // Σ_t h_{t−1}ᵀ da_t as one product: the previous states laid out as rows.
             let out = out.view().into_dimensionality::<Ix3>().expect("3-D");
@@ -387,6 +380,19 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
         grads.add(2, dh0.into_dyn());
         grads.add(3, dc0.into_dyn());
         grads.add(0, da.into_dyn());
+    }
+}
+
+/// `run` on each of `runs`, on the threads when `parallel`.
+fn each_run<I>(runs: I, parallel: bool, run: impl Fn(I::Item) + Sync + Send)
+where
+    I: Iterator,
+    I::Item: Send,
+{
+    if parallel {
+        runs.collect::<Vec<_>>().into_par_iter().for_each(run);
+    } else {
+        runs.for_each(run);
     }
 }
 
