@@ -14,7 +14,7 @@ use crate::kernels::{self, gemm};
 use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
 
-use super::loss::row_runs;
+use super::loss::{check_labels, row_runs};
 use super::matmul::check_affine;
 
 /// Scores per block: about 4 MB of `f32` (104 rows of 10,000 words), whatever the width.
@@ -61,9 +61,7 @@ impl<T: Float> Op<T> for AffineCrossEntropyOp<T> {
             "affine_cross_entropy: {} labels for {n} rows",
             self.labels.len()
         );
-        if let Some(&bad) = self.labels.iter().find(|&&k| k >= c) {
-            panic!("affine_cross_entropy: label {bad} for {c} classes");
-        }
+        check_labels("affine_cross_entropy", &self.labels, c);
         let (x, w) = (matrix(x), matrix(w));
         // `w` as rows for the scores and `wᵀ` as rows for `dx`: the short-side kernel reads
         // both in place (one is a copy, made once, where `w` is a transposed embedding).
@@ -77,11 +75,10 @@ impl<T: Float> Op<T> for AffineCrossEntropyOp<T> {
         let mut dx = needs[0].then(|| Array2::<T>::zeros((n, d)));
         let mut dw = needs[1].then(|| Array2::<T>::zeros((d, c)));
         let mut db = needs[2].then(|| vec![T::zero(); c]);
-        // The mean's `1 / N`, folded into every row of the gradient.
-        let scale = needs
-            .iter()
-            .any(|&n| n)
-            .then(|| T::lit(1.0 / n.max(1) as f64));
+        // The mean's `1 / N`, folded into every row of the gradient (an empty batch's mean is
+        // NaN, as `mean` of no values gives).
+        let inv_n = T::lit(1.0 / n as f64);
+        let scale = needs.iter().any(|&n| n).then_some(inv_n);
         let rows = self.block_rows.min(n);
         let mut block = vec![T::zero(); rows * c];
         let mut total = T::zero();
@@ -112,12 +109,7 @@ impl<T: Float> Op<T> for AffineCrossEntropyOp<T> {
             dw.map(Array2::into_dyn),
             db.map(|db| ArrayD::from_shape_vec(IxDyn(&[c]), db).expect("(c)")),
         ];
-        // An empty batch has no mean: NaN, as `mean` of no values gives.
-        let mean = if n == 0 {
-            T::nan()
-        } else {
-            total * T::lit(1.0 / n as f64)
-        };
+        let mean = if n == 0 { T::nan() } else { total * inv_n };
         ArrayD::from_elem(IxDyn(&[]), mean).into_shared()
     }
 

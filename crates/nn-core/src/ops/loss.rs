@@ -22,6 +22,13 @@ pub(super) fn row_runs(values: usize, n: usize) -> (usize, usize) {
     (parts, n.div_ceil(parts).max(1))
 }
 
+/// Panics naming `op` at the first label that is not below `classes`.
+pub(super) fn check_labels(op: &str, labels: &[usize], classes: usize) {
+    if let Some(&bad) = labels.iter().find(|&&k| k >= classes) {
+        panic!("{op}: label {bad} for {classes} classes");
+    }
+}
+
 /// One row's `logsumexp`, from its maximum and `Σ e^(z − max)`; the softmax written into
 /// `probs` when given. Both losses below go through it, so that they agree to the bit.
 fn row_lse<T: Float>(row: &[T], probs: Option<&mut [T]>) -> T {
@@ -168,9 +175,7 @@ impl<T: Float> Op<T> for SoftmaxCrossEntropyClassesOp<T> {
             self.labels.len()
         );
         let (n, c) = (z.shape()[0], z.shape()[1]);
-        if let Some(&bad) = self.labels.iter().find(|&&k| k >= c) {
-            panic!("softmax_cross_entropy_classes: label {bad} for {c} classes");
-        }
+        check_labels("softmax_cross_entropy_classes", &self.labels, c);
         let z = z.as_standard_layout();
         let zs = z.as_slice().expect("standard");
         let mut probs = needs[0].then(|| vec![T::zero(); n * c]);

@@ -215,7 +215,6 @@ impl<T: Float> Op<T> for LstmCellOp<T> {
         let c_prev = c_prev.view().into_dimensionality::<Ix2>().expect("2-D");
         let mut da = Array2::<T>::zeros((b, h4));
         let mut dc_prev = Array2::<T>::zeros((b, h));
-        let one = T::one();
         for r in 0..b {
             let gr = gates.row(r);
             let (i, f, g, o) = (
@@ -226,13 +225,13 @@ impl<T: Float> Op<T> for LstmCellOp<T> {
             );
             let mut dr = da.row_mut(r);
             for k in 0..h {
-                let (dh, dcn, t) = (grad[[r, k]], grad[[r, h + k]], tanh_c[[r, k]]);
-                let dc = dcn + dh * o[k] * (one - t * t);
-                dr[k] = dc * g[k] * i[k] * (one - i[k]);
-                dr[h + k] = dc * c_prev[[r, k]] * f[k] * (one - f[k]);
-                dr[2 * h + k] = dc * i[k] * (one - g[k] * g[k]);
-                dr[3 * h + k] = dh * t * o[k] * (one - o[k]);
-                dc_prev[[r, k]] = dc * f[k];
+                let (d, dc) = unit_grad(
+                    [i[k], f[k], g[k], o[k]],
+                    (tanh_c[[r, k]], c_prev[[r, k]]),
+                    (grad[[r, k]], grad[[r, h + k]]),
+                );
+                (dr[k], dr[h + k], dr[2 * h + k], dr[3 * h + k]) = (d[0], d[1], d[2], d[3]);
+                dc_prev[[r, k]] = dc;
             }
         }
         if grads.needs(0) {
@@ -242,6 +241,26 @@ impl<T: Float> Op<T> for LstmCellOp<T> {
             grads.add(1, dc_prev.into_dyn());
         }
     }
+}
+
+/// One unit's backward step: from its activated gates `[i, f, g, o]`, `tanh c'` and the previous
+/// `c`, and the gradients reaching `h'` and `c'`, the gradients of its four pre-activations and
+/// of the previous `c` (the book's `LSTM.backward`).
+#[inline(always)]
+fn unit_grad<T: Float>(
+    [i, f, g, o]: [T; 4],
+    (tanh_c, c_prev): (T, T),
+    (dh, dc_next): (T, T),
+) -> ([T; 4], T) {
+    let one = T::one();
+    let dc = dc_next + dh * o * (one - tanh_c * tanh_c);
+    let da = [
+        dc * g * i * (one - i),
+        dc * c_prev * f * (one - f),
+        dc * i * (one - g * g),
+        dh * tanh_c * o * (one - o),
+    ];
+    (da, dc * f)
 }
 
 /// The book's `TimeLSTM` as one op: from the inputs' shares of the pre-activations `xw`
@@ -466,24 +485,21 @@ fn backward_rows<T: Float>(
     let (b, t, h4) = da.dim();
     let h = h4 / 4;
     dc_next.assign(&grad.index_axis(Axis(1), t));
-    let one = T::one();
     for step in (0..t).rev() {
         for r in 0..b {
             let mut dr = da.slice_mut(s![r, step, ..]);
             for k in 0..h {
-                let (i, f, gg, o) = (dr[k], dr[h + k], dr[2 * h + k], dr[3 * h + k]);
-                let (dh, dcn) = (grad[[r, step, k]] + dh_next[[r, k]], dc_next[[r, k]]);
-                let tc = tanh_c[[r, step, k]];
-                let dc = dcn + dh * o * (one - tc * tc);
-                dr[k] = dc * gg * i * (one - i);
-                dr[h + k] = dc * cs[[r, step, k]] * f * (one - f);
-                dr[2 * h + k] = dc * i * (one - gg * gg);
-                dr[3 * h + k] = dh * tc * o * (one - o);
-                dc_next[[r, k]] = dc * f;
+                let (d, dc) = unit_grad(
+                    [dr[k], dr[h + k], dr[2 * h + k], dr[3 * h + k]],
+                    (tanh_c[[r, step, k]], cs[[r, step, k]]),
+                    (grad[[r, step, k]] + dh_next[[r, k]], dc_next[[r, k]]),
+                );
+                (dr[k], dr[h + k], dr[2 * h + k], dr[3 * h + k]) = (d[0], d[1], d[2], d[3]);
+                dc_next[[r, k]] = dc;
             }
         }
         gemm_serial(
-            one,
+            T::one(),
             &da.index_axis(Axis(1), step),
             wt,
             T::zero(),
