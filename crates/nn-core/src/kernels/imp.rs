@@ -258,6 +258,7 @@ pub(crate) fn tanh_f32_one(x: f32) -> f32 {
 }
 
 /// `v ← tanh(v)`, element by element ([`tanh_f32_one`]).
+#[inline(always)]
 pub(crate) fn tanh_f32(v: &mut [f32]) {
     for x in v.iter_mut() {
         *x = tanh_f32_one(*x);
