@@ -263,6 +263,37 @@ fn unit_grad<T: Float>(
     (da, dc * f)
 }
 
+/// [`unit_grad`] over one row of `h` units, on slices so that the loop vectorises: the row's
+/// activated gates `gates` (`4h`) become their gradient, `dc` the previous `c`'s.
+#[inline(always)]
+fn row_grad<T: Float>(
+    gates: &mut [T],
+    (tanh_c, c_prev): (&[T], &[T]),
+    (grad, dh_next): (&[T], &[T]),
+    dc: &mut [T],
+) {
+    let h = dc.len();
+    let (i, rest) = gates.split_at_mut(h);
+    let (f, rest) = rest.split_at_mut(h);
+    let (g, o) = rest.split_at_mut(h);
+    let (o, tanh_c, c_prev, grad, dh_next) = (
+        &mut o[..h],
+        &tanh_c[..h],
+        &c_prev[..h],
+        &grad[..h],
+        &dh_next[..h],
+    );
+    for k in 0..h {
+        let (d, dc_prev) = unit_grad(
+            [i[k], f[k], g[k], o[k]],
+            (tanh_c[k], c_prev[k]),
+            (grad[k] + dh_next[k], dc[k]),
+        );
+        (i[k], f[k], g[k], o[k]) = (d[0], d[1], d[2], d[3]);
+        dc[k] = dc_prev;
+    }
+}
+
 /// The book's `TimeLSTM` as one op: from the inputs' shares of the pre-activations `xw`
 /// `(batch, time, 4H)`, `Wh (H, 4H)` and the starting `h0`, `c0` `(batch, H)`, every step's `h`
 /// and then the last `c`, `(batch, time + 1, H)`. One node instead of eight per step; the
@@ -482,21 +513,26 @@ fn backward_rows<T: Float>(
     mut dh_next: ArrayViewMut2<'_, T>,
     mut dc_next: ArrayViewMut2<'_, T>,
 ) {
-    let (b, t, h4) = da.dim();
-    let h = h4 / 4;
+    let (b, t, _) = da.dim();
     dc_next.assign(&grad.index_axis(Axis(1), t));
     for step in (0..t).rev() {
         for r in 0..b {
-            let mut dr = da.slice_mut(s![r, step, ..]);
-            for k in 0..h {
-                let (d, dc) = unit_grad(
-                    [dr[k], dr[h + k], dr[2 * h + k], dr[3 * h + k]],
-                    (tanh_c[[r, step, k]], cs[[r, step, k]]),
-                    (grad[[r, step, k]] + dh_next[[r, k]], dc_next[[r, k]]),
-                );
-                (dr[k], dr[h + k], dr[2 * h + k], dr[3 * h + k]) = (d[0], d[1], d[2], d[3]);
-                dc_next[[r, k]] = dc;
+            fn row<'a, T: Float>(a: ArrayView3<'a, T>, r: usize, step: usize) -> &'a [T] {
+                a.slice_move(s![r, step, ..])
+                    .to_slice()
+                    .expect("a contiguous row")
             }
+            row_grad(
+                da.slice_mut(s![r, step, ..])
+                    .into_slice()
+                    .expect("a contiguous row"),
+                (row(tanh_c, r, step), row(cs, r, step)),
+                (
+                    row(grad, r, step),
+                    dh_next.row(r).to_slice().expect("a contiguous row"),
+                ),
+                dc_next.row_mut(r).into_slice().expect("a contiguous row"),
+            );
         }
         gemm_serial(
             T::one(),
