@@ -16,10 +16,8 @@ use zero_nn::layers::{
 };
 use zero_nn::optim::{Adam, Optimizer, Sgd};
 
-// glibc's malloc handed the heap top back to the OS and faulted it in again on every
-// data-parallel step (docs/performance.md); the binaries here use mimalloc.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../examples/common/alloc.rs"]
+mod alloc;
 
 const BATCH: usize = 100;
 
@@ -36,6 +34,7 @@ fn network(widths: &[usize]) -> Sequential<f32> {
 }
 
 fn train_step(c: &mut Criterion) {
+    alloc::keep_freed_memory();
     let x = Tensor::<f32>::rand_uniform(&[BATCH, 784], 0.0, 1.0, 1);
     let labels: Vec<usize> = (0..BATCH).map(|i| (i * 7) % 10).collect();
     let mut group = c.benchmark_group("train_step_batch100");

@@ -21,10 +21,7 @@ pub use training::{
     write_loss_curves,
 };
 
-// mimalloc, as `nn-mnist` uses: with glibc's malloc the language models' 28 MB score arrays
-// were mapped and unmapped (and their pages faulted in) on every training window.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod alloc;
 
 /// The result type of the examples: any error, printed as one line by [`main`].
 pub type Result<T> = std::result::Result<T, Box<dyn Error>>;
@@ -66,6 +63,7 @@ impl Common {
 
 /// Runs an example's body and turns an error into one line on stderr and exit code 1.
 pub fn main(example: &str, run: impl FnOnce() -> Result<()>) -> ExitCode {
+    alloc::keep_freed_memory();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -27,8 +27,8 @@ use zero_nn::layers::{
 };
 use zero_nn::optim::{Adam, Optimizer, Sgd};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../common/alloc.rs"]
+mod alloc;
 
 fn images(n: usize) -> Array2<f32> {
     Array2::from_shape_fn((n, 784), |(i, j)| {
@@ -326,6 +326,7 @@ fn cnn_epoch(x: &ndarray::Array4<f32>, labels: &[usize], threads: usize) -> f32 
 }
 
 fn main() {
+    alloc::keep_freed_memory();
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .take(2)

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use nn_data::{DatasetKind, FetchOptions, LoadOptions, Split};
 use nn_train::TrainError;
 
+mod alloc;
 mod dates;
 mod eval;
 mod infer;
@@ -19,11 +20,6 @@ mod models;
 mod predict;
 mod serve;
 mod train;
-
-// glibc's malloc returned the heap top to the OS and faulted it back in on every data-parallel
-// training step (docs/performance.md, "Both cores in a training step").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// MNIST with zero-nn: the book's chapter 3, and training your own networks.
 #[derive(Parser)]
@@ -106,6 +102,7 @@ fn one_line(text: &str) -> String {
 }
 
 fn main() -> ExitCode {
+    alloc::keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
