@@ -102,22 +102,21 @@ pub fn lstm_cell_row<T: Float>(a: &[T], c: &mut [T], h: &mut [T]) {
         h.len()
     );
     let c_prev = c.to_vec();
-    let (mut gates, mut tanh_c) = (vec![T::zero(); 4 * n], vec![T::zero(); n]);
-    cell_row(a, &c_prev, &mut gates, c, &mut tanh_c, h);
+    let (mut gates, mut tanh_c) = (a.to_vec(), vec![T::zero(); n]);
+    cell_row(&mut gates, &c_prev, c, &mut tanh_c, h);
 }
 
-/// The cell's forward for one row, vectorised: the activated gates `[i, f, g, o]` into
-/// `gates`, `c' = f c + i g` into `c_new`, `tanh c'` into `tanh_c`, `h' = o tanh c'` into `h`.
+/// The cell's forward for one row, vectorised: the pre-activations in `gates` become the
+/// activated gates `[i, f, g, o]`, `c' = f c + i g` goes into `c_new`, `tanh c'` into `tanh_c`,
+/// `h' = o tanh c'` into `h`.
 fn cell_row<T: Float>(
-    a: &[T],
-    c_prev: &[T],
     gates: &mut [T],
+    c_prev: &[T],
     c_new: &mut [T],
     tanh_c: &mut [T],
     h: &mut [T],
 ) {
     let n = c_prev.len();
-    gates.copy_from_slice(a);
     sigmoid_inplace(&mut gates[..2 * n]);
     tanh_inplace(&mut gates[2 * n..3 * n]);
     sigmoid_inplace(&mut gates[3 * n..]);
@@ -170,12 +169,13 @@ impl<T: Float> Op<T> for LstmCellOp<T> {
             a.shape(),
             c.shape()
         );
-        let (a, c) = (a.as_standard_layout(), c.as_standard_layout());
-        let (a, c) = (
-            a.as_slice().expect("standard layout"),
-            c.as_slice().expect("standard layout"),
-        );
-        let mut gates = Array2::<T>::zeros((b, h4));
+        let c = c.as_standard_layout();
+        let c = c.as_slice().expect("standard layout");
+        let mut gates = a
+            .as_standard_layout()
+            .into_owned()
+            .into_dimensionality::<Ix2>()
+            .expect("2-D");
         let mut out = Array2::<T>::zeros((b, 2 * h));
         let mut tanh_c = Array2::<T>::zeros((b, h));
         let rows = gates
@@ -186,14 +186,7 @@ impl<T: Float> Op<T> for LstmCellOp<T> {
             .zip(tanh_c.as_slice_mut().expect("fresh").chunks_mut(h.max(1)));
         for (r, ((gr, or), tr)) in rows.enumerate() {
             let (hr, cr) = or.split_at_mut(h);
-            cell_row(
-                &a[r * h4..(r + 1) * h4],
-                &c[r * h..(r + 1) * h],
-                gr,
-                cr,
-                tr,
-                hr,
-            );
+            cell_row(gr, &c[r * h..(r + 1) * h], cr, tr, hr);
         }
         if needs_grad.iter().any(|&n| n) {
             self.gates = Some(gates);
@@ -338,7 +331,8 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
         );
         let xw = xw.view().into_dimensionality::<Ix3>().expect("3-D");
         let w = w_h.view().into_dimensionality::<Ix2>().expect("2-D");
-        let mut gates = Array3::<T>::zeros((b, t, h4));
+        // The gates start as the inputs' shares; each step adds `h Wh` to its own in place.
+        let mut gates = xw.as_standard_layout().into_owned();
         let mut tanh_c = Array3::<T>::zeros((b, t, h));
         // The steps' `h` go straight into the output, `(batch, time + 1, H)`, the last `c` after.
         let mut out = Array3::<T>::zeros((b, t + 1, h));
@@ -349,15 +343,14 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
         // The rows of the batch are independent sequences: runs of them go to the threads, each
         // through every step on its own.
         let per = rows_per_thread(b, t * h4 * h);
-        let runs = xw
-            .axis_chunks_iter(Axis(0), per)
-            .zip(gates.axis_chunks_iter_mut(Axis(0), per))
+        let runs = gates
+            .axis_chunks_iter_mut(Axis(0), per)
             .zip(tanh_c.axis_chunks_iter_mut(Axis(0), per))
             .zip(h0v.axis_chunks_iter(Axis(0), per))
             .zip(out.axis_chunks_iter_mut(Axis(0), per))
             .zip(cs.axis_chunks_iter_mut(Axis(0), per));
-        each_run(runs, per < b, |(((((xw, g), tc), h0), hs), cs)| {
-            forward_rows(xw, &w, g, tc, h0, hs, cs)
+        each_run(runs, per < b, |((((g, tc), h0), hs), cs)| {
+            forward_rows(&w, g, tc, h0, hs, cs)
         });
         out.index_axis_mut(Axis(1), t)
             .assign(&cs.index_axis(Axis(1), t));
@@ -453,11 +446,11 @@ fn rows_per_thread(batch: usize, macs: usize) -> usize {
     batch.div_ceil(threads).max(1)
 }
 
-/// The forward steps for a run of rows: `xw (rows, time, 4H)`, the gates and `tanh c` out,
+/// The forward steps for a run of rows: the inputs' shares of the pre-activations in `gates
+/// (rows, time, 4H)` become the activated gates (each step's `h Wh` added there), `tanh c` out,
 /// each step's `h` into `hs (rows, time + 1, H)` from the starting `h0` on, and `cs` `(rows,
 /// time + 1, H)` from its starting state on.
 fn forward_rows<T: Float>(
-    xw: ArrayView3<'_, T>,
     w: &ArrayView2<'_, T>,
     mut gates: ArrayViewMut3<'_, T>,
     mut tanh_c: ArrayViewMut3<'_, T>,
@@ -465,27 +458,29 @@ fn forward_rows<T: Float>(
     mut hs: ArrayViewMut3<'_, T>,
     mut cs: ArrayViewMut3<'_, T>,
 ) {
-    let (b, t, h4) = xw.dim();
-    let mut a = Array2::<T>::zeros((b, h4));
+    let (b, t, _) = gates.dim();
     for step in 0..t {
-        a.assign(&xw.index_axis(Axis(1), step));
         let h_prev = if step == 0 {
             h0.view()
         } else {
             hs.index_axis(Axis(1), step - 1)
         };
-        gemm_serial(T::one(), &h_prev, w, T::one(), &mut a.view_mut());
-        let a = a.as_slice().expect("standard layout");
+        gemm_serial(
+            T::one(),
+            &h_prev,
+            w,
+            T::one(),
+            &mut gates.index_axis_mut(Axis(1), step),
+        );
         for r in 0..b {
             let (c_prev, mut c_new) = cs.index_axis_mut(Axis(0), r).split_at(Axis(0), step + 1);
             let c_prev = c_prev.index_axis(Axis(0), step);
             cell_row(
-                &a[r * h4..(r + 1) * h4],
-                c_prev.as_slice().expect("a contiguous row"),
                 gates
                     .slice_mut(s![r, step, ..])
                     .into_slice()
                     .expect("a contiguous row"),
+                c_prev.as_slice().expect("a contiguous row"),
                 c_new
                     .index_axis_mut(Axis(0), 0)
                     .into_slice()
