@@ -470,7 +470,8 @@ fn tanh_f32_is_within_3_ulp_everywhere_on_every_path() {
 
 /// The short-side kernel against an `f64` product, on the shapes that take it (a language
 /// model's output layer, cut down, for both backward products), tails of every tile and of the
-/// vector width, `k` over one pass, α and β, a strided `c`, and split over threads.
+/// vector width, `k` over one pass, α and β, a strided `c`, `b`'s rows a multiple of 4 KB apart
+/// (copied together first), and split over threads.
 #[test]
 fn skinny_kernel_matches_f64_products() {
     let isa = Isa::Avx512;
@@ -494,6 +495,9 @@ fn skinny_kernel_matches_f64_products() {
         (20, 100, 400, false, false),
         (20, 400, 100, false, true),
         (160, 1024, 7, false, true),
+        // `b`'s rows 4 and 8 KB apart: its strips are copied together first.
+        (30, 1700, 1024, true, false),
+        (13, 1100, 2048, false, false),
     ];
     for threads in [1, 2, 3] {
         for (m, k, n, ta, tb) in cases {
@@ -522,6 +526,25 @@ fn skinny_kernel_matches_f64_products() {
             assert_eq!(outside, [true; 3], "({m},{k},{n}): wrote outside c");
         }
     }
+    // A strip as wide as `b` whose rows lie 4 KB apart, copied together too.
+    let big = to32(&arr(1100, 1024, 13));
+    let bv = big.slice(ndarray::s![.., ..100]);
+    let a = to32(&arr(20, 1100, 14));
+    let mut c = Array2::<f32>::zeros((20, 100));
+    assert!(skinny::gemm_f32(
+        isa,
+        1,
+        1.0,
+        &a.view(),
+        &bv,
+        0.0,
+        &mut c.view_mut()
+    ));
+    let err = max_err(&to64(&c), &to64(&a).dot(&to64(&bv.to_owned())));
+    assert!(
+        err < 1e-5 * 1100f64.sqrt(),
+        "a 100-wide strip of 1024: error {err}"
+    );
     // Other layouts, and the other paths, are left to `gemm`.
     let takes = |isa: Isa, a: ndarray::ArrayView2<'_, f32>, b: ndarray::ArrayView2<'_, f32>| {
         let mut c = Array2::<f32>::zeros((a.nrows(), b.ncols()));
