@@ -337,6 +337,38 @@ pub(crate) fn sigmoid_generic<T: NumFloat>(v: &mut [T]) {
     }
 }
 
+/// One LSTM row's backward step over its `h = dc.len()` units (as `kernels::lstm_row_grad`).
+#[inline(always)]
+pub(crate) fn lstm_row_grad<T: NumFloat>(
+    gates: &mut [T],
+    (tanh_c, c_prev): (&[T], &[T]),
+    (dh, dh_next): (&[T], &[T]),
+    dc: &mut [T],
+) {
+    let h = dc.len();
+    let one = T::one();
+    let (i, rest) = gates.split_at_mut(h);
+    let (f, rest) = rest.split_at_mut(h);
+    let (g, o) = rest.split_at_mut(h);
+    let (o, tanh_c, c_prev, dh, dh_next) = (
+        &mut o[..h],
+        &tanh_c[..h],
+        &c_prev[..h],
+        &dh[..h],
+        &dh_next[..h],
+    );
+    for k in 0..h {
+        let (gi, gf, gg, go, t) = (i[k], f[k], g[k], o[k], tanh_c[k]);
+        let d = dh[k] + dh_next[k];
+        let c = dc[k] + d * go * (one - t * t);
+        i[k] = c * gg * gi * (one - gi);
+        f[k] = c * c_prev[k] * gf * (one - gf);
+        g[k] = c * gi * (one - gg * gg);
+        o[k] = d * t * go * (one - go);
+        dc[k] = c * gf;
+    }
+}
+
 /// One Adam step over four equally long slices (the constants as in `kernels::AdamStep`).
 #[inline(always)]
 pub(crate) fn adam<T: NumFloat>(w: &mut [T], m: &mut [T], v: &mut [T], g: &[T], c: [T; 5]) {

@@ -162,6 +162,16 @@ mod x86 {
                 }
 
                 #[target_feature(enable = $features)]
+                pub(crate) fn lstm_row_grad<T: num_traits::Float>(
+                    gates: &mut [T],
+                    state: (&[T], &[T]),
+                    grad: (&[T], &[T]),
+                    dc: &mut [T],
+                ) {
+                    imp::lstm_row_grad(gates, state, grad, dc)
+                }
+
+                #[target_feature(enable = $features)]
                 pub(crate) fn adam<T: num_traits::Float>(
                     w: &mut [T],
                     m: &mut [T],
@@ -337,6 +347,20 @@ pub(crate) fn exp_sum_f32(isa: Isa, x: &[f32], shift: f32, out: Option<&mut [f32
 /// The standard library's `exp` does not vectorise: every path runs the same loop.
 pub(crate) fn exp_sum_f64(_isa: Isa, x: &[f64], shift: f64, out: Option<&mut [f64]>) -> f64 {
     imp::exp_sum(x, shift, out, f64::exp)
+}
+
+pub(crate) fn lstm_row_grad<T: num_traits::Float>(
+    isa: Isa,
+    gates: &mut [T],
+    state: (&[T], &[T]),
+    grad: (&[T], &[T]),
+    dc: &mut [T],
+) {
+    on_path!(
+        isa,
+        lstm_row_grad(gates, state, grad, dc),
+        imp::lstm_row_grad(gates, state, grad, dc)
+    )
 }
 
 pub(crate) fn adam<T: num_traits::Float>(

@@ -447,6 +447,47 @@ pub fn exp_sum<T: Float>(x: &[T], shift: T, out: Option<&mut [T]>) -> T {
     T::exp_sum_impl(active_isa(), x, shift, out)
 }
 
+/// One row of an LSTM's backward step (the book's `LSTM.backward`), at the widest vector width
+/// the CPU has: the row's activated gates `[i, f, g, o]` (`4h` values) become the gradients of
+/// their pre-activations, and `dc` — the gradient reaching the new cell `c'` — becomes the
+/// previous cell's. `tanh_c` is `tanh c'`, `c_prev` the previous cell, and the gradient reaching
+/// the new `h'` is `dh + dh_next` (the step's output and the next step's share), `h` values each:
+///
+/// `dc' = dc + (dh + dh_next) · o · (1 − tanh² c')`; `di = dc' g i (1 − i)`, `df = dc' c f (1 − f)`,
+/// `dg = dc' i (1 − g²)`, `do = (dh + dh_next) tanh c' · o (1 − o)`; `dc ← dc' f`.
+///
+/// ```
+/// use nn_core::kernels::lstm_row_grad;
+/// // One unit: i = f = g = o = 0.5, tanh c' = 0.5, c = 1, dh = 1, no gradient from later steps.
+/// let mut gates = [0.5f32; 4];
+/// let mut dc = [0.0f32];
+/// lstm_row_grad(&mut gates, (&[0.5], &[1.0]), (&[1.0], &[0.0]), &mut dc);
+/// let dc1 = 0.5 * 0.75; // dh · o · (1 − tanh²)
+/// assert_eq!(gates, [dc1 * 0.125, dc1 * 0.25, dc1 * 0.375, 0.5 * 0.5 * 0.5]);
+/// assert_eq!(dc, [dc1 * 0.5]);
+/// ```
+///
+/// # Panics
+/// If `gates` is not `4h` values or a state or gradient slice not `h`.
+pub fn lstm_row_grad<T: Float>(
+    gates: &mut [T],
+    (tanh_c, c_prev): (&[T], &[T]),
+    (dh, dh_next): (&[T], &[T]),
+    dc: &mut [T],
+) {
+    let h = dc.len();
+    assert!(
+        gates.len() == 4 * h && [tanh_c, c_prev, dh, dh_next].iter().all(|s| s.len() == h),
+        "lstm_row_grad: {} gate values and states of {}, {}, gradients of {}, {} for {h} units",
+        gates.len(),
+        tanh_c.len(),
+        c_prev.len(),
+        dh.len(),
+        dh_next.len()
+    );
+    isa::lstm_row_grad(active_isa(), gates, (tanh_c, c_prev), (dh, dh_next), dc)
+}
+
 /// The per-step constants of [`adam_update`]: `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
 /// `w ← w − step · m / (√v · inv_sqrt_c2 + ε)`, where `step = lr / (1 − β₁ᵗ)` and
 /// `inv_sqrt_c2 = 1 / √(1 − β₂ᵗ)` fold in the bias corrections (as PyTorch computes it).

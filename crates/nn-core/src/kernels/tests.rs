@@ -304,6 +304,59 @@ fn adam_update_is_the_scalar_formula_on_every_path() {
     }
 }
 
+/// An LSTM row's backward step is the unit-by-unit formula on every path (the same operations
+/// in the same order, so the same bits), over widths with and without a vector tail.
+#[test]
+fn lstm_row_grad_is_the_scalar_formula_on_every_path() {
+    let val = |i: usize, s: usize, lo: f32| lo + ((i * s % 97) as f32) / 97.0 * (1.0 - lo);
+    for h in [1, 7, 16, 100, 257] {
+        let gates0: Vec<f32> = (0..4 * h).map(|i| val(i, 13, 0.0)).collect();
+        let tanh_c: Vec<f32> = (0..h).map(|i| val(i, 17, -1.0)).collect();
+        let c_prev: Vec<f32> = (0..h).map(|i| 3.0 * val(i, 19, -1.0)).collect();
+        let dh: Vec<f32> = (0..h).map(|i| val(i, 23, -1.0)).collect();
+        let dh_next: Vec<f32> = (0..h).map(|i| 0.5 * val(i, 29, -1.0)).collect();
+        let dc0: Vec<f32> = (0..h).map(|i| val(i, 31, -1.0)).collect();
+        let (mut expect, mut expect_dc) = (gates0.clone(), dc0.clone());
+        for k in 0..h {
+            let [i, f, g, o] = [0, 1, 2, 3].map(|q| gates0[q * h + k]);
+            let (t, d) = (tanh_c[k], dh[k] + dh_next[k]);
+            let c = dc0[k] + d * o * (1.0 - t * t);
+            expect[k] = c * g * i * (1.0 - i);
+            expect[h + k] = c * c_prev[k] * f * (1.0 - f);
+            expect[2 * h + k] = c * i * (1.0 - g * g);
+            expect[3 * h + k] = d * t * o * (1.0 - o);
+            expect_dc[k] = c * f;
+        }
+        for isa in Isa::available() {
+            let (mut gates, mut dc) = (gates0.clone(), dc0.clone());
+            isa::lstm_row_grad(
+                isa,
+                &mut gates,
+                (&tanh_c, &c_prev),
+                (&dh, &dh_next),
+                &mut dc,
+            );
+            assert_eq!(
+                (gates, dc),
+                (expect.clone(), expect_dc.clone()),
+                "{isa:?}, h = {h}"
+            );
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "lstm_row_grad: 8 gate values and states of 2, 2, gradients of 1, 2")]
+fn lstm_row_grad_names_the_lengths() {
+    let mut dc = [0.0f32; 2];
+    lstm_row_grad(
+        &mut [0.0; 8],
+        (&[0.0; 2], &[0.0; 2]),
+        (&[0.0; 1], &[0.0; 2]),
+        &mut dc,
+    );
+}
+
 /// A table large enough to be split over threads gets the same bits as one pass over it.
 #[test]
 fn adam_update_split_over_threads_equals_one_pass() {

@@ -25,7 +25,7 @@ use ndarray::{
     Ix2, Ix3, IxDyn, s,
 };
 use nn_core::kernels::{
-    PAR_MIN_MACS, gemm, gemm_serial, num_threads, sigmoid_inplace, tanh_inplace,
+    PAR_MIN_MACS, gemm, gemm_serial, lstm_row_grad, num_threads, sigmoid_inplace, tanh_inplace,
 };
 use nn_core::{Float, Grads, Op, Tensor};
 use rand::Rng;
@@ -200,32 +200,35 @@ impl<T: Float> Op<T> for LstmCellOp<T> {
         let gates = self.gates.expect("kept by forward");
         let c_prev = self.c_prev.expect("kept by forward");
         let tanh_c = self.tanh_c.expect("kept by forward");
-        let (b, h4) = gates.dim();
+        let h4 = gates.ncols();
         let h = h4 / 4;
         let grad = grad
             .into_dimensionality::<Ix2>()
             .expect("(batch, 2·hidden)");
-        let c_prev = c_prev.view().into_dimensionality::<Ix2>().expect("2-D");
-        let mut da = Array2::<T>::zeros((b, h4));
-        let mut dc_prev = Array2::<T>::zeros((b, h));
-        for r in 0..b {
-            let gr = gates.row(r);
-            let (i, f, g, o) = (
-                gr.slice(s![..h]),
-                gr.slice(s![h..2 * h]),
-                gr.slice(s![2 * h..3 * h]),
-                gr.slice(s![3 * h..]),
+        let c_prev = c_prev.as_standard_layout();
+        let c_prev = c_prev.as_slice().expect("standard layout");
+        // The gates become their gradient in place; `dc` starts as the gradient reaching `c'`.
+        let mut da = gates;
+        let mut dc_prev = grad.slice(s![.., h..]).as_standard_layout().into_owned();
+        let dh = grad.slice(s![.., ..h]).as_standard_layout().into_owned();
+        let none = vec![T::zero(); h];
+        let (tanh_c, dh) = (
+            tanh_c.as_slice().expect("fresh"),
+            dh.as_slice().expect("fresh"),
+        );
+        let rows = da
+            .as_slice_mut()
+            .expect("standard layout")
+            .chunks_mut(h4.max(1))
+            .zip(dc_prev.as_slice_mut().expect("fresh").chunks_mut(h.max(1)));
+        for (r, (gates, dc)) in rows.enumerate() {
+            let at = r * h..(r + 1) * h;
+            lstm_row_grad(
+                gates,
+                (&tanh_c[at.clone()], &c_prev[at.clone()]),
+                (&dh[at], &none),
+                dc,
             );
-            let mut dr = da.row_mut(r);
-            for k in 0..h {
-                let (d, dc) = unit_grad(
-                    [i[k], f[k], g[k], o[k]],
-                    (tanh_c[[r, k]], c_prev[[r, k]]),
-                    (grad[[r, k]], grad[[r, h + k]]),
-                );
-                (dr[k], dr[h + k], dr[2 * h + k], dr[3 * h + k]) = (d[0], d[1], d[2], d[3]);
-                dc_prev[[r, k]] = dc;
-            }
         }
         if grads.needs(0) {
             grads.add(0, da.into_dyn());
@@ -233,57 +236,6 @@ impl<T: Float> Op<T> for LstmCellOp<T> {
         if grads.needs(1) {
             grads.add(1, dc_prev.into_dyn());
         }
-    }
-}
-
-/// One unit's backward step: from its activated gates `[i, f, g, o]`, `tanh c'` and the previous
-/// `c`, and the gradients reaching `h'` and `c'`, the gradients of its four pre-activations and
-/// of the previous `c` (the book's `LSTM.backward`).
-#[inline(always)]
-fn unit_grad<T: Float>(
-    [i, f, g, o]: [T; 4],
-    (tanh_c, c_prev): (T, T),
-    (dh, dc_next): (T, T),
-) -> ([T; 4], T) {
-    let one = T::one();
-    let dc = dc_next + dh * o * (one - tanh_c * tanh_c);
-    let da = [
-        dc * g * i * (one - i),
-        dc * c_prev * f * (one - f),
-        dc * i * (one - g * g),
-        dh * tanh_c * o * (one - o),
-    ];
-    (da, dc * f)
-}
-
-/// [`unit_grad`] over one row of `h` units, on slices so that the loop vectorises: the row's
-/// activated gates `gates` (`4h`) become their gradient, `dc` the previous `c`'s.
-#[inline(always)]
-fn row_grad<T: Float>(
-    gates: &mut [T],
-    (tanh_c, c_prev): (&[T], &[T]),
-    (grad, dh_next): (&[T], &[T]),
-    dc: &mut [T],
-) {
-    let h = dc.len();
-    let (i, rest) = gates.split_at_mut(h);
-    let (f, rest) = rest.split_at_mut(h);
-    let (g, o) = rest.split_at_mut(h);
-    let (o, tanh_c, c_prev, grad, dh_next) = (
-        &mut o[..h],
-        &tanh_c[..h],
-        &c_prev[..h],
-        &grad[..h],
-        &dh_next[..h],
-    );
-    for k in 0..h {
-        let (d, dc_prev) = unit_grad(
-            [i[k], f[k], g[k], o[k]],
-            (tanh_c[k], c_prev[k]),
-            (grad[k] + dh_next[k], dc[k]),
-        );
-        (i[k], f[k], g[k], o[k]) = (d[0], d[1], d[2], d[3]);
-        dc[k] = dc_prev;
     }
 }
 
@@ -517,7 +469,7 @@ fn backward_rows<T: Float>(
                     .to_slice()
                     .expect("a contiguous row")
             }
-            row_grad(
+            lstm_row_grad(
                 da.slice_mut(s![r, step, ..])
                     .into_slice()
                     .expect("a contiguous row"),
