@@ -9,7 +9,7 @@ use ndarray::{
 };
 
 use crate::float::Float;
-use crate::kernels::{dot, gemm};
+use crate::kernels::{PAR_MIN_MACS, dot, gemm, gemm_serial, num_threads};
 use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
 
@@ -27,11 +27,35 @@ fn as_batch<'a, T: Float>(x: ArrayViewD<'a, T>) -> ArrayView3<'a, T> {
 }
 
 /// `out[i] = x[i] @ y[i]` over the batch, where a batch of one is shared; if `out` has a batch
-/// of one while the operands have more, the products are summed into it.
+/// of one while the operands have more, the products are summed into it. Large enough batches
+/// go to the threads as runs of whole products (an attention's 128 products of 10 × 256 × 29
+/// would not split well one by one).
 fn batched_gemm<T: Float>(x: ArrayView3<'_, T>, y: ArrayView3<'_, T>, out: &mut Array3<T>) {
     let n = x.len_of(Axis(0)).max(y.len_of(Axis(0)));
     let pick = |v: &ArrayView3<'_, T>, i: usize| if v.len_of(Axis(0)) == 1 { 0 } else { i };
     let summing = out.len_of(Axis(0)) == 1;
+    let macs = n * x.len_of(Axis(1)) * x.len_of(Axis(2)) * y.len_of(Axis(2));
+    let threads = num_threads().min(n);
+    if !summing && threads > 1 && macs >= PAR_MIN_MACS {
+        let per = n.div_ceil(threads);
+        rayon::scope(|s| {
+            for (run, mut part) in out.axis_chunks_iter_mut(Axis(0), per).enumerate() {
+                s.spawn(move |_| {
+                    for (j, mut o) in part.axis_iter_mut(Axis(0)).enumerate() {
+                        let i = run * per + j;
+                        gemm_serial(
+                            T::one(),
+                            &x.index_axis(Axis(0), pick(&x, i)),
+                            &y.index_axis(Axis(0), pick(&y, i)),
+                            T::zero(),
+                            &mut o,
+                        );
+                    }
+                });
+            }
+        });
+        return;
+    }
     for i in 0..n {
         let beta = if summing && i > 0 {
             T::one()
@@ -294,6 +318,24 @@ mod tests {
             |t| t[0].matmul(&t[1]),
             &[rand(&[1, 3, 4], 7), rand(&[2, 4, 5], 8)],
         );
+    }
+
+    /// A batch large enough for the threads (runs of whole products, in both directions,
+    /// with a shared operand too) gives the same bits as one thread.
+    #[test]
+    fn batched_products_split_over_threads_are_the_same() {
+        let run = |threads: usize, b_shape: &[usize]| {
+            crate::kernels::with_num_threads(threads, || {
+                let a = Tensor::from_array(rand(&[17, 32, 64], 21)).requires_grad();
+                let b = Tensor::from_array(rand(b_shape, 22)).requires_grad();
+                let y = a.matmul(&b);
+                (y.clone() * y.clone()).sum().backward().unwrap();
+                (y.to_array(), a.grad().unwrap(), b.grad().unwrap())
+            })
+        };
+        for b_shape in [&[17, 64, 48][..], &[64, 48]] {
+            assert_eq!(run(3, b_shape), run(1, b_shape), "{b_shape:?}");
+        }
     }
 
     #[test]
