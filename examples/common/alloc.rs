@@ -1,5 +1,5 @@
 //! The allocator of the project's binaries: mimalloc, told to keep the memory it frees
-//! (`examples/common/alloc.rs` and `crates/nn-mnist/src/alloc.rs` are the same file).
+//! (this one file, for the examples, `compare`, the training benchmark and `nn-mnist`).
 //!
 //! With glibc's malloc a training step's large arrays were unmapped when freed and faulted in
 //! again on the next step (docs/performance.md). mimalloc keeps them, but by default returns to

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use nn_data::{DatasetKind, FetchOptions, LoadOptions, Split};
 use nn_train::TrainError;
 
+#[path = "../../../examples/common/alloc.rs"]
 mod alloc;
 mod dates;
 mod eval;
