@@ -548,6 +548,10 @@ fn skinny_kernel_matches_f64_products() {
         (20, 100, 400, false, false),
         (20, 400, 100, false, true),
         (160, 1024, 7, false, true),
+        // An attention's small products, batched elsewhere.
+        (10, 256, 29, false, true),
+        (10, 29, 256, false, false),
+        (29, 10, 256, true, false),
         // `b`'s rows 4 and 8 KB apart: its strips are copied together first.
         (30, 1700, 1024, true, false),
         (13, 1100, 2048, false, false),
