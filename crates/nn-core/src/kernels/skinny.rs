@@ -199,7 +199,7 @@ mod avx512 {
             while j < n {
                 let cols = (n - j).min(strip);
                 let vecs = cols.div_ceil(16);
-                let (bs, lds) = if pack {
+                let (bt, lds) = if pack {
                     for (p, row) in packed.chunks_exact_mut(strip).take(ke - kb).enumerate() {
                         let from = unsafe { b.add((kb + p) * ldb + j) };
                         // SAFETY: row `kb + p` of `b` holds columns `j..j + cols`.
@@ -214,7 +214,6 @@ mod avx512 {
                 while i < m {
                     let rows = (m - i).min(rows_for(vecs));
                     let at = unsafe { a.add(kb * csa + i * rsa) };
-                    let bt = bs;
                     let ct = unsafe { c.add(i * ldc + j) };
                     let t = (ke - kb, rsa, csa, lds, ldc, cols, alpha, beta);
                     macro_rules! go {

@@ -33,6 +33,13 @@ fn as_batch<'a, T: Float>(x: ArrayViewD<'a, T>) -> ArrayView3<'a, T> {
 fn batched_gemm<T: Float>(x: ArrayView3<'_, T>, y: ArrayView3<'_, T>, out: &mut Array3<T>) {
     let n = x.len_of(Axis(0)).max(y.len_of(Axis(0)));
     let pick = |v: &ArrayView3<'_, T>, i: usize| if v.len_of(Axis(0)) == 1 { 0 } else { i };
+    // Product `i`'s operands (a batch of one shared).
+    let operands = move |i: usize| {
+        (
+            x.index_axis_move(Axis(0), pick(&x, i)),
+            y.index_axis_move(Axis(0), pick(&y, i)),
+        )
+    };
     let summing = out.len_of(Axis(0)) == 1;
     let macs = n * x.len_of(Axis(1)) * x.len_of(Axis(2)) * y.len_of(Axis(2));
     let threads = num_threads().min(n);
@@ -42,14 +49,8 @@ fn batched_gemm<T: Float>(x: ArrayView3<'_, T>, y: ArrayView3<'_, T>, out: &mut 
             for (run, mut part) in out.axis_chunks_iter_mut(Axis(0), per).enumerate() {
                 s.spawn(move |_| {
                     for (j, mut o) in part.axis_iter_mut(Axis(0)).enumerate() {
-                        let i = run * per + j;
-                        gemm_serial(
-                            T::one(),
-                            &x.index_axis(Axis(0), pick(&x, i)),
-                            &y.index_axis(Axis(0), pick(&y, i)),
-                            T::zero(),
-                            &mut o,
-                        );
+                        let (a, b) = operands(run * per + j);
+                        gemm_serial(T::one(), &a, &b, T::zero(), &mut o);
                     }
                 });
             }
@@ -63,13 +64,8 @@ fn batched_gemm<T: Float>(x: ArrayView3<'_, T>, y: ArrayView3<'_, T>, out: &mut 
             T::zero()
         };
         let mut o = out.index_axis_mut(Axis(0), if summing { 0 } else { i });
-        gemm(
-            T::one(),
-            &x.index_axis(Axis(0), pick(&x, i)),
-            &y.index_axis(Axis(0), pick(&y, i)),
-            beta,
-            &mut o,
-        );
+        let (a, b) = operands(i);
+        gemm(T::one(), &a, &b, beta, &mut o);
     }
 }
 

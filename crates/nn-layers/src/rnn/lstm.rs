@@ -449,6 +449,13 @@ fn forward_rows<T: Float>(
     }
 }
 
+/// Row `r`'s values at `step` of a `(rows, time, ·)` array, as a slice.
+fn row<'a, T: Float>(a: ArrayView3<'a, T>, r: usize, step: usize) -> &'a [T] {
+    a.slice_move(s![r, step, ..])
+        .to_slice()
+        .expect("a contiguous row")
+}
+
 /// The backward steps for a run of rows, last step first: the activated gates in `da` become
 /// their gradient, and the gradients of the starting `h` and `c` go into `dh` and `dc`.
 fn backward_rows<T: Float>(
@@ -464,11 +471,6 @@ fn backward_rows<T: Float>(
     dc_next.assign(&grad.index_axis(Axis(1), t));
     for step in (0..t).rev() {
         for r in 0..b {
-            fn row<'a, T: Float>(a: ArrayView3<'a, T>, r: usize, step: usize) -> &'a [T] {
-                a.slice_move(s![r, step, ..])
-                    .to_slice()
-                    .expect("a contiguous row")
-            }
             lstm_row_grad(
                 da.slice_mut(s![r, step, ..])
                     .into_slice()
