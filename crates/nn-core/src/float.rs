@@ -64,6 +64,8 @@ pub(crate) mod sealed {
         fn tanh_impl(isa: Isa, v: &mut [Self]);
         /// [`crate::kernels::exp_sum`] for this type.
         fn exp_sum_impl(isa: Isa, x: &[Self], shift: Self, out: Option<&mut [Self]>) -> Self;
+        /// [`crate::kernels::exp_sum_inplace`] for this type.
+        fn exp_sum_inplace_impl(isa: Isa, v: &mut [Self], shift: Self) -> Self;
         /// A per-thread scratch buffer for packing the right operand of [`crate::kernels::gemm`]
         /// (reused so that large products do not map fresh pages on every call).
         fn pack_buffer() -> &'static LocalKey<RefCell<Vec<Self>>>;
@@ -90,7 +92,7 @@ pub(crate) mod sealed {
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path, $tanh:path, $exp_sum:path, $gemm:path, $skinny:expr) => {
+    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path, $tanh:path, $exp_sum:path, $exp_inplace:path, $gemm:path, $skinny:expr) => {
         thread_local! {
             static $key: RefCell<Tape<$t>> = RefCell::new(Tape::new());
             static $buf: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
@@ -111,6 +113,9 @@ macro_rules! impl_float {
             }
             fn exp_sum_impl(isa: Isa, x: &[Self], shift: Self, out: Option<&mut [Self]>) -> Self {
                 $exp_sum(isa, x, shift, out)
+            }
+            fn exp_sum_inplace_impl(isa: Isa, v: &mut [Self], shift: Self) -> Self {
+                $exp_inplace(isa, v, shift)
             }
             fn pack_buffer() -> &'static LocalKey<RefCell<Vec<Self>>> {
                 &$buf
@@ -169,6 +174,7 @@ impl_float!(
     isa::sigmoid_f32,
     isa::tanh_f32,
     isa::exp_sum_f32,
+    isa::exp_sum_inplace_f32,
     isa::gemm_packed::<f32>,
     crate::kernels::skinny::gemm_f32
 );
@@ -181,6 +187,7 @@ impl_float!(
     isa::sigmoid_f64,
     isa::tanh_f64,
     isa::exp_sum_f64,
+    isa::exp_sum_inplace_f64,
     isa::gemm_packed::<f64>,
     |_, _, _, _, _, _, _| false
 );

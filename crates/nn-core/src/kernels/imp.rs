@@ -286,6 +286,52 @@ pub(crate) fn max<T: NumFloat>(x: &[T]) -> T {
     rest.iter().fold(m, |m, &v| if v > m { v } else { m })
 }
 
+/// `v += b` and the largest sum (NaN ignored, as in [`max`]) in one pass.
+#[inline(always)]
+pub(crate) fn add_max<T: NumFloat>(v: &mut [T], b: &[T]) -> T {
+    let b = &b[..v.len()];
+    let mut acc = [T::neg_infinity(); LANES];
+    let n = v.len() / LANES * LANES;
+    for (c, bc) in v[..n]
+        .chunks_exact_mut(LANES)
+        .zip(b[..n].chunks_exact(LANES))
+    {
+        for j in 0..LANES {
+            let x = c[j] + bc[j];
+            c[j] = x;
+            acc[j] = if x > acc[j] { x } else { acc[j] };
+        }
+    }
+    let mut m = acc
+        .iter()
+        .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+    for (x, &bv) in v[n..].iter_mut().zip(&b[n..]) {
+        *x = *x + bv;
+        m = if *x > m { *x } else { m };
+    }
+    m
+}
+
+/// [`exp_sum`] with the terms written over `v`: the same sums, in the same order.
+#[inline(always)]
+pub(crate) fn exp_sum_inplace<T: NumFloat>(v: &mut [T], shift: T, exp: impl Fn(T) -> T) -> T {
+    let mut acc = [T::zero(); LANES];
+    let n = v.len() / LANES * LANES;
+    for c in v[..n].chunks_exact_mut(LANES) {
+        for j in 0..LANES {
+            let e = exp(c[j] - shift);
+            c[j] = e;
+            acc[j] = acc[j] + e;
+        }
+    }
+    let mut total = T::zero();
+    for x in &mut v[n..] {
+        *x = exp(*x - shift);
+        total = total + *x;
+    }
+    acc.iter().fold(T::zero(), |s, &a| s + a) + total
+}
+
 /// `Σ e^(x_i − shift)`, each term written to `out` if given (same length), in lanes; `exp` is
 /// the exponential used.
 #[inline(always)]

@@ -162,6 +162,16 @@ mod x86 {
                 }
 
                 #[target_feature(enable = $features)]
+                pub(crate) fn exp_sum_inplace_f32(v: &mut [f32], shift: f32) -> f32 {
+                    imp::exp_sum_inplace(v, shift, imp::exp_f32)
+                }
+
+                #[target_feature(enable = $features)]
+                pub(crate) fn add_max<T: num_traits::Float>(v: &mut [T], b: &[T]) -> T {
+                    imp::add_max(v, b)
+                }
+
+                #[target_feature(enable = $features)]
                 pub(crate) fn lstm_row_grad<T: num_traits::Float>(
                     gates: &mut [T],
                     state: (&[T], &[T]),
@@ -246,6 +256,108 @@ mod x86 {
                 acc = _mm512_add_ps(acc, e);
             }
             _mm512_reduce_add_ps(acc)
+        }
+
+        /// [`exp_sum`] with the terms written over `v`: the same sums, in the same order.
+        #[target_feature(enable = "avx512f")]
+        #[allow(unsafe_code)]
+        pub(crate) fn exp_sum_inplace(v: &mut [f32], shift: f32) -> f32 {
+            let s = _mm512_set1_ps(shift);
+            let mut acc = _mm512_setzero_ps();
+            for chunk in v.chunks_mut(16) {
+                let mask = (u32::MAX >> (32 - chunk.len())) as u16;
+                // SAFETY: the mask covers `chunk`'s values alone.
+                let x = unsafe { _mm512_maskz_loadu_ps(mask, chunk.as_ptr()) };
+                let e = _mm512_maskz_mov_ps(mask, exp16(_mm512_sub_ps(x, s)));
+                unsafe { _mm512_mask_storeu_ps(chunk.as_mut_ptr(), mask, e) };
+                acc = _mm512_add_ps(acc, e);
+            }
+            _mm512_reduce_add_ps(acc)
+        }
+    }
+
+    /// 16 × 16 blocks of 32-bit values transposed in registers (four rounds of shuffles),
+    /// loaded and stored as whole rows; edge blocks through masks.
+    pub(super) mod transpose512 {
+        use std::arch::x86_64::*;
+        use std::mem::MaybeUninit;
+
+        /// `dst (c, r)`, rows `r` apart, becomes the transpose of `src (r, c)`, rows `ld`
+        /// apart.
+        ///
+        /// # Panics
+        /// If `src` or `dst` is too short.
+        #[target_feature(enable = "avx512f")]
+        pub(crate) fn transpose_u32(
+            src: &[u32],
+            ld: usize,
+            (r, c): (usize, usize),
+            dst: &mut [MaybeUninit<u32>],
+        ) {
+            if r == 0 || c == 0 {
+                return;
+            }
+            assert!(
+                ld >= c && src.len() >= (r - 1) * ld + c,
+                "transpose: source too short"
+            );
+            assert!(dst.len() >= r * c, "transpose: destination too short");
+            let (s, d) = (src.as_ptr().cast::<f32>(), dst.as_mut_ptr().cast::<f32>());
+            for i0 in (0..r).step_by(16) {
+                let rows = (r - i0).min(16);
+                let row_mask: __mmask16 = if rows == 16 { !0 } else { (1 << rows) - 1 };
+                for j0 in (0..c).step_by(16) {
+                    let cols = (c - j0).min(16);
+                    let col_mask: __mmask16 = if cols == 16 { !0 } else { (1 << cols) - 1 };
+                    let mut v: [__m512; 16] = std::array::from_fn(|k| {
+                        if k < rows {
+                            // SAFETY: row `i0 + k` < r, columns `j0..j0 + cols` < c, masked.
+                            unsafe { _mm512_maskz_loadu_ps(col_mask, s.add((i0 + k) * ld + j0)) }
+                        } else {
+                            _mm512_setzero_ps()
+                        }
+                    });
+                    transpose16(&mut v);
+                    for (k, v) in v.iter().enumerate().take(cols) {
+                        // SAFETY: output row `j0 + k` < c, columns `i0..i0 + rows` < r, masked.
+                        unsafe { _mm512_mask_storeu_ps(d.add((j0 + k) * r + i0), row_mask, *v) };
+                    }
+                }
+            }
+        }
+
+        /// Row `k` of the result holds lane `k` of each input row.
+        #[target_feature(enable = "avx512f")]
+        #[inline]
+        fn transpose16(v: &mut [__m512; 16]) {
+            let mut t = [_mm512_setzero_ps(); 16];
+            for k in 0..8 {
+                t[2 * k] = _mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]);
+                t[2 * k + 1] = _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]);
+            }
+            for k in 0..4 {
+                let (a, b, c, d) = (t[4 * k], t[4 * k + 1], t[4 * k + 2], t[4 * k + 3]);
+                v[4 * k] =
+                    _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(c)));
+                v[4 * k + 1] =
+                    _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(c)));
+                v[4 * k + 2] =
+                    _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(b), _mm512_castps_pd(d)));
+                v[4 * k + 3] =
+                    _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(b), _mm512_castps_pd(d)));
+            }
+            for k in 0..2 {
+                for q in 0..4 {
+                    let (a, b) = (v[8 * k + q], v[8 * k + 4 + q]);
+                    t[8 * k + q] = _mm512_shuffle_f32x4::<0x88>(a, b);
+                    t[8 * k + 4 + q] = _mm512_shuffle_f32x4::<0xdd>(a, b);
+                }
+            }
+            for q in 0..8 {
+                let (a, b) = (t[q], t[8 + q]);
+                v[q] = _mm512_shuffle_f32x4::<0x88>(a, b);
+                v[8 + q] = _mm512_shuffle_f32x4::<0xdd>(a, b);
+            }
         }
     }
 
@@ -344,6 +456,28 @@ pub(crate) fn exp_sum_f32(isa: Isa, x: &[f32], shift: f32, out: Option<&mut [f32
     )
 }
 
+pub(crate) fn exp_sum_inplace_f32(isa: Isa, v: &mut [f32], shift: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 && isa.supported() {
+        // SAFETY: the CPU has AVX-512.
+        #[allow(unsafe_code)]
+        return unsafe { x86::exp512::exp_sum_inplace(v, shift) };
+    }
+    on_path!(
+        isa,
+        exp_sum_inplace_f32(v, shift),
+        imp::exp_sum_inplace(v, shift, imp::exp_f32)
+    )
+}
+
+pub(crate) fn exp_sum_inplace_f64(_isa: Isa, v: &mut [f64], shift: f64) -> f64 {
+    imp::exp_sum_inplace(v, shift, f64::exp)
+}
+
+pub(crate) fn add_max<T: num_traits::Float>(isa: Isa, v: &mut [T], b: &[T]) -> T {
+    on_path!(isa, add_max(v, b), imp::add_max(v, b))
+}
+
 /// The standard library's `exp` does not vectorise: every path runs the same loop.
 pub(crate) fn exp_sum_f64(_isa: Isa, x: &[f64], shift: f64, out: Option<&mut [f64]>) -> f64 {
     imp::exp_sum(x, shift, out, f64::exp)
@@ -395,6 +529,29 @@ pub(crate) fn pack_panels<T: num_traits::Float, const COLS: bool>(
 /// The standard library's `exp` does not vectorise, so every path runs the same loop.
 pub(crate) fn sigmoid_f64(_isa: Isa, v: &mut [f64]) {
     imp::sigmoid_generic(v)
+}
+
+/// `dst (c, r)` ← `src (r, c)`ᵀ for 32-bit values, rows of `src` `ld` apart, every value of
+/// `dst`'s first `r · c` written, on the AVX-512 path; `false` (nothing written) on the others,
+/// whose callers copy through ndarray.
+pub(crate) fn transpose_u32(
+    isa: Isa,
+    src: &[u32],
+    ld: usize,
+    rc: (usize, usize),
+    dst: &mut [std::mem::MaybeUninit<u32>],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 && isa.supported() {
+        // SAFETY: the CPU has AVX-512.
+        #[allow(unsafe_code)]
+        unsafe {
+            x86::transpose512::transpose_u32(src, ld, rc, dst)
+        };
+        return true;
+    }
+    let _ = (isa, src, ld, rc, dst);
+    false
 }
 
 /// The standard library's `tanh`, for the same reason.

@@ -477,6 +477,23 @@ fn max_and_exp_sum_on_every_path() {
             for (&o, &e) in out.iter().zip(&exact) {
                 assert!((f64::from(o) - e).abs() <= 3e-7 * e, "{isa:?}: {o} vs {e}");
             }
+            // In place: the same terms and the same sum, to the bit.
+            let mut inplace = xs.clone();
+            assert_eq!(f32::exp_sum_inplace_impl(isa, &mut inplace, exact_max), s);
+            assert_eq!(inplace, out, "{isa:?} {len}");
+            // The bias and the maximum in one pass: the sums and the maximum of the sums.
+            let bias: Vec<f32> = (0..len).map(|i| (i % 13) as f32 * 0.5 - 3.0).collect();
+            let mut added = xs.clone();
+            let m = isa::add_max(isa, &mut added, &bias);
+            let want: Vec<f32> = xs.iter().zip(&bias).map(|(x, b)| x + b).collect();
+            assert_eq!(added, want, "{isa:?} {len}");
+            assert_eq!(m, isa::max(isa, &want), "{isa:?} {len}");
+            let xs64: Vec<f64> = xs.iter().map(|&x| f64::from(x)).collect();
+            let mut out64 = vec![0.0f64; len];
+            let s64 = f64::exp_sum_impl(isa, &xs64, 1.0, Some(&mut out64));
+            let mut in64 = xs64.clone();
+            assert_eq!(f64::exp_sum_inplace_impl(isa, &mut in64, 1.0), s64);
+            assert_eq!(in64, out64);
             let s64 = f64::exp_sum_impl(isa, &[0.0, 1.0], 1.0, None);
             assert_eq!(s64, (-1.0f64).exp() + 1.0);
         }
@@ -486,8 +503,17 @@ fn max_and_exp_sum_on_every_path() {
     with_nan[20] = f32::NAN;
     for isa in Isa::available() {
         assert_eq!(isa::max(isa, &with_nan), 1.0);
+        let mut v = with_nan.clone();
+        assert_eq!(isa::add_max(isa, &mut v, &[1.0; 40]), 2.0);
+        assert!(v[20].is_nan());
         assert!(f32::exp_sum_impl(isa, &with_nan, 1.0, None).is_nan());
     }
+}
+
+#[test]
+#[should_panic(expected = "add_max: 3 values and 2 to add")]
+fn add_max_names_the_lengths() {
+    add_max(&mut [0.0f32; 3], &[0.0; 2]);
 }
 
 #[test]
@@ -617,4 +643,47 @@ fn skinny_kernel_matches_f64_products() {
     // g wᵀ with k below the limit.
     let small = to32(&arr(300, 200, 11));
     assert!(!takes(isa, small.view(), to32(&arr(100, 200, 12)).t()));
+}
+
+#[test]
+fn transposed_copies_every_bit_on_every_path() {
+    for isa in Isa::available() {
+        // Full 16 × 16 blocks, edges on either side, a single row or column, the LM's shape.
+        for (r, c) in [
+            (32, 48),
+            (100, 10000),
+            (17, 33),
+            (1, 20),
+            (20, 1),
+            (15, 15),
+            (0, 5),
+        ] {
+            let a = arr(r, c, (r * 31 + c) as u64);
+            // Odd bit patterns travel unchanged: a NaN payload and a negative zero.
+            let mut a32 = a.mapv(|v| v as f32);
+            if r > 1 && c > 1 {
+                a32[[0, 1]] = f32::from_bits(0x7fc0_1234);
+                a32[[r - 1, c - 1]] = -0.0;
+            }
+            let want = a32.t().as_standard_layout().into_owned();
+            let got = transposed_on(isa, a32.view());
+            assert!(got.is_standard_layout(), "{isa:?} {r}×{c}");
+            let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(got.shape(), [c, r]);
+            assert_eq!(
+                bits(got.as_slice().unwrap()),
+                bits(want.as_slice().unwrap()),
+                "{isa:?} {r}×{c}"
+            );
+            assert_eq!(transposed_on(isa, a.view()), a.t(), "{isa:?} {r}×{c} f64");
+        }
+        // A column-major matrix is already its transpose's rows: borrowed, not copied.
+        let col = transposed(&arr(9, 7, 5));
+        let t = transposed_on(isa, col.t());
+        assert!(t.is_view() && t == col);
+        // Rows that are not contiguous go through ndarray.
+        let wide = arr(6, 40, 8).mapv(|v| v as f32);
+        let part = wide.slice(ndarray::s![.., 3..29]);
+        assert_eq!(transposed_on(isa, part), part.t());
+    }
 }

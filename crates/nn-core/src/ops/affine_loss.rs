@@ -66,8 +66,7 @@ impl<T: Float> Op<T> for AffineCrossEntropyOp<T> {
         // `w` as rows for the scores and `wᵀ` as rows for `dx`: the short-side kernel reads
         // both in place (one is a copy, made once, where `w` is a transposed embedding).
         let w_rows = w.as_standard_layout();
-        let wt = w.t();
-        let wt_rows = needs[0].then(|| wt.as_standard_layout());
+        let wt_rows = needs[0].then(|| kernels::transposed(w));
         let bias = b.as_standard_layout();
         let bias = bias
             .as_slice()
@@ -126,9 +125,6 @@ impl<T: Float> Op<T> for AffineCrossEntropyOp<T> {
     }
 }
 
-/// Values of a row exponentiated at a time: their copy stays in L1.
-const EXP_CHUNK: usize = 2048;
-
 /// Adds `bias` to each row of products `z` (`labels.len()` rows) and turns the row into its
 /// gradient `scale · (softmax − onehot)` where `scale` is given (adding the rows into `db` where
 /// given); returns the rows' summed losses `logsumexp(z_i) − z_i[label_i]`. The rows are split
@@ -142,23 +138,16 @@ fn rows_to_gradient<T: Float>(
 ) -> T {
     let c = bias.len();
     let run = |first: usize, z: &mut [T], mut db: Option<&mut [T]>| {
-        let mut copy = [T::zero(); EXP_CHUNK];
         let mut loss = T::zero();
         for (k, row) in z.chunks_mut(c.max(1)).enumerate() {
-            row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
+            let m = kernels::add_max(row, bias);
             let label = labels[first + k];
-            let (m, picked) = (kernels::max(row), row[label]);
+            let picked = row[label];
             let Some(scale) = scale else {
                 loss += m + kernels::exp_sum(row, m, None).ln() - picked;
                 continue;
             };
-            // e^(z − max) in place, through a copy of each chunk.
-            let mut sum = T::zero();
-            for part in row.chunks_mut(EXP_CHUNK) {
-                let copy = &mut copy[..part.len()];
-                copy.copy_from_slice(part);
-                sum += kernels::exp_sum(copy, m, Some(part));
-            }
+            let sum = kernels::exp_sum_inplace(row, m);
             loss += m + sum.ln() - picked;
             let k = scale / sum;
             match db.as_deref_mut() {
