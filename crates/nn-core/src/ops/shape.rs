@@ -147,12 +147,34 @@ impl<T: Float> Op<T> for ConcatenateOp {
                 "concatenate: shapes {first:?} and {s:?} differ outside axis {axis}"
             );
         }
-        let views: Vec<_> = values.iter().map(|v| v.view()).collect();
         self.lens = values.iter().map(|v| v.len_of(ax)).collect();
-        match ndarray::concatenate(ax, &views) {
-            Ok(y) => y.into_shared(),
-            Err(e) => unreachable!("shapes were checked: {e}"),
+        let mut shape = first.to_vec();
+        shape[axis] = self.lens.iter().sum();
+        // Row-major inputs are runs of `len · inner` values for each index before the axis:
+        // copied as slices into a row-major result. (ndarray's `concatenate` lays its result out
+        // with the axis outermost, which every later reshape has to copy back.)
+        let slices: Option<Vec<&[T]>> = values.iter().map(|v| v.as_slice()).collect();
+        if let Some(slices) = slices {
+            let inner: usize = first[axis + 1..].iter().product();
+            let outer: usize = first[..axis].iter().product();
+            let mut out = Vec::with_capacity(shape.iter().product());
+            for o in 0..outer {
+                for (s, &len) in slices.iter().zip(&self.lens) {
+                    out.extend_from_slice(&s[o * len * inner..(o + 1) * len * inner]);
+                }
+            }
+            return ArrayD::from_shape_vec(IxDyn(&shape), out)
+                .unwrap_or_else(|_| unreachable!("shapes were checked"))
+                .into_shared();
         }
+        let mut y = ArrayD::zeros(IxDyn(&shape));
+        let mut start = 0;
+        for (v, &len) in values.iter().zip(&self.lens) {
+            y.slice_axis_mut(ax, Slice::from(start..start + len))
+                .assign(v);
+            start += len;
+        }
+        y.into_shared()
     }
     fn backward(self: Box<Self>, g: ArrayD<T>, grads: &mut Grads<'_, T>) {
         let mut start = 0;
@@ -532,6 +554,44 @@ mod tests {
         );
         check(|t| t[0].index_select(1, &[2, 0, 2, 2]), &[a.clone()]);
         check(|t| t[0].index_select(0, &[1]), &[a]);
+    }
+
+    #[test]
+    fn concatenate_is_row_major_and_matches_ndarray_for_any_layout() {
+        let (a, b) = (rand(&[2, 3, 4], 7), rand(&[2, 3, 2], 8));
+        let c = rand(&[2, 4, 3], 9).permuted_axes(vec![0, 2, 1]);
+        for axis in 0..3 {
+            let (x, y) = match axis {
+                0 => (a.clone(), rand(&[1, 3, 4], 10)),
+                1 => (a.clone(), rand(&[2, 5, 4], 11)),
+                _ => (a.clone(), b.clone()),
+            };
+            let got = Tensor::concatenate(
+                &[
+                    &Tensor::from_array(x.clone()),
+                    &Tensor::from_array(y.clone()),
+                ],
+                axis,
+            )
+            .to_array();
+            let want = ndarray::concatenate(ndarray::Axis(axis), &[x.view(), y.view()]).unwrap();
+            assert!(got.is_standard_layout(), "axis {axis}");
+            assert_eq!(got, want, "axis {axis}");
+        }
+        // An input that is not row-major (a transposed view) takes the general path.
+        let got = Tensor::concatenate(
+            &[
+                &Tensor::from_array(a.clone()),
+                &Tensor::from_array(c.clone()),
+            ],
+            2,
+        )
+        .to_array();
+        assert!(got.is_standard_layout());
+        assert_eq!(
+            got,
+            ndarray::concatenate(ndarray::Axis(2), &[a.view(), c.view()]).unwrap()
+        );
     }
 
     #[test]

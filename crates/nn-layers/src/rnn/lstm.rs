@@ -336,8 +336,7 @@ impl<T: Float> Op<T> for LstmSeqOp<T> {
             .expect("(batch, time + 1, hidden)");
         // `Whᵀ` as rows once for the steps' `dh Whᵀ` (both kernels read rows fastest).
         let w = w_h.view().into_dimensionality::<Ix2>().expect("2-D");
-        let wt = w.t();
-        let wt = wt.as_standard_layout();
+        let wt = nn_core::kernels::transposed(w);
         // The gates become their gradient in place.
         let mut da = gates;
         let mut dh0 = Array2::<T>::zeros((b, h));
