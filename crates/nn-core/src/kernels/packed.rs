@@ -1,10 +1,9 @@
 //! Weight matrices packed once into column panels, and the products that read them.
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::isa::{Isa, active_isa, pack_panels as pack_panels_on};
-use super::{PAR_MIN_MACS, num_threads, panels_win, split};
+use super::{PAR_MIN_MACS, gemm_with, num_threads, panels_win};
 use crate::float::Float;
 
 /// A weight matrix `W (k, n)` laid out once for many products with [`gemm_packed`]. Where the
@@ -205,11 +204,9 @@ pub(super) fn packed_product<T: Float>(
     if !w.panels {
         let wv = ArrayView2::from_shape((w.k, w.n), &w.data[..])
             .unwrap_or_else(|_| unreachable!("filled row-major"));
-        if parts <= 1 || m * w.n * k < PAR_MIN_MACS {
-            general_mat_mul(T::one(), x, &wv, T::one(), out);
-        } else {
-            split(parts, T::one(), x.view(), wv, T::one(), out.view_mut());
-        }
+        // The general dispatch: a batch of up to 256 rows goes to the short-side kernel,
+        // which reads `W` in place where matrixmultiply would pack it on every call.
+        gemm_with(isa, parts, T::one(), x, &wv, T::one(), out);
         return;
     }
     let os = out
