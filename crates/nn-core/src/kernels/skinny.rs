@@ -6,7 +6,8 @@
 //! - `xᵀ g` (the weight's gradient): `m` short, `x (k, m)` and `g (k, n)` row-major; also
 //!   `x w` with `x (m, k)` row-major (a batch of at most 256 rows through a layer, the scores
 //!   of a block of rows, an LSTM step's `h Wh`), where matrixmultiply packs the whole of `w`
-//!   on every call.
+//!   on every call; any number of rows where `b` has at most 32K elements (a layer's 784 × 100
+//!   × 100, a convolution's unrolled pixels against its filters), which then stays in L2.
 //! - `g wᵀ` (the input's gradient): `n` short, `g (m, k)` row-major; `wᵀ` is copied into rows
 //!   once (`k · n` elements, a fraction of `g`).
 //!
@@ -24,6 +25,8 @@ use super::split_with;
 
 /// The short side's limit for `xᵀ g`: beyond it the general product's packing pays for itself.
 const SHORT_M_MAX: usize = 256;
+/// A `b` this small (elements) stays in L2 for any number of rows: then `m` has no limit.
+const SMALL_B: usize = 1 << 15;
 /// The short side's limit for `g wᵀ`: one strip of at most 7 vectors.
 const SHORT_N_MAX: usize = 112;
 /// `g wᵀ` from this inner dimension on (an LSTM step's `da Whᵀ`, k = 4H, ran at 103
@@ -57,7 +60,11 @@ fn form(
     if m * n * k < MIN_MACS || !rows(sc, n) {
         return None;
     }
-    if m <= SHORT_M_MAX && n >= 16 && (cols(sa, m) || rows(sa, k)) && rows(sb, n) {
+    if (m <= SHORT_M_MAX || k * n <= SMALL_B)
+        && n >= 16
+        && (cols(sa, m) || rows(sa, k))
+        && rows(sb, n)
+    {
         return Some(Form::ShortM);
     }
     if n <= SHORT_N_MAX && k >= SHORT_N_MIN_K && rows(sa, k) && (rows(sb, n) || cols(sb, k)) {

@@ -598,6 +598,11 @@ fn skinny_kernel_matches_f64_products() {
         // `b`'s rows 4 and 8 KB apart: its strips are copied together first.
         (30, 1700, 1024, true, false),
         (13, 1100, 2048, false, false),
+        // Many rows against a `b` small enough for L2: a layer's batch of 784, a convolution's
+        // unrolled pixels.
+        (784, 100, 100, false, false),
+        (784, 100, 100, true, false),
+        (1000, 25, 30, true, false),
     ];
     for threads in [1, 2, 3] {
         for (m, k, n, ta, tb) in cases {
@@ -614,7 +619,7 @@ fn skinny_kernel_matches_f64_products() {
                 let av = if ta { a_t.t() } else { a32.view() };
                 let bv = if tb { b_t.t() } else { b32.view() };
                 let form = skinny::form_of(&av, &bv, &c.view_mut());
-                let short_m = m <= 256 && n >= 16 && !tb;
+                let short_m = (m <= 256 || k * n <= 1 << 15) && n >= 16 && !tb;
                 let want = if short_m { "ShortM" } else { "ShortN" };
                 assert_eq!(form.as_deref(), Some(want), "({m},{k},{n})");
                 assert!(skinny::gemm_f32(isa, threads, 0.5, &av, &bv, 2.0, &mut c));
