@@ -1,8 +1,7 @@
 //! The compute core of `conv2d`, one image at a time: the image is unrolled into a scratch
-//! matrix `col (positions, c·kh·kw)` that stays in cache, and every product has the big matrix
-//! as its left operand, read in place by the packed kernel, and the small one (weights or one
-//! image's output gradient) packed: `yᵢᵀ = colᵢ · Wᵀ`, `dWᵀ += colᵢᵀ · gᵢᵀ`,
-//! `dcolᵢ = gᵢᵀ · W`. Images are shared out over threads in contiguous runs (one task per
+//! matrix `col (positions, c·kh·kw)` that stays in cache, read in place by every product:
+//! `yᵢ = W colᵢ` (written in the output's own `(o, positions)` layout, its bias first),
+//! `dWᵀ += colᵢᵀ · gᵢᵀ`, `dcolᵢ = gᵢᵀ · W`. Images are shared out over threads in contiguous runs (one task per
 //! thread), so a batch keeps both cores busy without a hand-off per product. Nothing of the
 //! size of the unrolled batch is kept: backward unrolls each image again, which costs less than
 //! the memory traffic of keeping it.
@@ -11,7 +10,7 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::conv::Window;
 use crate::float::Float;
-use crate::kernels::{self, PackedMatrix};
+use crate::kernels;
 
 /// Unrolls image `x` (`c·h·w` values) into `col` (`patch × positions`, row-major): row
 /// `(c, ki, kj)` holds, for every output position, the input under that kernel element. With
@@ -144,28 +143,23 @@ fn forward_in<T: Float>(
 ) {
     let (o, p, patch) = (wmat.nrows(), win.positions(), win.patch());
     let image = win.c * win.h * win.w;
-    let wt = PackedMatrix::pack(&wmat.t());
     let out_image = o * p;
     over_images(win.n, parts, Some(y), out_image, |first, count, ys| {
         let ys = ys.unwrap_or_else(|| unreachable!("y was given"));
         let mut col = vec![T::zero(); p * patch];
-        let mut yt = vec![T::zero(); p * o];
         for i in first..first + count {
             unroll(&x[i * image..(i + 1) * image], win, &mut col);
-            yt.fill(T::zero());
-            // colᵢ (positions × patch) is `col`'s transpose: read in place, column-major.
             let colv = ArrayView2::from_shape((patch, p), &col[..])
                 .unwrap_or_else(|_| unreachable!("sized above"));
-            let mut ytv = ArrayViewMut2::from_shape((p, o), &mut yt[..])
-                .unwrap_or_else(|_| unreachable!("sized above"));
-            kernels::gemm_packed_serial(&colv.t(), &wt, &mut ytv);
+            // Each channel's row starts as its bias and gets `W colᵢ` added: the output in its
+            // own `(o, positions)` layout, with no transposing copy.
             let yi = &mut ys[(i - first) * out_image..(i - first + 1) * out_image];
-            for (ch, dst) in yi.chunks_exact_mut(p).enumerate() {
-                let b = bias.map_or(T::zero(), |b| b[ch]);
-                for (pos, d) in dst.iter_mut().enumerate() {
-                    *d = yt[pos * o + ch] + b;
-                }
+            for (ch, row) in yi.chunks_exact_mut(p).enumerate() {
+                row.fill(bias.map_or(T::zero(), |b| b[ch]));
             }
+            let mut yv = ArrayViewMut2::from_shape((o, p), yi)
+                .unwrap_or_else(|_| unreachable!("sized above"));
+            kernels::gemm_serial(T::one(), wmat, &colv, T::one(), &mut yv);
         }
     });
 }
