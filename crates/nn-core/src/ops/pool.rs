@@ -110,7 +110,12 @@ impl<T: Float> Op<T> for MaxPool2dOp {
             && s.stride == Size2d::from(2)
             && s.padding == Size2d::from(0)
         {
-            max_pool_2x2(xs, &win, &mut y, needs[0].then_some(&mut argmax));
+            if needs[0] {
+                max_pool_2x2(xs, &win, &mut y, Some(&mut argmax));
+            } else {
+                y.resize(len, T::zero());
+                max_pool_2x2_values(xs, &win, &mut y);
+            }
         } else {
             max_pool_windows(xs, &win, &mut y, needs[0].then_some(&mut argmax));
         }
@@ -203,6 +208,27 @@ fn max_pool_2x2<T: Float>(
                 }
                 None => y.extend((0..win.ow).map(|ox| pick(ox).0)),
             }
+        }
+    }
+}
+
+/// [`max_pool_2x2`]'s values alone (inference), into `y`: each pair of a row first, then the
+/// two rows, so that the loop vectorises. The same values: the larger wins, NaN over a number,
+/// and of tied values the first in the window's order, as the sequential walk picks.
+fn max_pool_2x2_values<T: Float>(xs: &[T], win: &Window, y: &mut [T]) {
+    let pick = |a: T, b: T| if beats(b, a) { b } else { a };
+    let rows = y.chunks_exact_mut(win.ow.max(1));
+    for (r, out) in rows.enumerate() {
+        let (plane, oy) = (r / win.oh, r % win.oh);
+        let r0 = plane * win.h * win.w + 2 * oy * win.w;
+        let top = &xs[r0..r0 + 2 * win.ow];
+        let bottom = &xs[r0 + win.w..r0 + win.w + 2 * win.ow];
+        for ((o, t), b) in out
+            .iter_mut()
+            .zip(top.chunks_exact(2))
+            .zip(bottom.chunks_exact(2))
+        {
+            *o = pick(pick(t[0], t[1]), pick(b[0], b[1]));
         }
     }
 }
@@ -316,7 +342,7 @@ impl<T: Float> Tensor<T> {
 mod tests {
     use ndarray::{Array4, ArrayD};
 
-    use super::{Window, max_pool_2x2, max_pool_windows};
+    use super::{Window, max_pool_2x2, max_pool_2x2_values, max_pool_windows};
     use crate::Tensor;
     use crate::test_util::{check, rand};
 
@@ -420,6 +446,18 @@ mod tests {
                 .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
         );
         assert!(y1.iter().any(|v| v.is_nan()));
+        // The values-only path (inference) gives the same values, signed zeros included.
+        // (Everything else negative, so that the zeros are the maxima.)
+        let mut zeros: Vec<f64> = xs.iter().map(|v| -v.abs() - 1.0).collect();
+        zeros.iter_mut().step_by(5).for_each(|v| *v = -0.0);
+        zeros.iter_mut().step_by(7).for_each(|v| *v = 0.0);
+        for xs in [&xs, &zeros] {
+            let (mut want, mut got) = (vec![], vec![0.0; n * c * 3 * 4]);
+            max_pool_windows(xs, &win, &mut want, None);
+            max_pool_2x2_values(xs, &win, &mut got);
+            let same = |a: &f64, b: &f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+            assert!(got.iter().zip(&want).all(|(a, b)| same(a, b)));
+        }
     }
 
     #[test]
