@@ -21,8 +21,30 @@ use ndarray::{ArcArray, ArrayD, ArrayViewD, Axis, Dimension, IxDyn, Zip};
 
 use crate::float::Float;
 
-/// `f` applied to every element, as a new shared array.
-pub(crate) fn map<T: Float>(x: &ArcArray<T, IxDyn>, f: impl Fn(T) -> T) -> ArcArray<T, IxDyn> {
+/// Elements from which a pointwise op is shared out over the threads (a ReLU over a batch's
+/// convolution output, millions of values, ran on one core while the other waited).
+const PAR_MIN_ELEMENTS: usize = 1 << 16;
+
+/// `f` applied to every element, as a new shared array; over the threads for large
+/// contiguous arrays.
+pub(crate) fn map<T: Float>(
+    x: &ArcArray<T, IxDyn>,
+    f: impl Fn(T) -> T + Sync,
+) -> ArcArray<T, IxDyn> {
+    if let Some(xs) = x.as_slice()
+        && xs.len() >= PAR_MIN_ELEMENTS
+        && crate::kernels::num_threads() > 1
+    {
+        use rayon::prelude::*;
+        let ys: Vec<T> = xs
+            .par_iter()
+            .with_min_len(PAR_MIN_ELEMENTS / 2)
+            .map(|&v| f(v))
+            .collect();
+        return ArrayD::from_shape_vec(x.raw_dim(), ys)
+            .unwrap_or_else(|_| unreachable!("one value per element"))
+            .into_shared();
+    }
     x.map(|&v| f(v)).into_shared()
 }
 

@@ -4,9 +4,11 @@
 use std::ops::Range;
 
 use ndarray::{ArcArray, ArrayD, CowArray, IxDyn};
+use rayon::prelude::*;
 
 use super::conv::{Size2d, Window};
 use crate::float::Float;
+use crate::kernels;
 use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
 
@@ -110,11 +112,29 @@ impl<T: Float> Op<T> for MaxPool2dOp {
             && s.stride == Size2d::from(2)
             && s.padding == Size2d::from(0)
         {
+            y.resize(len, T::zero());
             if needs[0] {
-                max_pool_2x2(xs, &win, &mut y, Some(&mut argmax));
+                argmax.resize(len, 0);
+            }
+            // Whole planes to each thread where there is enough to share.
+            let planes = win.n * win.c;
+            let per_plane = win.oh * win.ow;
+            let parts = if 4 * len >= POOL_PAR_MIN_INPUTS {
+                kernels::num_threads().min(planes).max(1)
             } else {
-                y.resize(len, T::zero());
-                max_pool_2x2_values(xs, &win, &mut y);
+                1
+            };
+            let chunk = (planes.div_ceil(parts) * per_plane).max(1);
+            let w = &win;
+            if needs[0] {
+                y.par_chunks_mut(chunk)
+                    .zip(argmax.par_chunks_mut(chunk))
+                    .enumerate()
+                    .for_each(|(k, (y, a))| max_pool_2x2(xs, w, k * chunk / per_plane, y, a));
+            } else {
+                y.par_chunks_mut(chunk)
+                    .enumerate()
+                    .for_each(|(k, y)| max_pool_2x2_values(xs, w, k * chunk / per_plane, y));
             }
         } else {
             max_pool_windows(xs, &win, &mut y, needs[0].then_some(&mut argmax));
@@ -168,58 +188,50 @@ fn max_pool_windows<T: Float>(
     });
 }
 
+/// Inputs from which 2×2 pooling shares its planes out over the threads.
+const POOL_PAR_MIN_INPUTS: usize = 1 << 16;
+
 /// The book's pooling (2×2 windows, stride 2, no padding) without the general window walk:
-/// the same results and arg-maxes as it, four loads per output.
-fn max_pool_2x2<T: Float>(
-    xs: &[T],
-    win: &Window,
-    y: &mut Vec<T>,
-    mut argmax: Option<&mut Vec<usize>>,
-) {
-    for plane in 0..win.n * win.c {
-        let base = plane * win.h * win.w;
-        for oy in 0..win.oh {
-            let r0 = base + 2 * oy * win.w;
-            let top = &xs[r0..r0 + 2 * win.ow];
-            let bottom = &xs[r0 + win.w..r0 + win.w + 2 * win.ow];
+/// the same results and arg-maxes as it, four loads per output; the planes from `first` on
+/// that `y` and `argmax` (of one length) hold.
+fn max_pool_2x2<T: Float>(xs: &[T], win: &Window, first: usize, y: &mut [T], argmax: &mut [usize]) {
+    let rows = y
+        .chunks_exact_mut(win.ow.max(1))
+        .zip(argmax.chunks_exact_mut(win.ow.max(1)));
+    for (r, (y, a)) in rows.enumerate() {
+        let (plane, oy) = (first + r / win.oh, r % win.oh);
+        let r0 = plane * win.h * win.w + 2 * oy * win.w;
+        let top = &xs[r0..r0 + 2 * win.ow];
+        let bottom = &xs[r0 + win.w..r0 + win.w + 2 * win.ow];
+        for (ox, (y, a)) in y.iter_mut().zip(a.iter_mut()).enumerate() {
             // The best value stays in a register and the choice is a select, not a reload.
-            let pick = |ox: usize| {
-                let cand = [
-                    top[2 * ox],
-                    top[2 * ox + 1],
-                    bottom[2 * ox],
-                    bottom[2 * ox + 1],
-                ];
-                let (mut v, mut k) = (cand[0], 0);
-                for (j, &c) in cand.iter().enumerate().skip(1) {
-                    let better = beats(c, v);
-                    v = if better { c } else { v };
-                    k = if better { j } else { k };
-                }
-                (v, r0 + 2 * ox + (k & 1) + (k >> 1) * win.w)
-            };
-            match argmax.as_deref_mut() {
-                Some(a) => {
-                    for ox in 0..win.ow {
-                        let (v, at) = pick(ox);
-                        y.push(v);
-                        a.push(at);
-                    }
-                }
-                None => y.extend((0..win.ow).map(|ox| pick(ox).0)),
+            let cand = [
+                top[2 * ox],
+                top[2 * ox + 1],
+                bottom[2 * ox],
+                bottom[2 * ox + 1],
+            ];
+            let (mut v, mut k) = (cand[0], 0);
+            for (j, &c) in cand.iter().enumerate().skip(1) {
+                let better = beats(c, v);
+                v = if better { c } else { v };
+                k = if better { j } else { k };
             }
+            *y = v;
+            *a = r0 + 2 * ox + (k & 1) + (k >> 1) * win.w;
         }
     }
 }
 
-/// [`max_pool_2x2`]'s values alone (inference), into `y`: each pair of a row first, then the
-/// two rows, so that the loop vectorises. The same values: the larger wins, NaN over a number,
-/// and of tied values the first in the window's order, as the sequential walk picks.
-fn max_pool_2x2_values<T: Float>(xs: &[T], win: &Window, y: &mut [T]) {
+/// [`max_pool_2x2`]'s values alone (inference), into `y` (the planes from `first` on): each
+/// pair of a row first, then the two rows, so that the loop vectorises. The same values: the
+/// larger wins, NaN over a number, and of tied values the first in the window's order, as the
+/// sequential walk picks.
+fn max_pool_2x2_values<T: Float>(xs: &[T], win: &Window, first: usize, y: &mut [T]) {
     let pick = |a: T, b: T| if beats(b, a) { b } else { a };
     let rows = y.chunks_exact_mut(win.ow.max(1));
     for (r, out) in rows.enumerate() {
-        let (plane, oy) = (r / win.oh, r % win.oh);
+        let (plane, oy) = (first + r / win.oh, r % win.oh);
         let r0 = plane * win.h * win.w + 2 * oy * win.w;
         let top = &xs[r0..r0 + 2 * win.ow];
         let bottom = &xs[r0 + win.w..r0 + win.w + 2 * win.ow];
@@ -435,8 +447,8 @@ mod tests {
             })
             .collect();
         let win = Window::new("test", &[n, c, h, w], 2.into(), 2.into(), 0.into());
-        let (mut y1, mut a1, mut y2, mut a2) = (vec![], vec![], vec![], vec![]);
-        max_pool_2x2(&xs, &win, &mut y1, Some(&mut a1));
+        let (mut y1, mut a1, mut y2, mut a2) = (vec![0.0; 72], vec![0; 72], vec![], vec![]);
+        max_pool_2x2(&xs, &win, 0, &mut y1, &mut a1);
         max_pool_windows(&xs, &win, &mut y2, Some(&mut a2));
         assert_eq!(a1, a2);
         assert_eq!(y1.len(), n * c * 3 * 4);
@@ -454,10 +466,28 @@ mod tests {
         for xs in [&xs, &zeros] {
             let (mut want, mut got) = (vec![], vec![0.0; n * c * 3 * 4]);
             max_pool_windows(xs, &win, &mut want, None);
-            max_pool_2x2_values(xs, &win, &mut got);
+            max_pool_2x2_values(xs, &win, 0, &mut got);
             let same = |a: &f64, b: &f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
             assert!(got.iter().zip(&want).all(|(a, b)| same(a, b)));
         }
+    }
+
+    /// Planes shared out over threads, and the ReLU before them: the bits of one thread.
+    #[test]
+    fn threads_give_the_bits_of_one() {
+        let x = rand(&[4, 16, 32, 33], 31);
+        let run = |threads| {
+            crate::kernels::with_num_threads(threads, || {
+                let t = Tensor::from_array(x.clone()).requires_grad();
+                let y = t.relu().max_pool2d(2, 2, 0);
+                (y.clone() * y.clone()).sum().backward().unwrap();
+                let inference = crate::no_grad(|| t.relu().max_pool2d(2, 2, 0)).to_array();
+                (y.to_array(), t.grad().unwrap(), inference)
+            })
+        };
+        let (one, three) = (run(1), run(3));
+        assert_eq!(one, three);
+        assert_eq!(one.0, one.2);
     }
 
     #[test]

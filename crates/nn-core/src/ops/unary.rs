@@ -22,7 +22,7 @@ pub(crate) enum Keep {
 }
 
 /// A pointwise op `y = f(x)`: its function, its derivative, and what the derivative needs.
-pub(crate) trait Pointwise<T: Float>: 'static {
+pub(crate) trait Pointwise<T: Float>: Sync + 'static {
     const NAME: &'static str;
     const KEEP: Keep;
     /// The forward function.
