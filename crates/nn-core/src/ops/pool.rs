@@ -126,7 +126,15 @@ impl<T: Float> Op<T> for MaxPool2dOp {
             };
             let chunk = (planes.div_ceil(parts) * per_plane).max(1);
             let w = &win;
-            if needs[0] {
+            if parts == 1 {
+                // On the calling thread: a parallel iterator, even over one chunk, would hand
+                // the work to the pool and wait for it.
+                if needs[0] {
+                    max_pool_2x2(xs, w, 0, &mut y, &mut argmax);
+                } else {
+                    max_pool_2x2_values(xs, w, 0, &mut y);
+                }
+            } else if needs[0] {
                 y.par_chunks_mut(chunk)
                     .zip(argmax.par_chunks_mut(chunk))
                     .enumerate()
