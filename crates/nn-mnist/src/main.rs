@@ -103,7 +103,6 @@ fn one_line(text: &str) -> String {
 }
 
 fn main() -> ExitCode {
-    alloc::keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -119,6 +118,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Inference and training reuse the same large arrays step after step and keep them; the
+    // server answers small requests on many threads for hours and gives idle memory back.
+    if !matches!(cli.command, Some(Command::Serve(_))) {
+        alloc::keep_freed_memory();
+    }
     let data = match &cli.command {
         None => &cli.infer.data,
         Some(Command::Infer(args)) => &args.data,
