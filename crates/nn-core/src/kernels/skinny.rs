@@ -217,9 +217,34 @@ mod avx512 {
                 } else {
                     (unsafe { b.add(kb * ldb + j) }, ldb)
                 };
+                // The next strip's rows of `b` lie far apart (the hardware's prefetcher follows
+                // a few streams, not hundreds): ask for them a share per row tile, so that they
+                // are in L2 when this strip is done.
+                let next = if j + cols < n {
+                    Some((kb, ke, j + cols, (n - j - cols).min(strip)))
+                } else {
+                    (ke < k && n > strip).then(|| (ke, (ke + KC).min(k), 0, strip))
+                };
+                let tiles = m.div_ceil(rows_for(vecs));
+                let mut tile_no = 0;
                 let mut i = 0;
                 while i < m {
                     let rows = (m - i).min(rows_for(vecs));
+                    if let Some((r0, r1, c0, cols)) = next {
+                        let (from, to) = (
+                            r0 + (r1 - r0) * tile_no / tiles,
+                            r0 + (r1 - r0) * (tile_no + 1) / tiles,
+                        );
+                        for r in from..to {
+                            let row = unsafe { b.add(r * ldb + c0) };
+                            for l in (0..cols).step_by(16) {
+                                unsafe { _mm_prefetch::<_MM_HINT_T1>(row.add(l).cast()) };
+                            }
+                            // The row's last element, where it starts mid-line.
+                            unsafe { _mm_prefetch::<_MM_HINT_T1>(row.add(cols - 1).cast()) };
+                        }
+                    }
+                    tile_no += 1;
                     let at = unsafe { a.add(kb * csa + i * rsa) };
                     let ct = unsafe { c.add(i * ldc + j) };
                     let t = (ke - kb, rsa, csa, lds, ldc, cols, alpha, beta);
