@@ -1,10 +1,11 @@
 //! A wide output layer and its loss in one op: `x @ w + b`, softmax and cross-entropy against
 //! class labels, averaged over the rows — a language model's 100 → 10,000 scores for 700 words
 //! never held whole. The scores are made a block of rows at a time; each block becomes its
-//! gradient in place (`(softmax − onehot) / N`) and is folded into the gradients of `x`, `w`
-//! and `b` at once, while it is still in cache. Unfused, the same step writes and reads two
-//! `(N, C)` arrays in fresh memory (the scores and their gradient) and makes one more pass for
-//! the bias's column sums.
+//! gradient in place (`(softmax − onehot) / N`, each row short of its factor `1 / (N Σ)`, which
+//! the products take from their short operands) and is folded into the gradients of `x`, `w`
+//! and `b` at once, while it is still in cache (`b`'s as one more row of `w`'s product).
+//! Unfused, the same step writes and reads two `(N, C)` arrays in fresh memory (the scores and
+//! their gradient) and makes one more pass for the bias's column sums.
 
 use ndarray::{ArcArray, Array2, ArrayD, ArrayView2, ArrayViewMut2, Ix2, IxDyn, Zip, s};
 use rayon::prelude::*;
@@ -72,14 +73,18 @@ impl<T: Float> Op<T> for AffineCrossEntropyOp<T> {
             .as_slice()
             .unwrap_or_else(|| unreachable!("standard layout"));
         let mut dx = needs[0].then(|| Array2::<T>::zeros((n, d)));
-        let mut dw = needs[1].then(|| Array2::<T>::zeros((d, c)));
-        let mut db = needs[2].then(|| vec![T::zero(); c]);
+        // `dw` and `db` come from one product: `db` is the row below `dw`'s (`[x; 1]ᵀ g`).
+        let (want_dw, want_db) = (needs[1], needs[2]);
+        let wide = if want_dw { d } else { 0 } + usize::from(want_db);
+        let mut dwb = (wide > 0).then(|| Array2::<T>::zeros((wide, c)));
         // The mean's `1 / N`, folded into every row of the gradient (an empty batch's mean is
         // NaN, as `mean` of no values gives).
         let inv_n = T::lit(1.0 / n as f64);
         let scale = needs.iter().any(|&n| n).then_some(inv_n);
         let rows = self.block_rows.min(n);
         let mut block = vec![T::zero(); rows * c];
+        let mut factors = vec![T::zero(); rows];
+        let mut scaled = Array2::<T>::zeros((if wide > 0 { rows } else { 0 }, wide));
         let mut total = T::zero();
         for r0 in (0..n).step_by(rows.max(1)) {
             let r1 = (r0 + rows).min(n);
@@ -89,25 +94,47 @@ impl<T: Float> Op<T> for AffineCrossEntropyOp<T> {
                 .unwrap_or_else(|_| unreachable!("rows × classes"));
             gemm(T::one(), &xb, &w_rows.view(), T::zero(), &mut zv);
             let labels = &self.labels[r0..r1];
-            total += rows_to_gradient(z, bias, labels, scale, db.as_deref_mut());
-            let g = ArrayView2::from_shape((r1 - r0, c), &*z)
+            let k = &mut factors[..r1 - r0];
+            total += rows_to_gradient(z, bias, labels, scale.map(|s| (s, &mut *k)));
+            // Row `i` of the gradient is `kᵢ eᵢ`; the factors go into the short operands
+            // (`dx`'s rows after, `x`'s rows before) rather than over the block once more.
+            let e = ArrayView2::from_shape((r1 - r0, c), &*z)
                 .unwrap_or_else(|_| unreachable!("rows × classes"));
             if let (Some(dx), Some(wt)) = (&mut dx, &wt_rows) {
                 let mut part = dx.slice_mut(s![r0..r1, ..]);
-                gemm(T::one(), &g, &wt.view(), T::zero(), &mut part);
+                gemm(T::one(), &e, &wt.view(), T::zero(), &mut part);
+                for (mut row, &k) in part.rows_mut().into_iter().zip(&*k) {
+                    row.mapv_inplace(|v| v * k);
+                }
             }
-            if let Some(dw) = &mut dw {
+            if let Some(dwb) = &mut dwb {
+                let mut xs = scaled.slice_mut(s![..r1 - r0, ..]);
+                for ((mut to, from), &k) in xs.rows_mut().into_iter().zip(xb.rows()).zip(&*k) {
+                    if want_dw {
+                        Zip::from(to.slice_mut(s![..d]))
+                            .and(&from)
+                            .for_each(|t, &f| *t = f * k);
+                    }
+                    if want_db {
+                        to[wide - 1] = k;
+                    }
+                }
                 // The first block overwrites: reading the fresh zeros would fault every page
                 // twice (once for the zero page, once more to write).
                 let beta = if r0 == 0 { T::zero() } else { T::one() };
-                gemm(T::one(), &xb.t(), &g, beta, &mut dw.view_mut());
+                gemm(T::one(), &xs.t(), &e, beta, &mut dwb.view_mut());
             }
         }
-        self.grads = [
-            dx.map(Array2::into_dyn),
-            dw.map(Array2::into_dyn),
-            db.map(|db| ArrayD::from_shape_vec(IxDyn(&[c]), db).expect("(c)")),
-        ];
+        let db = want_db.then(|| {
+            let dwb = dwb
+                .as_ref()
+                .unwrap_or_else(|| unreachable!("made where wanted"));
+            ArrayD::from_shape_vec(IxDyn(&[c]), dwb.row(wide - 1).to_vec()).expect("(c)")
+        });
+        let dw = dwb
+            .filter(|_| want_dw)
+            .map(|dwb| dwb.slice_move(s![..d, ..]).into_dyn());
+        self.grads = [dx.map(Array2::into_dyn), dw, db];
         let mean = if n == 0 { T::nan() } else { total * inv_n };
         ArrayD::from_elem(IxDyn(&[]), mean).into_shared()
     }
@@ -125,68 +152,53 @@ impl<T: Float> Op<T> for AffineCrossEntropyOp<T> {
     }
 }
 
-/// Adds `bias` to each row of products `z` (`labels.len()` rows) and turns the row into its
-/// gradient `scale · (softmax − onehot)` where `scale` is given (adding the rows into `db` where
-/// given); returns the rows' summed losses `logsumexp(z_i) − z_i[label_i]`. The rows are split
-/// in runs over the threads when large, each run with its own share of `db`.
+/// Adds `bias` to each row of products `z` (`labels.len()` rows) and returns the rows'
+/// summed losses `logsumexp(z_i) − z_i[label_i]`. Given `(scale, factors)`, also turns row `i`
+/// into `e_i = exp(z_i − max z_i)` less the row's sum at its label, with `factors[i] = scale /
+/// Σ exp(z_i − max z_i)`: the gradient `scale · (softmax − onehot)` is `factors[i] · e_i`. The
+/// rows are split in runs over the threads when large.
 fn rows_to_gradient<T: Float>(
     z: &mut [T],
     bias: &[T],
     labels: &[usize],
-    scale: Option<T>,
-    db: Option<&mut [T]>,
+    grad: Option<(T, &mut [T])>,
 ) -> T {
     let c = bias.len();
-    let run = |first: usize, z: &mut [T], mut db: Option<&mut [T]>| {
+    let run = |first: usize, z: &mut [T], factors: Option<&mut [T]>, scale: T| {
         let mut loss = T::zero();
+        let mut factors = factors.map(|f| f.iter_mut());
         for (k, row) in z.chunks_mut(c.max(1)).enumerate() {
             let m = kernels::add_max(row, bias);
             let label = labels[first + k];
             let picked = row[label];
-            let Some(scale) = scale else {
+            let Some(factor) = factors.as_mut().and_then(Iterator::next) else {
                 loss += m + kernels::exp_sum(row, m, None).ln() - picked;
                 continue;
             };
             let sum = kernels::exp_sum_inplace(row, m);
             loss += m + sum.ln() - picked;
-            let k = scale / sum;
-            match db.as_deref_mut() {
-                Some(db) => Zip::from(&mut *row).and(&mut *db).for_each(|v, d| {
-                    *v *= k;
-                    *d += *v;
-                }),
-                None => row.iter_mut().for_each(|v| *v *= k),
-            }
-            row[label] -= scale;
-            if let Some(db) = db.as_deref_mut() {
-                db[label] -= scale;
-            }
+            row[label] -= sum;
+            *factor = scale / sum;
         }
         loss
     };
+    let (scale, factors) = match grad {
+        Some((s, f)) => (s, Some(f)),
+        None => (T::zero(), None),
+    };
     let (parts, per) = row_runs(z.len(), labels.len());
     if parts == 1 {
-        return run(0, z, db);
+        return run(0, z, factors, scale);
     }
-    let want_db = db.is_some();
-    let results: Vec<(T, Option<Vec<T>>)> = z
-        .par_chunks_mut(per * c.max(1))
-        .enumerate()
-        .map(|(k, z)| {
-            let mut part = want_db.then(|| vec![T::zero(); c]);
-            let loss = run(k * per, z, part.as_deref_mut());
-            (loss, part)
-        })
-        .collect();
-    let mut total = T::zero();
-    let mut db = db;
-    for (loss, part) in results {
-        total += loss;
-        if let (Some(db), Some(part)) = (db.as_deref_mut(), part) {
-            db.iter_mut().zip(&part).for_each(|(d, &p)| *d += p);
-        }
-    }
-    total
+    let chunks = z.par_chunks_mut(per * c.max(1)).enumerate();
+    let losses: Vec<T> = match factors {
+        Some(f) => chunks
+            .zip(f.par_chunks_mut(per))
+            .map(|((k, z), f)| run(k * per, z, Some(f), scale))
+            .collect(),
+        None => chunks.map(|(k, z)| run(k * per, z, None, scale)).collect(),
+    };
+    losses.into_iter().fold(T::zero(), |a, l| a + l)
 }
 
 impl<T: Float> Tensor<T> {
