@@ -587,6 +587,9 @@ fn skinny_kernel_matches_f64_products() {
         (250, 90, 70, true, false),
         (700, 3000, 100, false, true),
         (131, 2000, 47, false, true),
+        // A `wᵀ` too large for every thread to read: split along `k` over the threads.
+        (104, 2600, 100, false, true),
+        (104, 2600, 100, false, false),
         (9, 1100, 112, false, false),
         (20, 100, 400, false, false),
         (20, 400, 100, false, true),
