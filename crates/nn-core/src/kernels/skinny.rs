@@ -15,8 +15,8 @@
 //! vectors) of `c` stay in registers over a pass of 768 steps of `k`, `a`'s elements are
 //! broadcast from wherever its strides put them, and `b`'s rows are loaded in place (copied
 //! together first where they lie a multiple of 4 KB apart); a strip of `b` stays in L2 for
-//! every tile of rows. AVX-512 and `f32` only; elsewhere `gemm` keeps its
-//! general path.
+//! every tile of rows. A last vector of a few columns becomes dot products of `a`'s rows. AVX-512
+//! and `f32` only; elsewhere `gemm` keeps its general path.
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 
@@ -102,10 +102,7 @@ pub(crate) fn gemm_f32(
     beta: f32,
     c: &mut ArrayViewMut2<'_, f32>,
 ) -> bool {
-    if isa != Isa::Avx512 || !isa.supported() {
-        return false;
-    }
-    if form(a, b, c).is_none() {
+    if isa != Isa::Avx512 || !isa.supported() || form(a, b, c).is_none() {
         return false;
     }
     // `b` with contiguous columns (`wᵀ`) is copied into rows once, before the threads share it.
@@ -207,6 +204,11 @@ mod avx512 {
     const PACK_STRIDE: usize = 1024;
     const PACK_MIN_K: usize = 256;
     const PACK_MIN_M: usize = 64;
+    /// The widest last vector whose columns go to dot products, from this `k` on, in tiles of
+    /// this many rows.
+    const DOTS_MAX: usize = 4;
+    const DOTS_MIN_K: usize = 256;
+    const DOT_ROWS: usize = 6;
 
     fn mask(cols: usize) -> u16 {
         if cols >= 16 {
@@ -225,6 +227,108 @@ mod avx512 {
     /// row-major with rows `ldb` and `ldc` apart.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn gemm(
+        (m, n, k): (usize, usize, usize),
+        alpha: f32,
+        (a, rsa, csa): (*const f32, usize, usize),
+        (b, ldb): (*const f32, usize),
+        beta: f32,
+        (c, ldc): (*mut f32, usize),
+    ) {
+        // A last vector of at most `DOTS_MAX` columns would cost as much as a full one on every
+        // step of `k`: those columns are dot products of `a`'s rows instead, where they are
+        // contiguous (784 × 50 ran as 784 × 64, 10,000 × 100 as 10,000 × 112).
+        let rest = n % 16;
+        let dots = csa == 1 && n > 16 && rest <= DOTS_MAX && rest > 0 && k >= DOTS_MIN_K;
+        let main = if dots { n - rest } else { n };
+        unsafe { vectors((m, main, k), alpha, (a, rsa, csa), (b, ldb), beta, (c, ldc)) };
+        if dots {
+            let t = (m, rest, k, alpha, beta);
+            unsafe { dot_columns(t, (a, rsa), (b.add(main), ldb), (c.add(main), ldc)) };
+        }
+    }
+
+    /// Columns `..rest` of `c` as dot products: `bᵀ`'s rows gathered a pass of `k` at a time,
+    /// then tiles of rows of `a` against all of them.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn dot_columns(
+        (m, rest, k, alpha, beta): (usize, usize, usize, f32, f32),
+        (a, rsa): (*const f32, usize),
+        (b, ldb): (*const f32, usize),
+        (c, ldc): (*mut f32, usize),
+    ) {
+        let mut bt = vec![0.0f32; rest * KC];
+        let mut kb = 0;
+        while kb < k {
+            let ke = (kb + KC).min(k);
+            let len = ke - kb;
+            for p in 0..len {
+                for j in 0..rest {
+                    // SAFETY: row `kb + p` of `b` holds columns `..rest`.
+                    bt[j * len + p] = unsafe { *b.add((kb + p) * ldb + j) };
+                }
+            }
+            let beta = if kb == 0 { beta } else { 1.0 };
+            let mut i = 0;
+            while i < m {
+                let rows = (m - i).min(DOT_ROWS);
+                let at = unsafe { a.add(i * rsa + kb) };
+                let ct = unsafe { c.add(i * ldc) };
+                let t = (len, rsa, ldc, alpha, beta);
+                macro_rules! go {
+                    ($(($r:literal, $c:literal))*) => {
+                        match (rows, rest) {
+                            $( ($r, $c) => unsafe { dot_tile::<$r, $c>(at, bt.as_ptr(), ct, t) }, )*
+                            _ => unreachable!("no dot tile of {rows} rows × {rest} columns"),
+                        }
+                    };
+                }
+                #[rustfmt::skip]
+                go!((1, 1) (2, 1) (3, 1) (4, 1) (5, 1) (6, 1)
+                    (1, 2) (2, 2) (3, 2) (4, 2) (5, 2) (6, 2)
+                    (1, 3) (2, 3) (3, 3) (4, 3) (5, 3) (6, 3)
+                    (1, 4) (2, 4) (3, 4) (4, 4) (5, 4) (6, 4));
+                i += rows;
+            }
+            kb = ke;
+        }
+    }
+
+    /// `c`'s `R × C` tile `= α Σ_p a[r, p] bt[j, p] + β c`: `a`'s rows `rsa` apart and
+    /// contiguous, `bt`'s rows `k` long, one after another.
+    #[target_feature(enable = "avx512f")]
+    #[inline(never)]
+    unsafe fn dot_tile<const R: usize, const C: usize>(
+        a: *const f32,
+        bt: *const f32,
+        c: *mut f32,
+        (k, rsa, ldc, alpha, beta): (usize, usize, usize, f32, f32),
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); C]; R];
+        let mut p = 0;
+        while p < k {
+            let m = mask(k - p);
+            let bv: [__m512; C] =
+                std::array::from_fn(|j| unsafe { _mm512_maskz_loadu_ps(m, bt.add(j * k + p)) });
+            for (r, row) in acc.iter_mut().enumerate() {
+                let av = unsafe { _mm512_maskz_loadu_ps(m, a.add(r * rsa + p)) };
+                for (acc, &bv) in row.iter_mut().zip(&bv) {
+                    *acc = _mm512_fmadd_ps(av, bv, *acc);
+                }
+            }
+            p += 16;
+        }
+        for (r, row) in acc.iter().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                let at = unsafe { c.add(r * ldc + j) };
+                let sum = alpha * _mm512_reduce_add_ps(v);
+                unsafe { *at = if beta != 0.0 { sum + beta * *at } else { sum } };
+            }
+        }
+    }
+
+    /// [`gemm`] with every column in vectors.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn vectors(
         (m, n, k): (usize, usize, usize),
         alpha: f32,
         (a, rsa, csa): (*const f32, usize, usize),

@@ -590,6 +590,10 @@ fn skinny_kernel_matches_f64_products() {
         // A `wᵀ` too large for every thread to read: split along `k` over the threads.
         (104, 2600, 100, false, true),
         (104, 2600, 100, false, false),
+        // A last vector of 1 to 4 columns: dot products of a's rows, over one or two passes.
+        (50, 1000, 50, false, false),
+        (23, 300, 33, false, true),
+        (7, 800, 19, false, false),
         (9, 1100, 112, false, false),
         (20, 100, 400, false, false),
         (20, 400, 100, false, true),
