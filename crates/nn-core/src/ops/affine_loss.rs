@@ -164,7 +164,11 @@ fn rows_to_gradient<T: Float>(
     grad: Option<(T, &mut [T])>,
 ) -> T {
     let c = bias.len();
-    let run = |first: usize, z: &mut [T], factors: Option<&mut [T]>, scale: T| {
+    let (scale, factors) = match grad {
+        Some((s, f)) => (s, Some(f)),
+        None => (T::zero(), None),
+    };
+    let run = |first: usize, z: &mut [T], factors: Option<&mut [T]>| {
         let mut loss = T::zero();
         let mut factors = factors.map(|f| f.iter_mut());
         for (k, row) in z.chunks_mut(c.max(1)).enumerate() {
@@ -182,21 +186,17 @@ fn rows_to_gradient<T: Float>(
         }
         loss
     };
-    let (scale, factors) = match grad {
-        Some((s, f)) => (s, Some(f)),
-        None => (T::zero(), None),
-    };
     let (parts, per) = row_runs(z.len(), labels.len());
     if parts == 1 {
-        return run(0, z, factors, scale);
+        return run(0, z, factors);
     }
     let chunks = z.par_chunks_mut(per * c.max(1)).enumerate();
     let losses: Vec<T> = match factors {
         Some(f) => chunks
             .zip(f.par_chunks_mut(per))
-            .map(|((k, z), f)| run(k * per, z, Some(f), scale))
+            .map(|((k, z), f)| run(k * per, z, Some(f)))
             .collect(),
-        None => chunks.map(|(k, z)| run(k * per, z, None, scale)).collect(),
+        None => chunks.map(|(k, z)| run(k * per, z, None)).collect(),
     };
     losses.into_iter().fold(T::zero(), |a, l| a + l)
 }
