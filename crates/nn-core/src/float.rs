@@ -176,7 +176,7 @@ impl_float!(
     isa::exp_sum_f32,
     isa::exp_sum_inplace_f32,
     isa::gemm_packed::<f32>,
-    crate::kernels::skinny::gemm_f32
+    crate::kernels::skinny::gemm::<f32>
 );
 impl_float!(
     f64,
@@ -189,5 +189,5 @@ impl_float!(
     isa::exp_sum_f64,
     isa::exp_sum_inplace_f64,
     isa::gemm_packed::<f64>,
-    |_, _, _, _, _, _, _| false
+    crate::kernels::skinny::gemm::<f64>
 );

@@ -6,8 +6,9 @@
 //! - `xᵀ g` (the weight's gradient): `m` short, `x (k, m)` and `g (k, n)` row-major; also
 //!   `x w` with `x (m, k)` row-major (a batch of at most 256 rows through a layer, the scores
 //!   of a block of rows, an LSTM step's `h Wh`), where matrixmultiply packs the whole of `w`
-//!   on every call; any number of rows where `b` has at most 32K elements (a layer's 784 × 100
-//!   × 100, a convolution's unrolled pixels against its filters), which then stays in L2.
+//!   on every call (also a single row: one image through a wide layer in `f64`); any number
+//!   of rows where `b` has at most 128 KB (a layer's 784 × 100 × 100 in `f32`, a
+//!   convolution's unrolled pixels against its filters), which then stays in L2.
 //! - `g wᵀ` (the input's gradient): `n` short, `g (m, k)` row-major; `wᵀ` is copied into rows
 //!   once (`k · n` elements, a fraction of `g`).
 //!
@@ -16,29 +17,40 @@
 //! broadcast from wherever its strides put them, and `b`'s rows are loaded in place (copied
 //! together first where they lie a multiple of 4 KB apart); a strip of `b` stays in L2 for
 //! every tile of rows. A last vector of a few columns becomes dot products of `a`'s rows. AVX-512
-//! and `f32` only; elsewhere `gemm` keeps its general path.
+//! only, in `f32` and `f64` (16 and 8 lanes; strips and limits are the same bytes in both);
+//! elsewhere `gemm` keeps its general path.
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use super::isa::Isa;
 use super::split_with;
 
+/// The element types the kernel runs on.
+#[cfg(target_arch = "x86_64")]
+pub(crate) trait Elem: avx512::Lanes {}
+#[cfg(target_arch = "x86_64")]
+impl<T: avx512::Lanes> Elem for T {}
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) trait Elem: crate::float::Float {}
+#[cfg(not(target_arch = "x86_64"))]
+impl<T: crate::float::Float> Elem for T {}
+
 /// The short side's limit for `xᵀ g`: beyond it the general product's packing pays for itself.
 const SHORT_M_MAX: usize = 256;
-/// A `b` this small (elements) stays in L2 for any number of rows: then `m` has no limit.
-const SMALL_B: usize = 1 << 15;
+/// A `b` this small (bytes) stays in L2 for any number of rows: then `m` has no limit.
+const SMALL_B: usize = 1 << 17;
 /// The short side's limit for `g wᵀ`: one strip of at most 7 vectors.
-const SHORT_N_MAX: usize = 112;
+const SHORT_N_MAX_VECTORS: usize = 7;
 /// `g wᵀ` from this inner dimension on (an LSTM step's `da Whᵀ`, k = 4H, ran at 103
 /// GFLOP/s here against matrixmultiply's 48).
 const SHORT_N_MIN_K: usize = 256;
-/// A product with one strip of columns (`n` at most `SHORT_N_MAX`) and a `b` larger than
-/// this (elements; half of L2) is split over the threads along `k`, for at most
+/// A product with one strip of columns (`n` at most 7 vectors) and a `b` larger than
+/// this (bytes; half of L2) is split over the threads along `k`, for at most
 /// `SPLIT_K_MAX_M` rows (the partial sums are `m × n` each): split along `m`, every thread
 /// would read all of `b`. A language model's `g wᵀ` at 2 threads, 104 × 10,000 × 100: 171 →
 /// 180 and 171 → 173 GFLOP/s; its last block of 76 rows 152 → 165 and 143 → 157 (the two ways
 /// alternating in one process).
-const SPLIT_K_MIN_B: usize = 1 << 17;
+const SPLIT_K_MIN_B: usize = 1 << 19;
 const SPLIT_K_MAX_M: usize = 256;
 /// Products smaller than this (multiply-adds) stay on the general path. From here on the kernel
 /// ran 1.3–2.6× matrixmultiply's speed at every shape it takes that was tried (one thread; an
@@ -56,36 +68,47 @@ enum Form {
     ShortN,
 }
 
-fn form(
-    a: &ArrayView2<'_, f32>,
-    b: &ArrayView2<'_, f32>,
-    c: &ArrayViewMut2<'_, f32>,
+fn form<T: Elem>(
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    c: &ArrayViewMut2<'_, T>,
 ) -> Option<Form> {
     let ((m, k), n) = (a.dim(), b.ncols());
-    let (sa, sb, sc) = (a.strides(), b.strides(), c.strides());
-    let rows = |s: &[isize], len: usize| s[1] == 1 && s[0] >= len as isize;
-    let cols = |s: &[isize], len: usize| s[0] == 1 && s[1] >= len as isize;
-    if m * n * k < MIN_MACS || !rows(sc, n) {
+    let (lanes, size) = (64 / size_of::<T>(), size_of::<T>());
+    // Contiguous rows `len` long (or columns), however far apart: ndarray gives an axis of
+    // length 1 the stride 0.
+    let rows = |x: &[usize], s: &[isize]| s[1] == 1 && (x[0] == 1 || s[0] >= x[1] as isize);
+    let cols = |x: &[usize], s: &[isize]| s[0] == 1 && (x[1] == 1 || s[1] >= x[0] as isize);
+    let (a, b, c) = (
+        (a.shape(), a.strides()),
+        (b.shape(), b.strides()),
+        (c.shape(), c.strides()),
+    );
+    if m * n * k < MIN_MACS || !rows(c.0, c.1) || a.1[0] < 0 || a.1[1] < 0 {
         return None;
     }
-    if (m <= SHORT_M_MAX || k * n <= SMALL_B)
-        && n >= 16
-        && (cols(sa, m) || rows(sa, k))
-        && rows(sb, n)
+    if (m <= SHORT_M_MAX || k * n * size <= SMALL_B)
+        && n >= lanes
+        && (cols(a.0, a.1) || rows(a.0, a.1))
+        && rows(b.0, b.1)
     {
         return Some(Form::ShortM);
     }
-    if n <= SHORT_N_MAX && k >= SHORT_N_MIN_K && rows(sa, k) && (rows(sb, n) || cols(sb, k)) {
+    if n <= SHORT_N_MAX_VECTORS * lanes
+        && k >= SHORT_N_MIN_K
+        && rows(a.0, a.1)
+        && (rows(b.0, b.1) || cols(b.0, b.1))
+    {
         return Some(Form::ShortN);
     }
     None
 }
 
 #[cfg(test)]
-pub(super) fn form_of(
-    a: &ArrayView2<'_, f32>,
-    b: &ArrayView2<'_, f32>,
-    c: &ArrayViewMut2<'_, f32>,
+pub(super) fn form_of<T: Elem>(
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    c: &ArrayViewMut2<'_, T>,
 ) -> Option<String> {
     form(a, b, c).map(|f| format!("{f:?}"))
 }
@@ -93,14 +116,14 @@ pub(super) fn form_of(
 /// `c = α a b + β c` by the kernel below, split over `threads` along the longer side of `c`
 /// (`kernels::split_with`); `false` (nothing done) where no form fits or the path is not
 /// AVX-512.
-pub(crate) fn gemm_f32(
+pub(crate) fn gemm<T: Elem>(
     isa: Isa,
     threads: usize,
-    alpha: f32,
-    a: &ArrayView2<'_, f32>,
-    b: &ArrayView2<'_, f32>,
-    beta: f32,
-    c: &mut ArrayViewMut2<'_, f32>,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
 ) -> bool {
     if isa != Isa::Avx512 || !isa.supported() || form(a, b, c).is_none() {
         return false;
@@ -114,7 +137,8 @@ pub(crate) fn gemm_f32(
         rows.view()
     };
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
-    if n <= SHORT_N_MAX && threads > 1 && m <= SPLIT_K_MAX_M && k * n > SPLIT_K_MIN_B {
+    let short_n = n * size_of::<T>() <= SHORT_N_MAX_VECTORS * 64;
+    if short_n && threads > 1 && m <= SPLIT_K_MAX_M && k * n * size_of::<T>() > SPLIT_K_MIN_B {
         split_k(threads, alpha, a.view(), b, beta, c.view_mut());
     } else {
         split_with(
@@ -132,44 +156,44 @@ pub(crate) fn gemm_f32(
 
 /// `a b` split over `parts` threads along `k`: the first part adds into `c`, each other into
 /// zeros of its own, added to `c` after.
-fn split_k(
+fn split_k<T: Elem>(
     parts: usize,
-    alpha: f32,
-    a: ArrayView2<'_, f32>,
-    b: ArrayView2<'_, f32>,
-    beta: f32,
-    mut c: ArrayViewMut2<'_, f32>,
+    alpha: T,
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    beta: T,
+    mut c: ArrayViewMut2<'_, T>,
 ) {
     let left = parts / 2;
     // Cuts on whole cache lines of `a`'s rows.
-    let mid = (a.ncols() * left / parts) & !15;
+    let mid = (a.ncols() * left / parts) & !(64 / size_of::<T>() - 1);
     if parts < 2 || mid == 0 {
         serial(alpha, &a, &b, beta, &mut c);
         return;
     }
     let (a0, a1) = a.split_at(Axis(1), mid);
     let (b0, b1) = b.split_at(Axis(0), mid);
-    let mut rest = Array2::<f32>::zeros(c.dim());
+    let mut rest = Array2::<T>::zeros(c.dim());
     rayon::join(
         || split_k(left, alpha, a0, b0, beta, c.view_mut()),
-        || split_k(parts - left, alpha, a1, b1, 0.0, rest.view_mut()),
+        || split_k(parts - left, alpha, a1, b1, T::zero(), rest.view_mut()),
     );
     c += &rest;
 }
 
 #[allow(unsafe_code)]
-fn serial(
-    alpha: f32,
-    a: &ArrayView2<'_, f32>,
-    b: &ArrayView2<'_, f32>,
-    beta: f32,
-    c: &mut ArrayViewMut2<'_, f32>,
+fn serial<T: Elem>(
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
 ) {
     let ((m, k), n) = (a.dim(), b.ncols());
     let (sa, ldb, ldc) = (a.strides(), b.strides()[0], c.strides()[0]);
     let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: `gemm_f32` checked AVX-512, and `form` that every stride is positive, `b`'s and
+    // SAFETY: `gemm` checked AVX-512, and `form` that every stride is positive, `b`'s and
     // `c`'s rows contiguous, and the views hold the elements the kernel reads and writes.
     unsafe {
         avx512::gemm(
@@ -192,16 +216,16 @@ fn serial(
 mod avx512 {
     use std::arch::x86_64::*;
 
-    /// The widest strip of columns taken whole (7 vectors), and the strip width beyond it.
-    const WHOLE_MAX: usize = 112;
-    const STRIP: usize = 64;
+    /// The widest strip of columns taken whole, and the strip beyond it (vectors).
+    const WHOLE_MAX: usize = 7;
+    const STRIP: usize = 4;
     /// `k` per pass, so that a strip of `b` stays in L2.
     const KC: usize = 768;
-    /// `b`'s rows this many elements (4 KB) apart, or a multiple, fall into the same L2 sets
+    /// `b`'s rows this many bytes apart, or a multiple, fall into the same L2 sets
     /// every 32 rows; beyond `PACK_MIN_K` rows (8 to a set, L2's ways) a strip is copied
     /// together. An LSTM's `Wh` gradient at H = 256 (256 × 3712 × 1024) went 89 → 108 GFLOP/s;
     /// rows 2 KB apart (H = 128) measured slower copied.
-    const PACK_STRIDE: usize = 1024;
+    const PACK_STRIDE: usize = 4096;
     const PACK_MIN_K: usize = 256;
     const PACK_MIN_M: usize = 64;
     /// The widest last vector whose columns go to dot products, from this `k` on, in tiles of
@@ -210,13 +234,102 @@ mod avx512 {
     const DOTS_MIN_K: usize = 256;
     const DOT_ROWS: usize = 6;
 
-    fn mask(cols: usize) -> u16 {
-        if cols >= 16 {
-            u16::MAX
-        } else {
-            (1u16 << cols) - 1
-        }
+    /// An element type the kernel runs on: its vector, its mask, and the operations used.
+    pub(crate) trait Lanes: crate::float::Float {
+        /// Elements per vector (and per cache line).
+        const LANES: usize;
+        type V: Copy;
+        type M: Copy;
+        /// The first `cols` lanes (all from `LANES` on).
+        fn mask(cols: usize) -> Self::M;
+        unsafe fn vzero() -> Self::V;
+        unsafe fn splat(x: Self) -> Self::V;
+        unsafe fn load(m: Self::M, p: *const Self) -> Self::V;
+        unsafe fn store(p: *mut Self, m: Self::M, v: Self::V);
+        /// `a b + c`.
+        unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+        unsafe fn vmul(a: Self::V, b: Self::V) -> Self::V;
+        unsafe fn hsum(v: Self::V) -> Self;
     }
+
+    macro_rules! lanes {
+        ($t:ty, $lanes:literal, $v:ty, $m:ty, $zero:ident, $set1:ident, $load:ident, $store:ident, $fma:ident, $mul:ident, $sum:ident) => {
+            impl Lanes for $t {
+                const LANES: usize = $lanes;
+                type V = $v;
+                type M = $m;
+                #[inline]
+                fn mask(cols: usize) -> $m {
+                    if cols >= $lanes {
+                        <$m>::MAX
+                    } else {
+                        (1 << cols) - 1
+                    }
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn vzero() -> $v {
+                    $zero()
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn splat(x: $t) -> $v {
+                    $set1(x)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn load(m: $m, p: *const $t) -> $v {
+                    unsafe { $load(m, p) }
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn store(p: *mut $t, m: $m, v: $v) {
+                    unsafe { $store(p, m, v) }
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn fma(a: $v, b: $v, c: $v) -> $v {
+                    $fma(a, b, c)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn vmul(a: $v, b: $v) -> $v {
+                    $mul(a, b)
+                }
+                #[inline]
+                #[target_feature(enable = "avx512f")]
+                unsafe fn hsum(v: $v) -> $t {
+                    $sum(v)
+                }
+            }
+        };
+    }
+    lanes!(
+        f32,
+        16,
+        __m512,
+        u16,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_maskz_loadu_ps,
+        _mm512_mask_storeu_ps,
+        _mm512_fmadd_ps,
+        _mm512_mul_ps,
+        _mm512_reduce_add_ps
+    );
+    lanes!(
+        f64,
+        8,
+        __m512d,
+        u8,
+        _mm512_setzero_pd,
+        _mm512_set1_pd,
+        _mm512_maskz_loadu_pd,
+        _mm512_mask_storeu_pd,
+        _mm512_fmadd_pd,
+        _mm512_mul_pd,
+        _mm512_reduce_add_pd
+    );
 
     /// Rows per tile for `v` vectors of columns: at most 24 accumulators.
     fn rows_for(v: usize) -> usize {
@@ -226,19 +339,19 @@ mod avx512 {
     /// `c (m, n) = α a b + β c`: `a`'s element `(i, p)` at `i · rsa + p · csa`, `b` and `c`
     /// row-major with rows `ldb` and `ldc` apart.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn gemm(
+    pub(super) unsafe fn gemm<T: Lanes>(
         (m, n, k): (usize, usize, usize),
-        alpha: f32,
-        (a, rsa, csa): (*const f32, usize, usize),
-        (b, ldb): (*const f32, usize),
-        beta: f32,
-        (c, ldc): (*mut f32, usize),
+        alpha: T,
+        (a, rsa, csa): (*const T, usize, usize),
+        (b, ldb): (*const T, usize),
+        beta: T,
+        (c, ldc): (*mut T, usize),
     ) {
         // A last vector of at most `DOTS_MAX` columns would cost as much as a full one on every
         // step of `k`: those columns are dot products of `a`'s rows instead, where they are
         // contiguous (784 × 50 ran as 784 × 64, 10,000 × 100 as 10,000 × 112).
-        let rest = n % 16;
-        let dots = csa == 1 && n > 16 && rest <= DOTS_MAX && rest > 0 && k >= DOTS_MIN_K;
+        let rest = n % T::LANES;
+        let dots = csa == 1 && n > T::LANES && rest <= DOTS_MAX && rest > 0 && k >= DOTS_MIN_K;
         let main = if dots { n - rest } else { n };
         unsafe { vectors((m, main, k), alpha, (a, rsa, csa), (b, ldb), beta, (c, ldc)) };
         if dots {
@@ -250,13 +363,13 @@ mod avx512 {
     /// Columns `..rest` of `c` as dot products: `bᵀ`'s rows gathered a pass of `k` at a time,
     /// then tiles of rows of `a` against all of them.
     #[target_feature(enable = "avx512f")]
-    unsafe fn dot_columns(
-        (m, rest, k, alpha, beta): (usize, usize, usize, f32, f32),
-        (a, rsa): (*const f32, usize),
-        (b, ldb): (*const f32, usize),
-        (c, ldc): (*mut f32, usize),
+    unsafe fn dot_columns<T: Lanes>(
+        (m, rest, k, alpha, beta): (usize, usize, usize, T, T),
+        (a, rsa): (*const T, usize),
+        (b, ldb): (*const T, usize),
+        (c, ldc): (*mut T, usize),
     ) {
-        let mut bt = vec![0.0f32; rest * KC];
+        let mut bt = vec![T::zero(); rest * KC];
         let mut kb = 0;
         while kb < k {
             let ke = (kb + KC).min(k);
@@ -267,7 +380,7 @@ mod avx512 {
                     bt[j * len + p] = unsafe { *b.add((kb + p) * ldb + j) };
                 }
             }
-            let beta = if kb == 0 { beta } else { 1.0 };
+            let beta = if kb == 0 { beta } else { T::one() };
             let mut i = 0;
             while i < m {
                 let rows = (m - i).min(DOT_ROWS);
@@ -277,7 +390,7 @@ mod avx512 {
                 macro_rules! go {
                     ($(($r:literal, $c:literal))*) => {
                         match (rows, rest) {
-                            $( ($r, $c) => unsafe { dot_tile::<$r, $c>(at, bt.as_ptr(), ct, t) }, )*
+                            $( ($r, $c) => unsafe { dot_tile::<T, $r, $c>(at, bt.as_ptr(), ct, t) }, )*
                             _ => unreachable!("no dot tile of {rows} rows × {rest} columns"),
                         }
                     };
@@ -297,62 +410,72 @@ mod avx512 {
     /// contiguous, `bt`'s rows `k` long, one after another.
     #[target_feature(enable = "avx512f")]
     #[inline(never)]
-    unsafe fn dot_tile<const R: usize, const C: usize>(
-        a: *const f32,
-        bt: *const f32,
-        c: *mut f32,
-        (k, rsa, ldc, alpha, beta): (usize, usize, usize, f32, f32),
+    unsafe fn dot_tile<T: Lanes, const R: usize, const C: usize>(
+        a: *const T,
+        bt: *const T,
+        c: *mut T,
+        (k, rsa, ldc, alpha, beta): (usize, usize, usize, T, T),
     ) {
-        let mut acc = [[_mm512_setzero_ps(); C]; R];
+        let mut acc = [[unsafe { T::vzero() }; C]; R];
         let mut p = 0;
         while p < k {
-            let m = mask(k - p);
-            let bv: [__m512; C] =
-                std::array::from_fn(|j| unsafe { _mm512_maskz_loadu_ps(m, bt.add(j * k + p)) });
+            let m = T::mask(k - p);
+            let bv: [T::V; C] = std::array::from_fn(|j| unsafe { T::load(m, bt.add(j * k + p)) });
             for (r, row) in acc.iter_mut().enumerate() {
-                let av = unsafe { _mm512_maskz_loadu_ps(m, a.add(r * rsa + p)) };
+                let av = unsafe { T::load(m, a.add(r * rsa + p)) };
                 for (acc, &bv) in row.iter_mut().zip(&bv) {
-                    *acc = _mm512_fmadd_ps(av, bv, *acc);
+                    *acc = unsafe { T::fma(av, bv, *acc) };
                 }
             }
-            p += 16;
+            p += T::LANES;
         }
         for (r, row) in acc.iter().enumerate() {
             for (j, &v) in row.iter().enumerate() {
                 let at = unsafe { c.add(r * ldc + j) };
-                let sum = alpha * _mm512_reduce_add_ps(v);
-                unsafe { *at = if beta != 0.0 { sum + beta * *at } else { sum } };
+                let sum = alpha * unsafe { T::hsum(v) };
+                unsafe {
+                    *at = if beta != T::zero() {
+                        sum + beta * *at
+                    } else {
+                        sum
+                    }
+                };
             }
         }
     }
 
     /// [`gemm`] with every column in vectors.
     #[target_feature(enable = "avx512f")]
-    unsafe fn vectors(
+    unsafe fn vectors<T: Lanes>(
         (m, n, k): (usize, usize, usize),
-        alpha: f32,
-        (a, rsa, csa): (*const f32, usize, usize),
-        (b, ldb): (*const f32, usize),
-        beta: f32,
-        (c, ldc): (*mut f32, usize),
+        alpha: T,
+        (a, rsa, csa): (*const T, usize, usize),
+        (b, ldb): (*const T, usize),
+        beta: T,
+        (c, ldc): (*mut T, usize),
     ) {
-        let strip = if n <= WHOLE_MAX { n } else { STRIP };
+        let strip = if n <= WHOLE_MAX * T::LANES {
+            n
+        } else {
+            STRIP * T::LANES
+        };
         // Rows of `b` a multiple of 4 KB apart share L2's sets, and a strip of hundreds of them
         // does not stay there: such a strip is copied together once for all the row tiles.
-        let pack = ldb % PACK_STRIDE == 0 && k > PACK_MIN_K && m >= PACK_MIN_M;
+        let pack =
+            (ldb * size_of::<T>()).is_multiple_of(PACK_STRIDE) && k > PACK_MIN_K && m >= PACK_MIN_M;
         let mut packed = if pack {
-            vec![0.0f32; KC * strip]
+            vec![T::zero(); KC * strip]
         } else {
             Vec::new()
         };
         let mut kb = 0;
         while kb < k {
             let ke = (kb + KC).min(k);
-            let beta = if kb == 0 { beta } else { 1.0 };
+            let beta = if kb == 0 { beta } else { T::one() };
             let mut j = 0;
             while j < n {
                 let cols = (n - j).min(strip);
-                let vecs = cols.div_ceil(16);
+                let vecs = cols.div_ceil(T::LANES);
                 let (bt, lds) = if pack {
                     for (p, row) in packed.chunks_exact_mut(strip).take(ke - kb).enumerate() {
                         let from = unsafe { b.add((kb + p) * ldb + j) };
@@ -384,7 +507,7 @@ mod avx512 {
                         );
                         for r in from..to {
                             let row = unsafe { b.add(r * ldb + c0) };
-                            for l in (0..cols).step_by(16) {
+                            for l in (0..cols).step_by(T::LANES) {
                                 unsafe { _mm_prefetch::<_MM_HINT_T1>(row.add(l).cast()) };
                             }
                             // The row's last element, where it starts mid-line.
@@ -398,7 +521,7 @@ mod avx512 {
                     macro_rules! go {
                         ($(($r:literal, $v:literal))*) => {
                             match (rows, vecs) {
-                                $( ($r, $v) => unsafe { tile::<$r, $v>(at, bt, ct, t) }, )*
+                                $( ($r, $v) => unsafe { tile::<T, $r, $v>(at, bt, ct, t) }, )*
                                 _ => unreachable!("no tile of {rows} rows × {vecs} vectors"),
                             }
                         };
@@ -422,10 +545,10 @@ mod avx512 {
     #[target_feature(enable = "avx512f")]
     #[inline(never)]
     #[allow(clippy::type_complexity)]
-    unsafe fn tile<const R: usize, const V: usize>(
-        a: *const f32,
-        b: *const f32,
-        c: *mut f32,
+    unsafe fn tile<T: Lanes, const R: usize, const V: usize>(
+        a: *const T,
+        b: *const T,
+        c: *mut T,
         (k, rsa, csa, ldb, ldc, cols, alpha, beta): (
             usize,
             usize,
@@ -433,30 +556,30 @@ mod avx512 {
             usize,
             usize,
             usize,
-            f32,
-            f32,
+            T,
+            T,
         ),
     ) {
-        let masks: [u16; V] = std::array::from_fn(|v| mask(cols - 16 * v));
-        if beta != 0.0 {
+        let masks: [T::M; V] = std::array::from_fn(|v| T::mask(cols - T::LANES * v));
+        if beta != T::zero() {
             // `c`'s tile is read at the end, from L3 when `c` is a wide weight's gradient: ask
             // for it now, so that the loop hides the wait.
             for r in 0..R {
                 for v in 0..V {
-                    unsafe { _mm_prefetch::<_MM_HINT_T0>(c.add(r * ldc + 16 * v).cast()) };
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>(c.add(r * ldc + T::LANES * v).cast()) };
                 }
             }
         }
-        let mut acc = [[_mm512_setzero_ps(); V]; R];
+        let mut acc = [[unsafe { T::vzero() }; V]; R];
         for p in 0..k {
             let br = unsafe { b.add(p * ldb) };
-            let bv: [__m512; V] =
-                std::array::from_fn(|v| unsafe { _mm512_maskz_loadu_ps(masks[v], br.add(16 * v)) });
+            let bv: [T::V; V] =
+                std::array::from_fn(|v| unsafe { T::load(masks[v], br.add(T::LANES * v)) });
             let ar = unsafe { a.add(p * csa) };
             for (r, row) in acc.iter_mut().enumerate() {
-                let av = _mm512_set1_ps(unsafe { *ar.add(r * rsa) });
+                let av = unsafe { T::splat(*ar.add(r * rsa)) };
                 for (acc, &bv) in row.iter_mut().zip(&bv) {
-                    *acc = _mm512_fmadd_ps(av, bv, *acc);
+                    *acc = unsafe { T::fma(av, bv, *acc) };
                 }
             }
         }
@@ -466,24 +589,24 @@ mod avx512 {
     /// `c = α acc + β c` for a tile of `R` rows, `ldc` apart.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn store<const R: usize, const V: usize>(
-        acc: [[__m512; V]; R],
-        c: *mut f32,
+    unsafe fn store<T: Lanes, const R: usize, const V: usize>(
+        acc: [[T::V; V]; R],
+        c: *mut T,
         ldc: usize,
-        masks: &[u16; V],
-        alpha: f32,
-        beta: f32,
+        masks: &[T::M; V],
+        alpha: T,
+        beta: T,
     ) {
-        let (va, vb) = (_mm512_set1_ps(alpha), _mm512_set1_ps(beta));
+        let (va, vb) = unsafe { (T::splat(alpha), T::splat(beta)) };
         for (r, row) in acc.iter().enumerate() {
             for (v, &a) in row.iter().enumerate() {
-                let p = unsafe { c.add(r * ldc + 16 * v) };
-                let mut out = _mm512_mul_ps(va, a);
-                if beta != 0.0 {
-                    let old = unsafe { _mm512_maskz_loadu_ps(masks[v], p) };
-                    out = _mm512_fmadd_ps(vb, old, out);
+                let p = unsafe { c.add(r * ldc + T::LANES * v) };
+                let mut out = unsafe { T::vmul(va, a) };
+                if beta != T::zero() {
+                    let old = unsafe { T::load(masks[v], p) };
+                    out = unsafe { T::fma(vb, old, out) };
                 }
-                unsafe { _mm512_mask_storeu_ps(p, masks[v], out) };
+                unsafe { T::store(p, masks[v], out) };
             }
         }
     }

@@ -564,7 +564,65 @@ fn tanh_f32_is_within_3_ulp_everywhere_on_every_path() {
     }
 }
 
-/// The short-side kernel against an `f64` product, on the shapes that take it (a language
+/// One case of `skinny_kernel_matches_f64_products` in `T`: the form the kernel takes (none
+/// where `n` is too wide for one strip in `T` and `m` too long), then the product against
+/// ndarray's in `f64` on the same values, within `tol · √k`.
+fn check_skinny<T: skinny::Elem>(
+    threads: usize,
+    (m, k, n, ta, tb): (usize, usize, usize, bool, bool),
+    tol: f64,
+) {
+    // Values exact in f32, so both types multiply the same numbers.
+    let round = |a: Array2<f64>| a.mapv(|v| f64::from(v as f32));
+    let to_t = |a: &Array2<f64>| a.mapv(T::lit);
+    let to64 = |a: &Array2<T>| a.mapv(T::as_f64);
+    let (a, b) = (round(arr(m, k, 4)), round(arr(k, n, 5)));
+    let c0 = round(arr(m, n, 6));
+    let expect = a.dot(&b) * 0.5 + &c0 * 2.0;
+    // `c` a view into a wider array, so its rows are further apart than n.
+    let mut wide = Array2::<T>::zeros((m, n + 3));
+    let (at, bt) = (to_t(&a), to_t(&b));
+    let (a_t, b_t) = (to_t(&transposed(&a)), to_t(&transposed(&b)));
+    let mut c = wide.slice_mut(ndarray::s![.., 1..n + 1]);
+    c.assign(&to_t(&c0));
+    let av = if ta { a_t.t() } else { at.view() };
+    let bv = if tb { b_t.t() } else { bt.view() };
+    let (lanes, size) = (64 / size_of::<T>(), size_of::<T>());
+    let short_m = (m <= 256 || k * n * size <= 1 << 17) && n >= lanes && !tb;
+    let short_n = n <= 7 * lanes && k >= 256;
+    let want = match (short_m, short_n) {
+        (true, _) => Some("ShortM"),
+        (false, true) => Some("ShortN"),
+        _ => None,
+    };
+    let name = T::NAME;
+    let form = skinny::form_of(&av, &bv, &c.view_mut());
+    assert_eq!(form.as_deref(), want, "({m},{k},{n}) {name}");
+    let took = skinny::gemm(
+        Isa::Avx512,
+        threads,
+        T::lit(0.5),
+        &av,
+        &bv,
+        T::lit(2.0),
+        &mut c,
+    );
+    assert_eq!(took, want.is_some(), "({m},{k},{n}) {name}");
+    if !took {
+        return;
+    }
+    let err = max_err(&to64(&c.to_owned()), &expect);
+    let tol = tol * (k as f64).sqrt();
+    assert!(
+        err < tol,
+        "({m},{k},{n}) {name}, {threads} threads: error {err}"
+    );
+    let outside = [0, n + 1, n + 2].map(|j| wide.column(j).iter().all(|&v| v == T::zero()));
+    assert_eq!(outside, [true; 3], "({m},{k},{n}) {name}: wrote outside c");
+}
+
+/// The short-side kernel in `f32` and `f64` against an `f64` product, on the shapes that take
+/// it (a language
 /// model's output layer, cut down, for both backward products), tails of every tile and of the
 /// vector width, `k` over one pass, α and β, a strided `c`, `b`'s rows a multiple of 4 KB apart
 /// (copied together first), and split over threads.
@@ -610,32 +668,16 @@ fn skinny_kernel_matches_f64_products() {
         (784, 100, 100, false, false),
         (784, 100, 100, true, false),
         (1000, 25, 30, true, false),
+        // One image through the book's CNNs: a wide layer's single row, convolutions' filters
+        // against unrolled pixels.
+        (1, 4320, 100, false, false),
+        (16, 144, 784, false, false),
+        (64, 576, 49, false, false),
     ];
     for threads in [1, 2, 3] {
         for (m, k, n, ta, tb) in cases {
-            let (a, b) = (to64(&to32(&arr(m, k, 4))), to64(&to32(&arr(k, n, 5))));
-            let c0 = to64(&to32(&arr(m, n, 6)));
-            let expect = a.dot(&b) * 0.5 + &c0 * 2.0;
-            // `c` a view into a wider array, so its rows are further apart than n.
-            let mut wide = Array2::<f32>::zeros((m, n + 3));
-            let (a32, b32) = (to32(&a), to32(&b));
-            let (a_t, b_t) = (to32(&transposed(&a)), to32(&transposed(&b)));
-            let err = {
-                let mut c = wide.slice_mut(ndarray::s![.., 1..n + 1]);
-                c.assign(&to32(&c0));
-                let av = if ta { a_t.t() } else { a32.view() };
-                let bv = if tb { b_t.t() } else { b32.view() };
-                let form = skinny::form_of(&av, &bv, &c.view_mut());
-                let short_m = (m <= 256 || k * n <= 1 << 15) && n >= 16 && !tb;
-                let want = if short_m { "ShortM" } else { "ShortN" };
-                assert_eq!(form.as_deref(), Some(want), "({m},{k},{n})");
-                assert!(skinny::gemm_f32(isa, threads, 0.5, &av, &bv, 2.0, &mut c));
-                max_err(&to64(&c.to_owned()), &expect)
-            };
-            let tol = 1e-5 * (k as f64).sqrt();
-            assert!(err < tol, "({m},{k},{n}), {threads} threads: error {err}");
-            let outside = [0, n + 1, n + 2].map(|j| wide.column(j).iter().all(|&v| v == 0.0));
-            assert_eq!(outside, [true; 3], "({m},{k},{n}): wrote outside c");
+            check_skinny::<f32>(threads, (m, k, n, ta, tb), 1e-5);
+            check_skinny::<f64>(threads, (m, k, n, ta, tb), 1e-13);
         }
     }
     // A strip as wide as `b` whose rows lie 4 KB apart, copied together too.
@@ -643,7 +685,7 @@ fn skinny_kernel_matches_f64_products() {
     let bv = big.slice(ndarray::s![.., ..100]);
     let a = to32(&arr(20, 1100, 14));
     let mut c = Array2::<f32>::zeros((20, 100));
-    assert!(skinny::gemm_f32(
+    assert!(skinny::gemm(
         isa,
         1,
         1.0,
@@ -660,7 +702,7 @@ fn skinny_kernel_matches_f64_products() {
     // Other layouts, and the other paths, are left to `gemm`.
     let takes = |isa: Isa, a: ndarray::ArrayView2<'_, f32>, b: ndarray::ArrayView2<'_, f32>| {
         let mut c = Array2::<f32>::zeros((a.nrows(), b.ncols()));
-        skinny::gemm_f32(isa, 1, 1.0, &a, &b, 0.0, &mut c.view_mut())
+        skinny::gemm(isa, 1, 1.0, &a, &b, 0.0, &mut c.view_mut())
     };
     let (a, b) = (to32(&arr(300, 300, 7)), to32(&arr(300, 300, 8)));
     assert!(!takes(isa, a.view(), b.view()));
