@@ -69,6 +69,9 @@ pub(crate) mod sealed {
         /// A per-thread scratch buffer for packing the right operand of [`crate::kernels::gemm`]
         /// (reused so that large products do not map fresh pages on every call).
         fn pack_buffer() -> &'static LocalKey<RefCell<Vec<Self>>>;
+        /// A per-thread scratch buffer for a convolution's unrolled image (reused for the same
+        /// reason; its contents are whatever the last user left).
+        fn col_buffer() -> &'static LocalKey<RefCell<Vec<Self>>>;
         /// The packed-panel product for this type on the path `isa` (see `kernels::isa`).
         fn gemm_packed_impl(
             isa: Isa,
@@ -92,10 +95,11 @@ pub(crate) mod sealed {
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:path, $key:ident, $buf:ident, $vecmat:path, $sigmoid:path, $tanh:path, $exp_sum:path, $exp_inplace:path, $gemm:path, $skinny:expr) => {
+    ($t:ty, $erf:path, $key:ident, $buf:ident, $col:ident, $vecmat:path, $sigmoid:path, $tanh:path, $exp_sum:path, $exp_inplace:path, $gemm:path, $skinny:expr) => {
         thread_local! {
             static $key: RefCell<Tape<$t>> = RefCell::new(Tape::new());
             static $buf: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
+            static $col: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
         }
 
         impl sealed::Sealed for $t {
@@ -119,6 +123,9 @@ macro_rules! impl_float {
             }
             fn pack_buffer() -> &'static LocalKey<RefCell<Vec<Self>>> {
                 &$buf
+            }
+            fn col_buffer() -> &'static LocalKey<RefCell<Vec<Self>>> {
+                &$col
             }
             fn gemm_packed_impl(
                 isa: Isa,
@@ -170,6 +177,7 @@ impl_float!(
     libm::erff,
     TAPE_F32,
     PACK_F32,
+    COL_F32,
     isa::vecmat_f32,
     isa::sigmoid_f32,
     isa::tanh_f32,
@@ -183,6 +191,7 @@ impl_float!(
     libm::erf,
     TAPE_F64,
     PACK_F64,
+    COL_F64,
     isa::vecmat_f64,
     isa::sigmoid_f64,
     isa::tanh_f64,

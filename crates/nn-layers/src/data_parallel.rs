@@ -168,6 +168,9 @@ where
         let shards = shards(n, self.threads());
         let weight = |r: &Range<usize>| T::from(r.len()).unwrap() / T::from(n.max(1)).unwrap();
         let params = model.parameter_tensors();
+        // The replicas take the cores from here: helpers spinning after the optimizer's last
+        // split step would only slow them.
+        nn_core::kernels::rest_helpers();
         // Every helper gets a shard (empty when rows are fewer than threads).
         for (worker, rows) in self.workers.iter_mut().zip(&shards[1..]) {
             let job = Job {

@@ -359,7 +359,7 @@ impl<T: Float> Predictor<T> {
         let (a0, a1) = a.split_at_mut(mid * self.width);
         let (b0, b1) = b.split_at_mut(mid * self.width);
         let steps = &self.steps;
-        let (r0, r1) = rayon::join(
+        let (r0, r1) = kernels::join(
             || run_rows(steps, x0, a0, b0),
             || run_rows(steps, x1, a1, b1),
         );

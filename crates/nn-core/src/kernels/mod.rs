@@ -29,6 +29,7 @@ mod imp;
 pub(crate) mod isa;
 mod packed;
 pub(crate) mod skinny;
+pub(crate) mod team;
 #[cfg(test)]
 mod tests;
 
@@ -327,7 +328,8 @@ pub(super) fn split_with<T: Float, F>(
         let mid = cut(m).max(8);
         let (a0, a1) = a.split_at(Axis(0), mid);
         let (c0, c1) = c.split_at(Axis(0), mid);
-        rayon::join(
+        team::join(
+            parts,
             || split_with(left, alpha, a0, b, beta, c0, part),
             || split_with(parts - left, alpha, a1, b, beta, c1, part),
         );
@@ -335,10 +337,55 @@ pub(super) fn split_with<T: Float, F>(
         let mid = cut(n).max(8);
         let (b0, b1) = b.split_at(Axis(1), mid);
         let (c0, c1) = c.split_at(Axis(1), mid);
-        rayon::join(
+        team::join(
+            parts,
             || split_with(left, alpha, a, b0, beta, c0, part),
             || split_with(parts - left, alpha, a, b1, beta, c1, part),
         );
+    }
+}
+
+/// Runs `a` here and `b` on another thread at once, and returns both results: the fork–join
+/// that nn-core's own parallel loops use. The other thread is a helper that spins a while
+/// between jobs before it sleeps, so a hand-off costs a fraction of a microsecond when work
+/// comes in bursts (one image through a network), not the tens of microseconds of waking a
+/// sleeping thread; with [`num_threads`] at 1, or no helper idle, `b` runs here after `a`.
+/// A panic in either is raised here, once both are done.
+///
+/// ```
+/// let (a, b) = nn_core::kernels::join(|| 1 + 1, || "two");
+/// assert_eq!((a, b), (2, "two"));
+/// ```
+pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    team::join(num_threads(), a, b)
+}
+
+/// Sends [`join`]'s helper threads to sleep now rather than after their spin: for code about to
+/// run threads of its own for a while (data-parallel training's replicas), which helpers
+/// spinning on the same cores would slow. The next [`join`] wakes one again.
+pub fn rest_helpers() {
+    team::rest();
+}
+
+/// Runs `f` on every item, the items shared out over up to as many threads as there are items
+/// (through [`join`]'s helpers). Callers make one item per thread's share of the work.
+///
+/// ```
+/// let mut v = vec![0u32; 8];
+/// nn_core::kernels::for_each(v.chunks_mut(4).collect(), |c: &mut [u32]| c.fill(7));
+/// assert_eq!(v, [7; 8]);
+/// ```
+pub fn for_each<I: Send>(items: Vec<I>, f: impl Fn(I) + Sync) {
+    if num_threads() < 2 {
+        items.into_iter().for_each(f);
+    } else {
+        team::for_each(items, &|_, item| f(item));
     }
 }
 
@@ -627,15 +674,13 @@ pub fn adam_update<T: Float>(w: &mut [T], m: &mut [T], v: &mut [T], g: &[T], c: 
         return;
     }
     let span = w.len().div_ceil(parts).next_multiple_of(64);
-    rayon::scope(|s| {
-        let chunks = w
-            .chunks_mut(span)
-            .zip(m.chunks_mut(span))
-            .zip(v.chunks_mut(span))
-            .zip(g.chunks(span));
-        for (((w, m), v), g) in chunks {
-            s.spawn(move |_| isa::adam(isa, w, m, v, g, c));
-        }
+    let chunks = w
+        .chunks_mut(span)
+        .zip(m.chunks_mut(span))
+        .zip(v.chunks_mut(span))
+        .zip(g.chunks(span));
+    team::for_each(chunks.collect(), &|_, (((w, m), v), g)| {
+        isa::adam(isa, w, m, v, g, c)
     });
 }
 

@@ -153,7 +153,8 @@ pub(super) fn run_packed<T: Float>(
     let mid = ((m * left / parts).div_ceil(12) * 12).min(m);
     let a1 = if cols { &a[mid..] } else { &a[mid * ld..] };
     let (o0, o1) = out.split_at_mut(mid * n);
-    rayon::join(
+    super::team::join(
+        parts,
         || run_packed(isa, (a, ld, cols), (mid, k), (w, n), o0, left),
         || run_packed(isa, (a1, ld, cols), (m - mid, k), (w, n), o1, parts - left),
     );

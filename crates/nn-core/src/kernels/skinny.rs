@@ -174,7 +174,8 @@ fn split_k<T: Elem>(
     let (a0, a1) = a.split_at(Axis(1), mid);
     let (b0, b1) = b.split_at(Axis(0), mid);
     let mut rest = Array2::<T>::zeros(c.dim());
-    rayon::join(
+    super::team::join(
+        parts,
         || split_k(left, alpha, a0, b0, beta, c.view_mut()),
         || split_k(parts - left, alpha, a1, b1, T::zero(), rest.view_mut()),
     );

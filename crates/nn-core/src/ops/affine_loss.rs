@@ -8,10 +8,9 @@
 //! their gradient) and makes one more pass for the bias's column sums.
 
 use ndarray::{ArcArray, Array2, ArrayD, ArrayView2, ArrayViewMut2, Ix2, IxDyn, Zip, s};
-use rayon::prelude::*;
 
 use crate::float::Float;
-use crate::kernels::{self, gemm};
+use crate::kernels::{self, gemm, team};
 use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
 
@@ -190,13 +189,12 @@ fn rows_to_gradient<T: Float>(
     if parts == 1 {
         return run(0, z, factors);
     }
-    let chunks = z.par_chunks_mut(per * c.max(1)).enumerate();
+    let chunks = z.chunks_mut(per * c.max(1));
     let losses: Vec<T> = match factors {
-        Some(f) => chunks
-            .zip(f.par_chunks_mut(per))
-            .map(|((k, z), f)| run(k * per, z, Some(f)))
-            .collect(),
-        None => chunks.map(|(k, z)| run(k * per, z, None)).collect(),
+        Some(f) => team::map(chunks.zip(f.chunks_mut(per)).collect(), &|k, (z, f)| {
+            run(k * per, z, Some(f))
+        }),
+        None => team::map(chunks.collect(), &|k, z| run(k * per, z, None)),
     };
     losses.into_iter().fold(T::zero(), |a, l| a + l)
 }

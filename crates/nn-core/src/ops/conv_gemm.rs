@@ -6,7 +6,9 @@
 //! size of the unrolled batch is kept: backward unrolls each image again, which costs less than
 //! the memory traffic of keeping it.
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use std::ops::Range;
+
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
 use super::conv::Window;
 use crate::float::Float;
@@ -18,11 +20,16 @@ use crate::kernels;
 /// are not written: they are the same for every image, so a buffer zeroed once and used only
 /// for unrolling keeps them zero.
 pub(crate) fn unroll<T: Float>(x: &[T], win: &Window, col: &mut [T]) {
-    if win.stride.h == 1 && win.stride.w == 1 && win.ow == win.w {
-        unroll_shifted(x, win, col);
+    unroll_rows(x, win, 0..win.oh, col);
+}
+
+/// [`unroll`] for the output rows `rows` alone: `col` is `patch × (rows.len() · ow)`.
+fn unroll_rows<T: Float>(x: &[T], win: &Window, rows: Range<usize>, col: &mut [T]) {
+    if writes_all(win) {
+        unroll_shifted(x, win, rows, col);
         return;
     }
-    walk(win, |src, dst, len, step| {
+    walk(win, rows, |src, dst, len, step| {
         if step == 1 {
             col[dst..dst + len].copy_from_slice(&x[src..src + len]);
         } else {
@@ -33,27 +40,39 @@ pub(crate) fn unroll<T: Float>(x: &[T], win: &Window, col: &mut [T]) {
     });
 }
 
+/// Whether [`unroll`] writes every value of `col` (the shifted copies), padding included.
+fn writes_all(win: &Window) -> bool {
+    win.stride.h == 1 && win.stride.w == 1 && win.ow == win.w
+}
+
 /// [`unroll`] where the stride is 1 and the output as wide as the image (a 3×3 kernel with
 /// padding 1): each kernel element's row of `col` is the image shifted, so its output rows
 /// inside the image are one copy, and the values that the shift brought in from the next or
-/// previous image row go back to zero. The run-by-run walk made a call per output row and
+/// previous image row go back to zero. Every value of `col` is written, so it need not start
+/// zeroed. The run-by-run walk made a call per output row and
 /// kernel element (28 values each on MNIST), a quarter of a DeepConvNet inference.
-fn unroll_shifted<T: Float>(x: &[T], win: &Window, col: &mut [T]) {
-    let (kh, kw, p, h, w) = (win.kernel.h, win.kernel.w, win.positions(), win.h, win.w);
+fn unroll_shifted<T: Float>(x: &[T], win: &Window, rows: Range<usize>, col: &mut [T]) {
+    let (kh, kw, h, w) = (win.kernel.h, win.kernel.w, win.h, win.w);
+    let p = rows.len() * w;
+    let (r0, r1) = (rows.start as isize, rows.end as isize);
     let (ph, pw) = (win.padding.h as isize, win.padding.w as isize);
     for c in 0..win.c {
         for ki in 0..kh {
-            // Output rows whose input row `oy + ki − ph` lies in the image.
-            let lo = (ph - ki as isize).clamp(0, win.oh as isize) as usize;
-            let hi = (h as isize + ph - ki as isize).clamp(0, win.oh as isize) as usize;
-            if lo >= hi {
-                continue;
-            }
+            // Output rows (from `r0`) whose input row `oy + ki − ph` lies in the image.
+            let lo = ((ph - ki as isize).clamp(r0, r1) - r0) as usize;
+            let hi = ((h as isize + ph - ki as isize).clamp(r0, r1) - r0) as usize;
             for kj in 0..kw {
                 let row = &mut col[((c * kh + ki) * kw + kj) * p..][..p];
-                // Input column `ox + shift`; position `oy·w + ox` reads `x[at + oy·w + ox]`.
+                // Output rows whose input row is padding.
+                row[..lo * w].fill(T::zero());
+                row[hi.max(lo) * w..].fill(T::zero());
+                if lo >= hi {
+                    continue;
+                }
+                // Input column `ox + shift`; position `(r0 + oy)·w + ox` reads
+                // `x[at + oy·w + ox]`.
                 let shift = kj as isize - pw;
-                let at = (c * h * w) as isize + (ki as isize - ph) * w as isize + shift;
+                let at = (c * h * w) as isize + (r0 + ki as isize - ph) * w as isize + shift;
                 let (d0, d1) = (lo * w, hi * w);
                 let s0 = (at + d0 as isize).max(0);
                 let s1 = (at + d1 as isize).min(x.len() as isize);
@@ -81,7 +100,7 @@ fn unroll_shifted<T: Float>(x: &[T], win: &Window, col: &mut [T]) {
 
 /// Adds `col` (`patch × positions`) back into image `dx` (the adjoint of [`unroll`]).
 pub(crate) fn roll_back<T: Float>(col: &[T], win: &Window, dx: &mut [T]) {
-    walk(win, |src, dst, len, step| {
+    walk(win, 0..win.oh, |src, dst, len, step| {
         if step == 1 {
             for (d, &v) in dx[src..src + len].iter_mut().zip(&col[dst..dst + len]) {
                 *d += v;
@@ -95,10 +114,11 @@ pub(crate) fn roll_back<T: Float>(col: &[T], win: &Window, dx: &mut [T]) {
 }
 
 /// Calls `f(image offset, col offset, len, image step)` for every run of output columns whose
-/// kernel element `(c, ki, kj)` falls inside the image, one output row at a time.
+/// kernel element `(c, ki, kj)` falls inside the image, one output row of `rows` at a time
+/// (`col` holding those rows alone).
 #[inline(always)]
-fn walk(win: &Window, mut f: impl FnMut(usize, usize, usize, usize)) {
-    let (kh, kw, p) = (win.kernel.h, win.kernel.w, win.positions());
+fn walk(win: &Window, rows: Range<usize>, mut f: impl FnMut(usize, usize, usize, usize)) {
+    let (kh, kw, p) = (win.kernel.h, win.kernel.w, rows.len() * win.ow);
     let (sh, sw, ph, pw) = (win.stride.h, win.stride.w, win.padding.h, win.padding.w);
     for c in 0..win.c {
         for ki in 0..kh {
@@ -114,13 +134,13 @@ fn walk(win: &Window, mut f: impl FnMut(usize, usize, usize, usize)) {
                 if lo >= hi {
                     continue;
                 }
-                for oy in 0..win.oh {
+                for oy in rows.clone() {
                     let iy = (oy * sh + ki) as isize - ph as isize;
                     if iy < 0 || iy >= win.h as isize {
                         continue;
                     }
                     let src = (c * win.h + iy as usize) * win.w + lo * sw + kj - pw;
-                    f(src, row + oy * win.ow + lo, hi - lo, sw);
+                    f(src, row + (oy - rows.start) * win.ow + lo, hi - lo, sw);
                 }
             }
         }
@@ -164,10 +184,7 @@ fn over_images<T: Float, R: Send>(
     if runs.len() <= 1 {
         return runs.into_iter().map(|(s, len, o)| f(s, len, o)).collect();
     }
-    use rayon::prelude::*;
-    runs.into_par_iter()
-        .map(|(s, len, o)| f(s, len, o))
-        .collect()
+    kernels::team::map(runs, &|_, (s, len, o)| f(s, len, o))
 }
 
 /// `y (n, o, oh, ow) = conv(x, W) + b` for `x` as `n` contiguous images and `wmat` the
@@ -179,8 +196,66 @@ pub(crate) fn forward<T: Float>(
     bias: Option<&[T]>,
     y: &mut [T],
 ) {
-    let parts = parts(win.n, win.n * win.positions() * win.patch() * wmat.nrows());
-    forward_in(parts, x, win, wmat, bias, y);
+    let macs = win.n * win.positions() * win.patch() * wmat.nrows();
+    let threads = kernels::num_threads();
+    if win.n == 1 && threads > 1 && macs >= kernels::PAR_MIN_MACS && win.oh > 1 {
+        let yv = ArrayViewMut2::from_shape((wmat.nrows(), win.positions()), y)
+            .unwrap_or_else(|_| unreachable!("one image's output"));
+        forward_rows(threads, x, win, wmat, bias, 0..win.oh, yv);
+        return;
+    }
+    forward_in(parts(win.n, macs), x, win, wmat, bias, y);
+}
+
+/// One image's output rows `rows` (`y` holding their positions), split over `parts` threads by
+/// output rows: each thread unrolls its rows alone, into its own buffer, so the unrolled image
+/// never moves between cores.
+fn forward_rows<T: Float>(
+    parts: usize,
+    x: &[T],
+    win: &Window,
+    wmat: &ArrayView2<'_, T>,
+    bias: Option<&[T]>,
+    rows: Range<usize>,
+    mut y: ArrayViewMut2<'_, T>,
+) {
+    let left = parts / 2;
+    if parts < 2 || rows.len() < 2 {
+        with_col(rows.len() * win.ow * win.patch(), |col| {
+            if !writes_all(win) {
+                col.fill(T::zero());
+            }
+            unroll_rows(x, win, rows.clone(), col);
+            let colv = ArrayView2::from_shape((win.patch(), rows.len() * win.ow), &*col)
+                .unwrap_or_else(|_| unreachable!("sized above"));
+            for (ch, mut row) in y.rows_mut().into_iter().enumerate() {
+                row.fill(bias.map_or(T::zero(), |b| b[ch]));
+            }
+            kernels::gemm_serial(T::one(), wmat, &colv, T::one(), &mut y);
+        });
+        return;
+    }
+    let mid = rows.start + rows.len() * left / parts;
+    let (y0, y1) = y.split_at(Axis(1), (mid - rows.start) * win.ow);
+    kernels::team::join(
+        parts,
+        || forward_rows(left, x, win, wmat, bias, rows.start..mid, y0),
+        || forward_rows(parts - left, x, win, wmat, bias, mid..rows.end, y1),
+    );
+}
+
+/// Runs `f` on this thread's buffer for unrolled images, `len` values of it (their contents
+/// whatever the last user left).
+fn with_col<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    let mut buf = T::col_buffer().with(|cell| cell.take());
+    if buf.len() < len {
+        buf.resize(len, T::zero());
+    }
+    let out = f(&mut buf[..len]);
+    if buf.len() <= COL_KEEP_MAX {
+        T::col_buffer().with(|cell| cell.replace(buf));
+    }
+    out
 }
 
 fn forward_in<T: Float>(
@@ -196,23 +271,32 @@ fn forward_in<T: Float>(
     let out_image = o * p;
     over_images(win.n, parts, Some(y), out_image, |first, count, ys| {
         let ys = ys.unwrap_or_else(|| unreachable!("y was given"));
-        let mut col = vec![T::zero(); p * patch];
-        for i in first..first + count {
-            unroll(&x[i * image..(i + 1) * image], win, &mut col);
-            let colv = ArrayView2::from_shape((patch, p), &col[..])
-                .unwrap_or_else(|_| unreachable!("sized above"));
-            // Each channel's row starts as its bias and gets `W colᵢ` added: the output in its
-            // own `(o, positions)` layout, with no transposing copy.
-            let yi = &mut ys[(i - first) * out_image..(i - first + 1) * out_image];
-            for (ch, row) in yi.chunks_exact_mut(p).enumerate() {
-                row.fill(bias.map_or(T::zero(), |b| b[ch]));
+        // Reused from the last call on this thread: zeroed once for a walk, which skips the
+        // padding; the shifted copies write every value.
+        with_col(p * patch, |col| {
+            if !writes_all(win) {
+                col.fill(T::zero());
             }
-            let mut yv = ArrayViewMut2::from_shape((o, p), yi)
-                .unwrap_or_else(|_| unreachable!("sized above"));
-            kernels::gemm_serial(T::one(), wmat, &colv, T::one(), &mut yv);
-        }
+            for i in first..first + count {
+                unroll(&x[i * image..(i + 1) * image], win, col);
+                let colv = ArrayView2::from_shape((patch, p), &*col)
+                    .unwrap_or_else(|_| unreachable!("sized above"));
+                // Each channel's row starts as its bias and gets `W colᵢ` added: the output in
+                // its own `(o, positions)` layout, with no transposing copy.
+                let yi = &mut ys[(i - first) * out_image..(i - first + 1) * out_image];
+                for (ch, row) in yi.chunks_exact_mut(p).enumerate() {
+                    row.fill(bias.map_or(T::zero(), |b| b[ch]));
+                }
+                let mut yv = ArrayViewMut2::from_shape((o, p), yi)
+                    .unwrap_or_else(|_| unreachable!("sized above"));
+                kernels::gemm_serial(T::one(), wmat, &colv, T::one(), &mut yv);
+            }
+        });
     });
 }
+
+/// The largest unrolled image (values) a thread keeps between calls.
+const COL_KEEP_MAX: usize = 1 << 22;
 
 /// The gradients of [`forward`] for its output gradient `g (n, o, oh, ow)`: `dW` as
 /// `(o, patch)` if `dw`, and `dx` (`n` images) if `dx` is given.
@@ -283,6 +367,7 @@ mod tests {
 
     use super::super::conv::{Size2d, Window, col2im, im2col};
     use super::*;
+    use crate::float::sealed::Sealed;
 
     fn values(len: usize, seed: usize) -> Vec<f64> {
         (0..len)
@@ -338,6 +423,9 @@ mod tests {
             }
             let want_dx = col2im(&dcol.view(), &win);
             for parts in [1, 2, 3] {
+                // The unrolled image's buffer is reused: left full of NaN, every value the
+                // product reads must be written again.
+                f64::col_buffer().with(|b| b.replace(vec![f64::NAN; 4 * n * p * patch]));
                 let mut y = vec![0.0; n * o * p];
                 forward_in(parts, &x, &win, &wmat.view(), Some(&b), &mut y);
                 let mut dx = vec![0.0; n * image];
@@ -355,6 +443,19 @@ mod tests {
                     "dW, {case}"
                 );
                 assert!(close(&dx, want_dx.as_slice().unwrap()), "dx, {case}");
+                // One image split by output rows over the threads.
+                let one = Window::new("test", &[1, c, h, w], kernel, stride.into(), pad.into());
+                for i in 0..n {
+                    let mut yi = Array2::<f64>::zeros((o, p));
+                    let xi = &x[i * image..(i + 1) * image];
+                    let rows = 0..one.oh;
+                    forward_rows(parts, xi, &one, &wmat.view(), Some(&b), rows, yi.view_mut());
+                    let want = &want_y[i * o * p..(i + 1) * o * p];
+                    assert!(
+                        close(yi.as_slice().unwrap(), want),
+                        "image {i} by rows, {case}"
+                    );
+                }
             }
         }
     }

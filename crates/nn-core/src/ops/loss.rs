@@ -2,10 +2,9 @@
 //! stable in the forward pass (log-sum-exp) and with the book's clean gradient `y - t` per row.
 
 use ndarray::{ArcArray, ArrayD, IxDyn, Zip};
-use rayon::prelude::*;
 
 use crate::float::Float;
-use crate::kernels;
+use crate::kernels::{self, team};
 use crate::op::{Grads, Op};
 use crate::tensor::Tensor;
 
@@ -71,15 +70,15 @@ fn each_row<T: Float>(
         return run(0, probs, losses);
     }
     match probs {
-        Some(p) => p
-            .par_chunks_mut(per * c.max(1))
-            .zip(losses.par_chunks_mut(per))
-            .enumerate()
-            .for_each(|(k, (p, l))| run(k * per, Some(p), l)),
-        None => losses
-            .par_chunks_mut(per)
-            .enumerate()
-            .for_each(|(k, l)| run(k * per, None, l)),
+        Some(p) => team::for_each(
+            p.chunks_mut(per * c.max(1))
+                .zip(losses.chunks_mut(per))
+                .collect(),
+            &|k, (p, l)| run(k * per, Some(p), l),
+        ),
+        None => team::for_each(losses.chunks_mut(per).collect(), &|k, l| {
+            run(k * per, None, l)
+        }),
     }
 }
 
@@ -217,10 +216,9 @@ impl<T: Float> Op<T> for SoftmaxCrossEntropyClassesOp<T> {
         if parts == 1 {
             scale(0, &mut probs);
         } else {
-            probs
-                .par_chunks_mut(per * c.max(1))
-                .enumerate()
-                .for_each(|(k, run)| scale(k * per, run));
+            team::for_each(probs.chunks_mut(per * c.max(1)).collect(), &|k, run| {
+                scale(k * per, run)
+            });
         }
         grads.add(
             0,

@@ -45,14 +45,11 @@ fn batched_gemm<T: Float>(x: ArrayView3<'_, T>, y: ArrayView3<'_, T>, out: &mut 
     let threads = num_threads().min(n);
     if !summing && threads > 1 && macs >= PAR_MIN_MACS {
         let per = n.div_ceil(threads);
-        rayon::scope(|s| {
-            for (run, mut part) in out.axis_chunks_iter_mut(Axis(0), per).enumerate() {
-                s.spawn(move |_| {
-                    for (j, mut o) in part.axis_iter_mut(Axis(0)).enumerate() {
-                        let (a, b) = operands(run * per + j);
-                        gemm_serial(T::one(), &a, &b, T::zero(), &mut o);
-                    }
-                });
+        let parts = out.axis_chunks_iter_mut(Axis(0), per).collect();
+        crate::kernels::team::for_each(parts, &|run, mut part: ndarray::ArrayViewMut3<'_, T>| {
+            for (j, mut o) in part.axis_iter_mut(Axis(0)).enumerate() {
+                let (a, b) = operands(run * per + j);
+                gemm_serial(T::one(), &a, &b, T::zero(), &mut o);
             }
         });
         return;

@@ -35,12 +35,14 @@ pub(crate) fn map<T: Float>(
         && xs.len() >= PAR_MIN_ELEMENTS
         && crate::kernels::num_threads() > 1
     {
-        use rayon::prelude::*;
-        let ys: Vec<T> = xs
-            .par_iter()
-            .with_min_len(PAR_MIN_ELEMENTS / 2)
-            .map(|&v| f(v))
-            .collect();
+        let mut ys = vec![T::zero(); xs.len()];
+        let per = xs.len().div_ceil(crate::kernels::num_threads());
+        let parts = ys.chunks_mut(per).zip(xs.chunks(per)).collect();
+        crate::kernels::team::for_each(parts, &|_, (ys, xs): (&mut [T], &[T])| {
+            for (y, &x) in ys.iter_mut().zip(xs) {
+                *y = f(x);
+            }
+        });
         return ArrayD::from_shape_vec(x.raw_dim(), ys)
             .unwrap_or_else(|_| unreachable!("one value per element"))
             .into_shared();

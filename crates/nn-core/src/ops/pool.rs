@@ -4,7 +4,6 @@
 use std::ops::Range;
 
 use ndarray::{ArcArray, ArrayD, CowArray, IxDyn};
-use rayon::prelude::*;
 
 use super::conv::{Size2d, Window};
 use crate::float::Float;
@@ -135,14 +134,15 @@ impl<T: Float> Op<T> for MaxPool2dOp {
                     max_pool_2x2_values(xs, w, 0, &mut y);
                 }
             } else if needs[0] {
-                y.par_chunks_mut(chunk)
-                    .zip(argmax.par_chunks_mut(chunk))
-                    .enumerate()
-                    .for_each(|(k, (y, a))| max_pool_2x2(xs, w, k * chunk / per_plane, y, a));
+                let runs = y.chunks_mut(chunk).zip(argmax.chunks_mut(chunk)).collect();
+                kernels::team::for_each(runs, &|k, (y, a)| {
+                    max_pool_2x2(xs, w, k * chunk / per_plane, y, a)
+                });
             } else {
-                y.par_chunks_mut(chunk)
-                    .enumerate()
-                    .for_each(|(k, y)| max_pool_2x2_values(xs, w, k * chunk / per_plane, y));
+                let runs = y.chunks_mut(chunk).collect();
+                kernels::team::for_each(runs, &|k, y| {
+                    max_pool_2x2_values(xs, w, k * chunk / per_plane, y)
+                });
             }
         } else {
             max_pool_windows(xs, &win, &mut y, needs[0].then_some(&mut argmax));
@@ -170,7 +170,8 @@ impl<T: Float> Op<T> for MaxPool2dOp {
 /// `a` beats the best so far `b`: larger, or NaN over a number (ties keep the first).
 #[inline(always)]
 fn beats<T: Float>(a: T, b: T) -> bool {
-    a > b || (a.is_nan() && !b.is_nan())
+    // Without short-circuits, so that the loops vectorise: a branch per test kept them scalar.
+    (a > b) | (a.is_nan() & !b.is_nan())
 }
 
 /// Max pooling over any windows: the maximum of each (padding skipped) and, if asked, its

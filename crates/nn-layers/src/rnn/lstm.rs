@@ -29,7 +29,6 @@ use nn_core::kernels::{
 };
 use nn_core::{Float, Grads, Op, Tensor};
 use rand::Rng;
-use rayon::prelude::*;
 
 use super::{
     check_state, check_weights, from_torch_layout, input_products, param, reorder_gates,
@@ -384,7 +383,7 @@ where
     I::Item: Send,
 {
     if parallel {
-        runs.collect::<Vec<_>>().into_par_iter().for_each(run);
+        nn_core::kernels::for_each(runs.collect(), run);
     } else {
         runs.for_each(run);
     }
