@@ -225,13 +225,7 @@ fn forward_rows<T: Float>(
             if !writes_all(win) {
                 col.fill(T::zero());
             }
-            unroll_rows(x, win, rows.clone(), col);
-            let colv = ArrayView2::from_shape((win.patch(), rows.len() * win.ow), &*col)
-                .unwrap_or_else(|_| unreachable!("sized above"));
-            for (ch, mut row) in y.rows_mut().into_iter().enumerate() {
-                row.fill(bias.map_or(T::zero(), |b| b[ch]));
-            }
-            kernels::gemm_serial(T::one(), wmat, &colv, T::one(), &mut y);
+            unrolled_product(x, win, rows.clone(), wmat, bias, col, y.view_mut());
         });
         return;
     }
@@ -242,6 +236,29 @@ fn forward_rows<T: Float>(
         || forward_rows(left, x, win, wmat, bias, rows.start..mid, y0),
         || forward_rows(parts - left, x, win, wmat, bias, mid..rows.end, y1),
     );
+}
+
+/// Output rows `rows` of one image `x` into `y` (`o × positions of those rows`): the rows
+/// unrolled into `col` (its padding already zero where the walk skips it), each channel's row
+/// of `y` set to its bias, then `W col` added: the output in its own `(o, positions)` layout,
+/// with no transposing copy.
+fn unrolled_product<T: Float>(
+    x: &[T],
+    win: &Window,
+    rows: Range<usize>,
+    wmat: &ArrayView2<'_, T>,
+    bias: Option<&[T]>,
+    col: &mut [T],
+    mut y: ArrayViewMut2<'_, T>,
+) {
+    let p = rows.len() * win.ow;
+    unroll_rows(x, win, rows, col);
+    let colv = ArrayView2::from_shape((win.patch(), p), &*col)
+        .unwrap_or_else(|_| unreachable!("sized by the caller"));
+    for (ch, mut row) in y.rows_mut().into_iter().enumerate() {
+        row.fill(bias.map_or(T::zero(), |b| b[ch]));
+    }
+    kernels::gemm_serial(T::one(), wmat, &colv, T::one(), &mut y);
 }
 
 /// Runs `f` on this thread's buffer for unrolled images, `len` values of it (their contents
@@ -278,18 +295,11 @@ fn forward_in<T: Float>(
                 col.fill(T::zero());
             }
             for i in first..first + count {
-                unroll(&x[i * image..(i + 1) * image], win, col);
-                let colv = ArrayView2::from_shape((patch, p), &*col)
-                    .unwrap_or_else(|_| unreachable!("sized above"));
-                // Each channel's row starts as its bias and gets `W colᵢ` added: the output in
-                // its own `(o, positions)` layout, with no transposing copy.
                 let yi = &mut ys[(i - first) * out_image..(i - first + 1) * out_image];
-                for (ch, row) in yi.chunks_exact_mut(p).enumerate() {
-                    row.fill(bias.map_or(T::zero(), |b| b[ch]));
-                }
-                let mut yv = ArrayViewMut2::from_shape((o, p), yi)
-                    .unwrap_or_else(|_| unreachable!("sized above"));
-                kernels::gemm_serial(T::one(), wmat, &colv, T::one(), &mut yv);
+                let yv = ArrayViewMut2::from_shape((o, p), yi)
+                    .unwrap_or_else(|_| unreachable!("one image's output"));
+                let xi = &x[i * image..(i + 1) * image];
+                unrolled_product(xi, win, 0..win.oh, wmat, bias, col, yv);
             }
         });
     });
