@@ -57,6 +57,11 @@ const SPLIT_K_MAX_M: usize = 256;
 /// attention's 10 × 256 × 29 5.8 → 3.5 µs, 10 × 29 × 256 3.7 → 1.4 µs, 20 × 100 × 100 8.2 → 3.9 µs).
 const MIN_MACS: usize = 1 << 14;
 
+/// Elements of `T` in one AVX-512 vector (and one cache line).
+fn lanes<T>() -> usize {
+    64 / size_of::<T>()
+}
+
 /// Which short side a product has, if the kernel takes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Form {
@@ -74,7 +79,7 @@ fn form<T: Elem>(
     c: &ArrayViewMut2<'_, T>,
 ) -> Option<Form> {
     let ((m, k), n) = (a.dim(), b.ncols());
-    let (lanes, size) = (64 / size_of::<T>(), size_of::<T>());
+    let (lanes, size) = (lanes::<T>(), size_of::<T>());
     // Contiguous rows `len` long (or columns), however far apart: ndarray gives an axis of
     // length 1 the stride 0.
     let rows = |x: &[usize], s: &[isize]| s[1] == 1 && (x[0] == 1 || s[0] >= x[1] as isize);
@@ -137,7 +142,7 @@ pub(crate) fn gemm<T: Elem>(
         rows.view()
     };
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
-    let short_n = n * size_of::<T>() <= SHORT_N_MAX_VECTORS * 64;
+    let short_n = n <= SHORT_N_MAX_VECTORS * lanes::<T>();
     if short_n && threads > 1 && m <= SPLIT_K_MAX_M && k * n * size_of::<T>() > SPLIT_K_MIN_B {
         split_k(threads, alpha, a.view(), b, beta, c.view_mut());
     } else {
@@ -166,7 +171,7 @@ fn split_k<T: Elem>(
 ) {
     let left = parts / 2;
     // Cuts on whole cache lines of `a`'s rows.
-    let mid = (a.ncols() * left / parts) & !(64 / size_of::<T>() - 1);
+    let mid = (a.ncols() * left / parts) & !(lanes::<T>() - 1);
     if parts < 2 || mid == 0 {
         serial(alpha, &a, &b, beta, &mut c);
         return;

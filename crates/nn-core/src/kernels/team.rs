@@ -54,15 +54,11 @@ unsafe impl Sync for Slot {}
 #[allow(unsafe_code)]
 unsafe impl Send for Slot {}
 
-struct Team {
-    helpers: Mutex<Vec<Arc<Slot>>>,
-}
+/// Every helper started, in order.
+static HELPERS: Mutex<Vec<Arc<Slot>>> = Mutex::new(Vec::new());
 
-fn team() -> &'static Team {
-    static TEAM: OnceLock<Team> = OnceLock::new();
-    TEAM.get_or_init(|| Team {
-        helpers: Mutex::new(Vec::new()),
-    })
+fn helpers() -> std::sync::MutexGuard<'static, Vec<Arc<Slot>>> {
+    HELPERS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs `a` here and `b` on an idle helper thread at the same time (or both here, one after
@@ -167,8 +163,7 @@ where
 /// Parks every spinning helper now, not at the end of its spin: for a caller about to run
 /// threads of its own, which spinning helpers would slow.
 pub(crate) fn rest() {
-    let helpers = team().helpers.lock().unwrap_or_else(|e| e.into_inner());
-    for slot in helpers.iter() {
+    for slot in helpers().iter() {
         let _ = slot
             .state
             .compare_exchange(SPINNING, PARKED, Ordering::AcqRel, Ordering::Relaxed);
@@ -178,12 +173,11 @@ pub(crate) fn rest() {
 /// An idle helper, now claimed, and whether it was parked (then it needs waking), starting one
 /// if none is idle and fewer than `wanted − 1` exist.
 fn claim(wanted: usize) -> Option<(Arc<Slot>, bool)> {
-    let team = team();
     let want = wanted.saturating_sub(1).min(MAX_HELPERS);
     if want == 0 {
         return None;
     }
-    let helpers = team.helpers.lock().unwrap_or_else(|e| e.into_inner());
+    let helpers = helpers();
     // Any idle helper will do: how many run at once is set by how the caller splits its work.
     for slot in helpers.iter() {
         for idle in [SPINNING, PARKED] {
@@ -205,7 +199,6 @@ fn claim(wanted: usize) -> Option<(Arc<Slot>, bool)> {
 }
 
 fn start() -> Option<Arc<Slot>> {
-    let team = team();
     let slot = Arc::new(Slot {
         state: AtomicU8::new(CLAIMED),
         job: UnsafeCell::new(None),
@@ -218,8 +211,7 @@ fn start() -> Option<Arc<Slot>> {
         .spawn(move || serve(&mine))
         .ok()?;
     let _ = slot.thread.set(handle.thread().clone());
-    let mut helpers = team.helpers.lock().unwrap_or_else(|e| e.into_inner());
-    helpers.push(Arc::clone(&slot));
+    helpers().push(Arc::clone(&slot));
     Some(slot)
 }
 
@@ -243,18 +235,17 @@ fn serve(slot: &Slot) {
                         // Any other thread ready to run here (another pool's worker, a
                         // data-parallel replica) gets the core.
                         std::thread::yield_now();
-                    } else if slot
-                        .state
-                        .compare_exchange(SPINNING, PARKED, Ordering::AcqRel, Ordering::Relaxed)
-                        .is_ok()
-                    {
-                        while slot.state.load(Ordering::Acquire) != READY {
-                            std::thread::park();
-                        }
-                        break;
+                    } else {
+                        // Parked by the next look (unless a caller claimed it first).
+                        let _ = slot.state.compare_exchange(
+                            SPINNING,
+                            PARKED,
+                            Ordering::AcqRel,
+                            Ordering::Relaxed,
+                        );
                     }
                 }
-                // Sent to rest by `rest`.
+                // At the end of the spin, or sent to rest by `rest`.
                 PARKED => {
                     while slot.state.load(Ordering::Acquire) != READY {
                         std::thread::park();

@@ -16,9 +16,9 @@ use crate::kernels;
 
 /// Unrolls image `x` (`c·h·w` values) into `col` (`patch × positions`, row-major): row
 /// `(c, ki, kj)` holds, for every output position, the input under that kernel element. With
-/// stride 1 each output row of it is one contiguous copy. The elements that fall in the padding
-/// are not written: they are the same for every image, so a buffer zeroed once and used only
-/// for unrolling keeps them zero.
+/// stride 1 each output row of it is one contiguous copy. Where the output is as wide as the
+/// image every value is written; otherwise the elements that fall in the padding are not:
+/// they are the same for every image, so a buffer zeroed once keeps them zero.
 pub(crate) fn unroll<T: Float>(x: &[T], win: &Window, col: &mut [T]) {
     unroll_rows(x, win, 0..win.oh, col);
 }
@@ -221,10 +221,7 @@ fn forward_rows<T: Float>(
 ) {
     let left = parts / 2;
     if parts < 2 || rows.len() < 2 {
-        with_col(rows.len() * win.ow * win.patch(), |col| {
-            if !writes_all(win) {
-                col.fill(T::zero());
-            }
+        with_col(win, rows.len() * win.ow * win.patch(), |col| {
             unrolled_product(x, win, rows.clone(), wmat, bias, col, y.view_mut());
         });
         return;
@@ -261,14 +258,19 @@ fn unrolled_product<T: Float>(
     kernels::gemm_serial(T::one(), wmat, &colv, T::one(), &mut y);
 }
 
-/// Runs `f` on this thread's buffer for unrolled images, `len` values of it (their contents
-/// whatever the last user left).
-fn with_col<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+/// Runs `f` on `len` values of this thread's buffer for images unrolled through `win`, reused
+/// from the last call: zeroed for a walk, which skips the padding (and then keeps it zero for
+/// every image `f` unrolls); left as it was for the shifted copies, which write every value.
+fn with_col<T: Float, R>(win: &Window, len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
     let mut buf = T::col_buffer().with(|cell| cell.take());
     if buf.len() < len {
         buf.resize(len, T::zero());
     }
-    let out = f(&mut buf[..len]);
+    let col = &mut buf[..len];
+    if !writes_all(win) {
+        col.fill(T::zero());
+    }
+    let out = f(col);
     if buf.len() <= COL_KEEP_MAX {
         T::col_buffer().with(|cell| cell.replace(buf));
     }
@@ -288,12 +290,7 @@ fn forward_in<T: Float>(
     let out_image = o * p;
     over_images(win.n, parts, Some(y), out_image, |first, count, ys| {
         let ys = ys.unwrap_or_else(|| unreachable!("y was given"));
-        // Reused from the last call on this thread: zeroed once for a walk, which skips the
-        // padding; the shifted copies write every value.
-        with_col(p * patch, |col| {
-            if !writes_all(win) {
-                col.fill(T::zero());
-            }
+        with_col(win, p * patch, |col| {
             for i in first..first + count {
                 let yi = &mut ys[(i - first) * out_image..(i - first + 1) * out_image];
                 let yv = ArrayViewMut2::from_shape((o, p), yi)
