@@ -418,9 +418,11 @@ macro_rules! loops {
             } else {
                 Vec::new()
             };
+            // Passes of equal length, none longer than `KC` (784 as 4 × 196, not 3 × 256 + 16).
+            let kc = k.div_ceil(k.div_ceil(KC));
             let mut kb = 0;
             while kb < k {
-                let ke = (kb + KC).min(k);
+                let ke = (kb + kc).min(k);
                 let beta = if kb == 0 { beta } else { T::one() };
                 let mut j = 0;
                 while j < n {
@@ -443,7 +445,7 @@ macro_rules! loops {
                     let next = if j + cols < n {
                         Some((kb, ke, j + cols, (n - j - cols).min(strip)))
                     } else {
-                        (ke < k && n > strip).then(|| (ke, (ke + KC).min(k), 0, strip))
+                        (ke < k && n > strip).then(|| (ke, (ke + kc).min(k), 0, strip))
                     };
                     let tiles = m.div_ceil(rows_for(vecs));
                     let mut tile_no = 0;
