@@ -117,6 +117,16 @@ enum Compiled<T: Float> {
     },
 }
 
+impl<T: Float> Compiled<T> {
+    /// Whether the step treats every value alike, whatever its row or column.
+    fn elementwise(&self) -> bool {
+        matches!(
+            self,
+            Compiled::Sigmoid | Compiled::Relu | Compiled::LeakyRelu(_) | Compiled::Tanh
+        )
+    }
+}
+
 /// Output widths are rounded up to this many lanes (one AVX register of `f32`).
 const LANES: usize = 8;
 
@@ -424,8 +434,14 @@ fn run_rows<T: Float>(
                 view_mut(&mut src[..rows * len], rows, len).assign(&x);
                 first = false;
             }
-            for row in src[..rows * len].chunks_exact_mut(len) {
-                apply_rowwise(step, row);
+            let all = &mut src[..rows * len];
+            if step.elementwise() {
+                // One call over the whole batch: rows of 50 would leave a scalar tail each.
+                apply_rowwise(step, all);
+            } else {
+                for row in all.chunks_exact_mut(len) {
+                    apply_rowwise(step, row);
+                }
             }
         }
     }

@@ -198,6 +198,79 @@ mod x86 {
     clones!(avx2, "avx2,fma", 64, 32);
     clones!(avx512, "avx512f,avx512vl,avx2,fma", 128, 64);
 
+    /// The logistic sigmoid in AVX2 intrinsics: `imp::exp_f32`'s reduction and polynomial with
+    /// fused multiply-adds, the power of two built in one step (`e^{-x}` only needs its
+    /// exponent's full range upwards: downwards `1 + e^{-x}` is 1 long before it would
+    /// underflow), and two vectors in flight. The compiled generic loop, without fused
+    /// multiply-adds and with its two-step power of two, ran at 1.7× the time.
+    pub(super) mod exp256 {
+        use std::arch::x86_64::*;
+
+        /// `1 / (1 + e^{-x})` for 8 lanes; `0` below `-88.72…` (where `e^{-x}` leaves `f32`'s
+        /// range), NaN kept.
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        fn sigmoid8(x: __m256) -> __m256 {
+            let (hi, lo) = (_mm256_set1_ps(88.72283), _mm256_set1_ps(-87.33654));
+            let one = _mm256_set1_ps(1.0);
+            // `-x` second, so that a NaN passes through both.
+            let z = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_sub_ps(_mm256_setzero_ps(), x)));
+            // 1.5 · 2^23: adding it rounds to an integer held in the low mantissa bits.
+            let magic = _mm256_set1_ps(12_582_912.0);
+            let t = _mm256_fmadd_ps(z, _mm256_set1_ps(std::f32::consts::LOG2_E), magic);
+            let n = _mm256_sub_ps(t, magic);
+            let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), z);
+            let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
+            let mut p = _mm256_set1_ps(1.987_569_1e-4);
+            for c in [
+                1.398_199_9e-3,
+                8.333_452e-3,
+                4.166_579_6e-2,
+                1.666_666_5e-1,
+                0.5,
+            ] {
+                p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+            }
+            let y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), one);
+            // 2^(n − 1) from n's bits in `t` (n from -126 to 128), and y doubled: at n = -126
+            // the power is 0, where 1 + e^{-x} is 1 either way.
+            let bits =
+                _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B40_0000 - 126));
+            let e = _mm256_mul_ps(
+                _mm256_add_ps(y, y),
+                _mm256_castsi256_ps(_mm256_slli_epi32::<23>(bits)),
+            );
+            let s = _mm256_div_ps(one, _mm256_add_ps(one, e));
+            _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(-88.72283)), s)
+        }
+
+        /// `v ← 1 / (1 + e^{-v})`.
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(unsafe_code)]
+        pub(crate) fn sigmoid(v: &mut [f32]) {
+            let mut pairs = v.chunks_exact_mut(16);
+            for pair in &mut pairs {
+                let p = pair.as_mut_ptr();
+                // SAFETY: `pair` holds 16 values.
+                unsafe {
+                    let (a, b) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
+                    _mm256_storeu_ps(p, sigmoid8(a));
+                    _mm256_storeu_ps(p.add(8), sigmoid8(b));
+                }
+            }
+            for rest in pairs.into_remainder().chunks_mut(8) {
+                let lanes: [i32; 8] = std::array::from_fn(|l| -i32::from(l < rest.len()));
+                let p = rest.as_mut_ptr();
+                // SAFETY: the mask covers `rest`'s values alone.
+                unsafe {
+                    let mask = _mm256_loadu_si256(lanes.as_ptr().cast());
+                    let x = _mm256_maskload_ps(p, mask);
+                    _mm256_maskstore_ps(p, mask, sigmoid8(x));
+                }
+            }
+        }
+    }
+
     /// `Σ e^(x − shift)` in AVX-512 intrinsics: `imp::exp_f32`'s reduction and polynomial with
     /// fused multiply-adds, and the power of two put on by `vscalefps` instead of built from
     /// bits in two halves — half the instructions of the compiled generic loop (a softmax over
@@ -431,6 +504,12 @@ pub(crate) fn vecmat_f64(isa: Isa, x: &[f64], w: &[f64], out: &mut [f64]) {
 }
 
 pub(crate) fn sigmoid_f32(isa: Isa, v: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 && isa.supported() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        #[allow(unsafe_code)]
+        return unsafe { x86::exp256::sigmoid(v) };
+    }
     on_path!(isa, sigmoid_f32(v), imp::sigmoid_f32(v))
 }
 
