@@ -363,8 +363,9 @@ impl<T: Float> Predictor<T> {
             return view(&src[..rows * len], rows, len).slice_move(s![.., ..self.outputs]);
         }
         // Two halves of the batch through every layer, one per thread: one hand-off per
-        // batch instead of one per layer.
-        let mid = (rows / 2).div_ceil(6) * 6;
+        // batch instead of one per layer. Equal halves: 100 rows as 50 + 50 (a short last tile
+        // each) beat 54 + 46 (whole tiles on one side) by 1–4% at two threads.
+        let mid = rows / 2;
         let (x0, x1) = x.split_at(Axis(0), mid);
         let (a0, a1) = a.split_at_mut(mid * self.width);
         let (b0, b1) = b.split_at_mut(mid * self.width);
