@@ -35,7 +35,7 @@ mod tests;
 
 pub use isa::{Isa, active_isa};
 pub use packed::{PackedMatrix, gemm_packed, gemm_packed_serial};
-use packed::{a_layout, pack_panels, run_packed, with_a_layout};
+use packed::{a_layout, pack_panels, with_a_layout};
 
 /// 0 means "not set": use every core the machine offers.
 static THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -285,7 +285,7 @@ fn gemm_panels_with<T: Float>(
         // Taken out of the cell, so a nested call would simply use a fresh buffer.
         let mut buf = cell.take();
         pack_panels(isa, b, alpha, &mut buf);
-        run_packed(isa, layout, (m, k), (&buf, n), out, 1);
+        T::gemm_packed_impl(isa, layout, (m, k), &buf, n, out);
         if buf.capacity() <= PACK_KEEP_MAX {
             cell.replace(buf);
         }

@@ -1,16 +1,17 @@
-//! Weight matrices packed once into column panels, and the products that read them.
+//! Weight matrices kept once for many products, and the panel layout of the hand-written
+//! panel kernel.
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::isa::{Isa, active_isa, pack_panels as pack_panels_on};
-use super::{PAR_MIN_MACS, gemm_with, num_threads, panels_win};
+use super::{gemm_with, num_threads};
 use crate::float::Float;
 
-/// A weight matrix `W (k, n)` laid out once for many products with [`gemm_packed`]. Where the
-/// hand-written panel kernel is used (f32 on AVX2, see `kernels::gemm`): columns in panels of
-/// 16 (the last one 8 wide if at most 8 columns remain), zero-padded, each panel contiguous row
-/// by row, which saves the copy a general product makes on every call. Elsewhere: `W` row-major,
-/// for matrixmultiply.
+/// A weight matrix `W (k, n)` (scaled) kept row-major, contiguous, for many products with
+/// [`gemm_packed`] (inference, `nn_layers::Predictor`): each product goes through `gemm`'s
+/// own dispatch, so a batch of up to 256 rows reaches the short-side kernel, which reads `W`
+/// where it lies (matrixmultiply would pack it on every call). Prepacked panels for the panel
+/// kernel lost to that on AVX2 (the chapter-3 network's batched pass 22.7 against 18.6 ms).
 ///
 /// ```
 /// use nn_core::kernels::{PackedMatrix, gemm_packed};
@@ -27,8 +28,6 @@ pub struct PackedMatrix<T: Float> {
     data: Vec<T>,
     k: usize,
     n: usize,
-    /// Panels for the hand-written kernel, else `W` row-major.
-    panels: bool,
 }
 
 impl<T: Float> PackedMatrix<T> {
@@ -39,45 +38,24 @@ impl<T: Float> PackedMatrix<T> {
 
     /// Packs `alpha · w`.
     pub fn pack_scaled(w: &ArrayView2<'_, T>, alpha: T) -> Self {
-        let isa = active_isa();
         let mut packed = PackedMatrix {
             data: Vec::new(),
             k: 0,
             n: 0,
-            // Where the short-side kernel runs, a batch reads the matrix as it is: on AVX2 the
-            // chapter-3 network's batched pass took 22.7 ms through prepacked panels, 18.6 ms so.
-            panels: panels_win::<T>(isa) && !super::skinny::runs_on(isa),
         };
-        packed.fill(isa, w, alpha);
+        packed.fill(w, alpha);
         packed
     }
 
     /// Packs `w (k, n)` in place of the matrix held, reusing its memory.
     pub fn repack(&mut self, w: &ArrayView2<'_, T>) {
-        self.fill(active_isa(), w, T::one());
+        self.fill(w, T::one());
     }
 
-    /// The layout the tests pick: panels or row-major, whatever the path would use.
-    #[cfg(test)]
-    pub(super) fn pack_as(isa: Isa, w: &ArrayView2<'_, T>, alpha: T, panels: bool) -> Self {
-        let mut packed = PackedMatrix {
-            data: Vec::new(),
-            k: 0,
-            n: 0,
-            panels,
-        };
-        packed.fill(isa, w, alpha);
-        packed
-    }
-
-    fn fill(&mut self, isa: Isa, w: &ArrayView2<'_, T>, alpha: T) {
+    fn fill(&mut self, w: &ArrayView2<'_, T>, alpha: T) {
         (self.k, self.n) = w.dim();
-        if self.panels {
-            pack_panels(isa, w, alpha, &mut self.data);
-        } else {
-            self.data.clear();
-            self.data.extend(w.iter().map(|&v| alpha * v));
-        }
+        self.data.clear();
+        self.data.extend(w.iter().map(|&v| alpha * v));
     }
 
     /// `(k, n)`.
@@ -137,31 +115,6 @@ pub(super) fn a_layout<'a, T: Float>(a: &'a ArrayView2<'_, T>) -> Option<(&'a [T
     }
 }
 
-/// Splits the rows of the product over `parts` threads, on multiples of the widest row tile.
-/// `w` is packed as in [`PackedMatrix`] for `(k, n)`.
-pub(super) fn run_packed<T: Float>(
-    isa: Isa,
-    (a, ld, cols): (&[T], usize, bool),
-    (m, k): (usize, usize),
-    (w, n): (&[T], usize),
-    out: &mut [T],
-    parts: usize,
-) {
-    if parts <= 1 || m < 24 || m * n * k < PAR_MIN_MACS {
-        T::gemm_packed_impl(isa, (a, ld, cols), (m, k), w, n, out);
-        return;
-    }
-    let left = parts / 2;
-    let mid = ((m * left / parts).div_ceil(12) * 12).min(m);
-    let a1 = if cols { &a[mid..] } else { &a[mid * ld..] };
-    let (o0, o1) = out.split_at_mut(mid * n);
-    super::team::join(
-        parts,
-        || run_packed(isa, (a, ld, cols), (mid, k), (w, n), o0, left),
-        || run_packed(isa, (a1, ld, cols), (m - mid, k), (w, n), o1, parts - left),
-    );
-}
-
 /// `out += x W` for `x (m, k)` and a packed `W (k, n)`, split over up to [`num_threads`]
 /// threads by rows of `x` when the product is large enough. `out` must be in standard
 /// (row-major) layout.
@@ -204,20 +157,9 @@ pub(super) fn packed_product<T: Float>(
         w.n,
         out.shape()
     );
-    if !w.panels {
-        let wv = ArrayView2::from_shape((w.k, w.n), &w.data[..])
-            .unwrap_or_else(|_| unreachable!("filled row-major"));
-        // The general dispatch: a batch of up to 256 rows goes to the short-side kernel,
-        // which reads `W` in place where matrixmultiply would pack it on every call.
-        gemm_with(isa, parts, T::one(), x, &wv, T::one(), out);
-        return;
-    }
-    let os = out
-        .as_slice_mut()
-        .unwrap_or_else(|| unreachable!("checked to be standard layout"));
-    with_a_layout(x, |layout| {
-        run_packed(isa, layout, (m, k), (&w.data, w.n), os, parts)
-    });
+    let wv = ArrayView2::from_shape((w.k, w.n), &w.data[..])
+        .unwrap_or_else(|_| unreachable!("filled row-major"));
+    gemm_with(isa, parts, T::one(), x, &wv, T::one(), out);
 }
 
 /// Calls `f` with A's memory as [`a_layout`] gives it, or with a row-major copy if neither its

@@ -100,29 +100,47 @@ fn gemm_panels_matches_ndarray_on_every_path() {
 }
 
 #[test]
-fn gemm_packed_matches_ndarray_on_every_path_layout_and_tile_shape() {
-    for (isa, panels) in Isa::available()
-        .into_iter()
-        .flat_map(|i| [(i, true), (i, false)])
-    {
+fn gemm_packed_and_the_panel_kernel_match_ndarray_on_every_path_layout_and_tile_shape() {
+    for isa in Isa::available() {
         for threads in [1, 2] {
             for m in [1, 2, 5, 6, 7, 11, 12, 13, 18, 23, 25, 100] {
                 for n in [1, 8, 10, 16, 17, 24, 56, 100, 104] {
                     let k = if m == 100 { 784 } else { 37 + m };
-                    let at = format!("{isa:?}, panels {panels}, {threads} threads, ({m},{k},{n})");
+                    let at = format!("{isa:?}, {threads} threads, ({m},{k},{n})");
                     let (x, w) = (arr(m, k, 7), arr(k, n, 8));
                     let start = arr(m, n, 9);
                     let expect = x.dot(&w) + &start;
                     let mut out = start.clone();
-                    let packed = PackedMatrix::pack_as(isa, &w.view(), 1.0, panels);
+                    let packed = PackedMatrix::pack(&w.view());
                     packed::packed_product(isa, &x.view(), &packed, &mut out.view_mut(), threads);
                     let err = max_err(&out, &expect);
                     assert!(err < 1e-9, "{at}: error {err}");
+                    if threads == 1 {
+                        // The panel kernel over the same tile shapes: x row-major, column-major
+                        // with W packed from its transpose's memory, and f32 through a copy of
+                        // a non-contiguous x.
+                        let (xt, wt) = (transposed(&x), transposed(&w));
+                        for (name, xv, wv) in
+                            [("rows", x.view(), w.view()), ("cols", xt.t(), wt.t())]
+                        {
+                            let mut out = start.clone();
+                            gemm_panels(isa, 1.0, &xv, &wv, 1.0, &mut out.view_mut());
+                            let err = max_err(&out, &expect);
+                            assert!(err < 1e-9, "{at}, panels, {name}: error {err}");
+                        }
+                        let wide = Array2::from_shape_fn((m, 2 * k), |(i, j)| x[[i, j / 2]] as f32);
+                        let mut out32 = start.mapv(|v| v as f32);
+                        let w32 = w.mapv(|v| v as f32);
+                        let x32 = wide.slice(ndarray::s![.., ..;2]);
+                        gemm_panels(isa, 1.0, &x32, &w32.view(), 1.0, &mut out32.view_mut());
+                        let err = max_err(&out32.mapv(f64::from), &expect);
+                        assert!(err < 1e-3, "{at}, panels, f32: error {err}");
+                    }
                     // x column-major (as Xᵀ in the backward pass) and W packed from its
                     // transpose's memory (as Wᵀ).
                     let (xt, wt) = (transposed(&x), transposed(&w));
                     let mut out = start.clone();
-                    let packed = PackedMatrix::pack_as(isa, &wt.t(), 1.0, panels);
+                    let packed = PackedMatrix::pack(&wt.t());
                     packed::packed_product(isa, &xt.t(), &packed, &mut out.view_mut(), threads);
                     let err = max_err(&out, &expect);
                     assert!(err < 1e-9, "{at}, column-major: error {err}");
@@ -131,7 +149,7 @@ fn gemm_packed_matches_ndarray_on_every_path_layout_and_tile_shape() {
                     let x32 = wide.slice(ndarray::s![.., ..;2]);
                     let w32 = w.mapv(|v| v as f32);
                     let mut out32 = start.mapv(|v| v as f32);
-                    let packed = PackedMatrix::pack_as(isa, &w32.view(), 1.0, panels);
+                    let packed = PackedMatrix::pack(&w32.view());
                     packed::packed_product(isa, &x32, &packed, &mut out32.view_mut(), threads);
                     let err = out32
                         .iter()
