@@ -197,6 +197,20 @@ pub(crate) fn gemm_packed<T: NumFloat, const FMA: bool, const COLS: bool>(
     }
 }
 
+/// `ln 2` in two parts for [`exp_f32`]'s reduction (the first exact in few bits), and its
+/// polynomial's coefficients from the highest degree down; the intrinsics forms on AVX2 and
+/// AVX-512 use the same.
+pub(crate) const LN2_HI: f32 = 0.693_359_4;
+pub(crate) const LN2_LO: f32 = -2.121_944_4e-4;
+pub(crate) const EXP_POLY: [f32; 6] = [
+    1.987_569_1e-4,
+    1.398_199_9e-3,
+    8.333_452e-3,
+    4.166_579_6e-2,
+    1.666_666_5e-1,
+    0.5,
+];
+
 /// `e^x` for `f32` without branches, so that loops over it vectorise: Cephes' `expf`
 /// (range reduction by `ln 2`, degree-5 polynomial, exponent built from bits).
 #[inline(always)]
@@ -208,13 +222,11 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     let xc = x.clamp(LO, HI);
     let t = xc * std::f32::consts::LOG2_E + MAGIC;
     let n = t - MAGIC;
-    let r = xc - n * 0.693_359_4 - n * -2.121_944_4e-4;
-    let mut p = 1.987_569_1e-4_f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
+    let r = xc - n * LN2_HI - n * LN2_LO;
+    let mut p = EXP_POLY[0];
+    for &c in &EXP_POLY[1..] {
+        p = p * r + c;
+    }
     let y = p * r * r + r + 1.0;
     // n + 127 fits 8 bits for xc in [LO, HI]; the top of the range takes two steps.
     let k = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);

@@ -206,6 +206,8 @@ mod x86 {
     pub(super) mod exp256 {
         use std::arch::x86_64::*;
 
+        use super::super::imp::{EXP_POLY, LN2_HI, LN2_LO};
+
         /// `1 / (1 + e^{-x})` for 8 lanes; `0` below `-88.72…` (where `e^{-x}` leaves `f32`'s
         /// range), NaN kept.
         #[target_feature(enable = "avx2,fma")]
@@ -219,16 +221,10 @@ mod x86 {
             let magic = _mm256_set1_ps(12_582_912.0);
             let t = _mm256_fmadd_ps(z, _mm256_set1_ps(std::f32::consts::LOG2_E), magic);
             let n = _mm256_sub_ps(t, magic);
-            let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), z);
-            let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
-            let mut p = _mm256_set1_ps(1.987_569_1e-4);
-            for c in [
-                1.398_199_9e-3,
-                8.333_452e-3,
-                4.166_579_6e-2,
-                1.666_666_5e-1,
-                0.5,
-            ] {
+            let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), z);
+            let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+            let mut p = _mm256_set1_ps(EXP_POLY[0]);
+            for &c in &EXP_POLY[1..] {
                 p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
             }
             let y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), one);
@@ -278,6 +274,8 @@ mod x86 {
     pub(super) mod exp512 {
         use std::arch::x86_64::*;
 
+        use super::super::imp::{EXP_POLY, LN2_HI, LN2_LO};
+
         /// `e^x` for 16 lanes; the same range and special values as `imp::exp_f32` (`+∞`
         /// above its range, `0` below, NaN kept).
         #[target_feature(enable = "avx512f")]
@@ -289,16 +287,10 @@ mod x86 {
             let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
                 _mm512_mul_ps(xc, _mm512_set1_ps(std::f32::consts::LOG2_E)),
             );
-            let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_359_4), xc);
-            let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), r);
-            let mut p = _mm512_set1_ps(1.987_569_1e-4);
-            for c in [
-                1.398_199_9e-3,
-                8.333_452e-3,
-                4.166_579_6e-2,
-                1.666_666_5e-1,
-                0.5,
-            ] {
+            let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), xc);
+            let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+            let mut p = _mm512_set1_ps(EXP_POLY[0]);
+            for &c in &EXP_POLY[1..] {
                 p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
             }
             let y = _mm512_add_ps(
