@@ -462,8 +462,7 @@ macro_rules! loops {
                     let mut tile_no = 0;
                     let mut i = 0;
                     while i < m {
-                        let (full, left) = (rows_for(vecs), m - i);
-                        let rows = left.min(full);
+                        let rows = (m - i).min(rows_for(vecs));
                         if let Some((r0, r1, c0, cols)) = next {
                             let (from, to) = (
                                 r0 + (r1 - r0) * tile_no / tiles,
