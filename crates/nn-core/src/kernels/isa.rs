@@ -202,7 +202,8 @@ mod x86 {
     /// fused multiply-adds, the power of two built in one step (`e^{-x}` only needs its
     /// exponent's full range upwards: downwards `1 + e^{-x}` is 1 long before it would
     /// underflow), and two vectors in flight. The compiled generic loop, without fused
-    /// multiply-adds and with its two-step power of two, ran at 1.7× the time.
+    /// multiply-adds and with its two-step power of two, took 1.83 ms for 1.5 million values
+    /// where this takes 1.03 (one thread, Zen 3).
     pub(super) mod exp256 {
         use std::arch::x86_64::*;
 
