@@ -129,7 +129,7 @@ pub(super) fn form_of<T: Elem>(
 }
 
 /// Whether the kernel has a path for `isa` (and this CPU runs it).
-pub(crate) fn runs_on(isa: Isa) -> bool {
+fn runs_on(isa: Isa) -> bool {
     cfg!(target_arch = "x86_64") && isa != Isa::Portable && isa.supported()
 }
 
