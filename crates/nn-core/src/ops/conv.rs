@@ -150,8 +150,9 @@ pub(crate) fn im2col<T: Float>(x: &ArrayView4<'_, T>, win: &Window) -> Array2<T>
                 };
                 let src = ((n * win.c + c) * win.h + iy) * win.w;
                 let dst = (c * kh + ki) * kw;
-                let from = (src as isize + ix0) as usize;
-                row[dst + lo..dst + hi].copy_from_slice(&xs[from + lo..from + hi]);
+                // From the first column inside the image: ix0 alone may point before it.
+                let from = (src as isize + ix0 + lo as isize) as usize;
+                row[dst + lo..dst + hi].copy_from_slice(&xs[from..from + hi - lo]);
             }
         }
     }
@@ -174,10 +175,12 @@ pub(crate) fn col2im<T: Float>(col: &ArrayView2<'_, T>, win: &Window) -> Array4<
                 let Some((iy, ix0, lo, hi)) = win.span(oy, ox, ki) else {
                     continue;
                 };
-                let dst = (((n * win.c + c) * win.h + iy) * win.w) as isize + ix0;
+                let dst = ((((n * win.c + c) * win.h + iy) * win.w) as isize + ix0) + lo as isize;
                 let src = (c * kh + ki) * kw;
+                // From the first column inside the image: ix0 alone may point before it.
+                let dst = dst as usize;
                 for kj in lo..hi {
-                    xs[dst as usize + kj] += row[src + kj];
+                    xs[dst + kj - lo] += row[src + kj];
                 }
             }
         }
