@@ -317,7 +317,10 @@ impl<T: Float> Tensor<T> {
                 );
                 let mut grad = leaf.grad.borrow_mut();
                 match grad.as_mut() {
-                    Some(acc) => *acc += &g,
+                    Some(acc) => match (acc.as_slice_mut(), g.as_slice()) {
+                        (Some(a), Some(g)) => crate::kernels::add_scaled(a, T::one(), g),
+                        _ => *acc += &g,
+                    },
                     None => *grad = Some(g.to_owned()),
                 }
             }

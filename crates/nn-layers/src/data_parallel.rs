@@ -281,6 +281,27 @@ fn receive<M>(rx: &Receiver<M>) -> Result<M, std::sync::mpsc::RecvError> {
 
 const SPIN_TRIES: usize = 200_000;
 
+/// A helper's wait for its next step: this thread is lent to the kernels' fork–join meanwhile,
+/// so that the model's thread, summing gradients and stepping the optimizer between steps,
+/// splits that work with this idle core instead of waking a kernel helper to share it; after
+/// [`LEND_FOR`] without a step, it sleeps.
+fn receive_lent<M>(rx: &Receiver<M>) -> Result<M, std::sync::mpsc::RecvError> {
+    use std::sync::mpsc::{RecvError, TryRecvError};
+    let polled = kernels::lend_thread(
+        || match rx.try_recv() {
+            Ok(m) => Some(Ok(m)),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => Some(Err(RecvError)),
+        },
+        LEND_FOR,
+    );
+    polled.unwrap_or_else(|| rx.recv())
+}
+
+/// How long a helper waits for its next step, lent, before it sleeps: longer than any
+/// optimizer step between two training steps of the book's networks here.
+const LEND_FOR: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// A helper thread: builds its replica, then computes shards until the sender is dropped.
 fn serve<M, B, Y, T>(
     build: &B,
@@ -299,7 +320,7 @@ fn serve<M, B, Y, T>(
         // Each parameter's own array, put back after every step so that the model's arrays
         // are no longer shared when its optimizer updates them (no copy-on-write).
         let own: Vec<_> = params.iter().map(|(_, p)| p.array()).collect();
-        while let Ok(mut job) = receive(&jobs) {
+        while let Ok(mut job) = receive_lent(&jobs) {
             let reply = catch_unwind(AssertUnwindSafe(|| {
                 drop(std::mem::take(&mut job.spent));
                 let model_shapes: Vec<&[usize]> = job.values.iter().map(|v| v.shape()).collect();

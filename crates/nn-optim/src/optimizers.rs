@@ -91,7 +91,10 @@ impl<T: Float> Optimizer for Sgd<T> {
     fn step(&mut self) {
         let lr = T::lit(self.lr);
         each_with_grad(&self.params, self.weight_decay, |_, mut w, g| {
-            w.scaled_add(-lr, g)
+            match (w.as_slice_mut(), g.as_slice()) {
+                (Some(w), Some(g)) => kernels::add_scaled(w, -lr, g),
+                _ => w.scaled_add(-lr, g),
+            }
         });
     }
     common!();

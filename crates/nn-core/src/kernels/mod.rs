@@ -373,6 +373,24 @@ pub fn rest_helpers() {
     team::rest();
 }
 
+/// Lends the calling thread to [`join`]'s callers on other threads, as one more idle helper,
+/// until `poll` returns a value (returned) or `patience` passes without one (`None`). For a
+/// thread that waits between tasks of its own, as a data-parallel replica waits between
+/// training steps: what the other threads split meanwhile (an optimizer step, a gradient sum)
+/// runs at once on this core rather than on a helper woken to share the core with it.
+///
+/// ```
+/// use std::sync::mpsc::channel;
+/// let (tx, rx) = channel();
+/// tx.send(7).unwrap();
+/// let got = nn_core::kernels::lend_thread(|| rx.try_recv().ok(), std::time::Duration::from_millis(1));
+/// assert_eq!(got, Some(7));
+/// assert_eq!(nn_core::kernels::lend_thread(|| rx.try_recv().ok(), std::time::Duration::ZERO), None);
+/// ```
+pub fn lend_thread<M>(poll: impl FnMut() -> Option<M>, patience: std::time::Duration) -> Option<M> {
+    team::lend(poll, patience)
+}
+
 /// Runs `f` on every item, the items shared out over up to as many threads as there are items
 /// (through [`join`]'s helpers). Callers make one item per thread's share of the work.
 ///
@@ -670,7 +688,19 @@ pub fn adam_update<T: Float>(w: &mut [T], m: &mut [T], v: &mut [T], g: &[T], c: 
     // threads, each updating its own span.
     let parts = num_threads().min(w.len() / ADAM_PAR_MIN_LEN).max(1);
     if parts == 1 {
-        isa::adam(isa, w, m, v, g, c);
+        if w.len() >= 2 * HOT_PAR_MIN_LEN && num_threads() > 1 {
+            let mid = (w.len() / 2).next_multiple_of(64);
+            let (w0, w1) = w.split_at_mut(mid);
+            let (m0, m1) = m.split_at_mut(mid);
+            let (v0, v1) = v.split_at_mut(mid);
+            let (g0, g1) = g.split_at(mid);
+            team::join_hot(
+                || isa::adam(isa, w0, m0, v0, g0, c),
+                || isa::adam(isa, w1, m1, v1, g1, c),
+            );
+        } else {
+            isa::adam(isa, w, m, v, g, c);
+        }
         return;
     }
     let span = w.len().div_ceil(parts).next_multiple_of(64);
@@ -682,6 +712,42 @@ pub fn adam_update<T: Float>(w: &mut [T], m: &mut [T], v: &mut [T], g: &[T], c: 
     team::for_each(chunks.collect(), &|_, (((w, m), v), g)| {
         isa::adam(isa, w, m, v, g, c)
     });
+}
+
+/// Streaming updates of at least twice this many values are halved with a helper thread when
+/// one is spinning idle at that moment (a hand-off then costs about a microsecond; waking a
+/// parked one costs tens, what [`ADAM_PAR_MIN_LEN`] pays for).
+const HOT_PAR_MIN_LEN: usize = 1 << 13;
+
+/// `y += a·x`, halved with an idle spinning helper thread for long slices (an optimizer's
+/// step, a gradient sum).
+///
+/// ```
+/// let mut y = vec![1.0f32; 3];
+/// nn_core::kernels::add_scaled(&mut y, 2.0, &[1.0, 2.0, 3.0]);
+/// assert_eq!(y, [3.0, 5.0, 7.0]);
+/// ```
+///
+/// # Panics
+/// If `y` and `x` differ in length.
+pub fn add_scaled<T: Float>(y: &mut [T], a: T, x: &[T]) {
+    assert!(
+        y.len() == x.len(),
+        "add_scaled: y has {} values, x {}",
+        y.len(),
+        x.len()
+    );
+    fn run<T: Float>(y: &mut [T], a: T, x: &[T]) {
+        y.iter_mut().zip(x).for_each(|(y, &x)| *y += a * x);
+    }
+    if y.len() >= 2 * HOT_PAR_MIN_LEN && num_threads() > 1 {
+        let mid = (y.len() / 2).next_multiple_of(64);
+        let (y0, y1) = y.split_at_mut(mid);
+        let (x0, x1) = x.split_at(mid);
+        team::join_hot(|| run(y0, a, x0), || run(y1, a, x1));
+    } else {
+        run(y, a, x);
+    }
 }
 
 /// Parameters of at least this many values per thread have their Adam step split over

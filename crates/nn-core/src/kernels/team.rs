@@ -6,7 +6,9 @@
 //! image through DeepConvNet at 2 threads ran slower split than on one thread). The helpers
 //! here spin for [`SPIN_HOT`] after each job, then yield their core between looks until
 //! [`SPIN`], as OpenMP's threads wait, and only then park; [`rest`] parks them at once. A job
-//! finds an idle helper or runs on the calling thread.
+//! finds an idle helper or runs on the calling thread. A thread of the caller's own can join
+//! the helpers while it waits for work of its own ([`lend`]), as a data-parallel replica does
+//! between training steps.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -30,6 +32,8 @@ const PARKED: u8 = 1;
 const CLAIMED: u8 = 2;
 const READY: u8 = 3;
 const DONE: u8 = 4;
+/// A lent thread's slot while its thread is busy with its own work: never claimed.
+const AWAY: u8 = 5;
 
 /// A job on the caller's stack, its type erased: `run(data)` calls it.
 #[derive(Clone, Copy)]
@@ -43,6 +47,8 @@ struct Slot {
     job: UnsafeCell<Option<Job>>,
     panic: UnsafeCell<Option<Box<dyn Any + Send>>>,
     thread: OnceLock<Thread>,
+    /// A thread lent by [`lend`], not one started here.
+    lent: bool,
 }
 
 // SAFETY: `job` and `panic` are written only by whoever the state gives them to: the caller
@@ -72,7 +78,30 @@ where
     RA: Send,
     RB: Send,
 {
-    let Some((slot, parked)) = claim(wanted) else {
+    fork(claim(wanted), a, b)
+}
+
+/// [`join`] with a helper only if one is spinning now (none is woken or started): for work
+/// of a few microseconds a side, which waking a thread would cost more than it saves.
+pub(crate) fn join_hot<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    fork(claim_spinning(), a, b)
+}
+
+/// `a` here and `b` on `slot` (claimed, and whether it was parked), or both here without one.
+fn fork<A, B, RA, RB>(slot: Option<(Arc<Slot>, bool)>, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    let Some((slot, parked)) = slot else {
         return (a(), b());
     };
     let mut work: (Option<B>, Option<RB>) = (Some(b), None);
@@ -163,11 +192,21 @@ where
 /// Parks every spinning helper now, not at the end of its spin: for a caller about to run
 /// threads of its own, which spinning helpers would slow.
 pub(crate) fn rest() {
-    for slot in helpers().iter() {
+    for slot in helpers().iter().filter(|s| !s.lent) {
         let _ = slot
             .state
             .compare_exchange(SPINNING, PARKED, Ordering::AcqRel, Ordering::Relaxed);
     }
+}
+
+/// A spinning helper, now claimed (never parked, so `false`), if there is one.
+fn claim_spinning() -> Option<(Arc<Slot>, bool)> {
+    helpers().iter().find_map(|slot| {
+        slot.state
+            .compare_exchange(SPINNING, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+            .then(|| (Arc::clone(slot), false))
+    })
 }
 
 /// An idle helper, now claimed, and whether it was parked (then it needs waking), starting one
@@ -178,9 +217,10 @@ fn claim(wanted: usize) -> Option<(Arc<Slot>, bool)> {
         return None;
     }
     let helpers = helpers();
-    // Any idle helper will do: how many run at once is set by how the caller splits its work.
-    for slot in helpers.iter() {
-        for idle in [SPINNING, PARKED] {
+    // Any idle helper will do (how many run at once is set by how the caller splits its work),
+    // a spinning one before one that must be woken.
+    for idle in [SPINNING, PARKED] {
+        for slot in helpers.iter() {
             if slot
                 .state
                 .compare_exchange(idle, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
@@ -190,7 +230,7 @@ fn claim(wanted: usize) -> Option<(Arc<Slot>, bool)> {
             }
         }
     }
-    if helpers.len() >= want {
+    if helpers.iter().filter(|s| !s.lent).count() >= want {
         return None;
     }
     drop(helpers);
@@ -204,6 +244,7 @@ fn start() -> Option<Arc<Slot>> {
         job: UnsafeCell::new(None),
         panic: UnsafeCell::new(None),
         thread: OnceLock::new(),
+        lent: false,
     });
     let mine = Arc::clone(&slot);
     let handle = std::thread::Builder::new()
@@ -259,20 +300,93 @@ fn serve(slot: &Slot) {
                 }
             }
         }
-        #[allow(unsafe_code)]
-        // SAFETY: READY was seen with Acquire; the caller waits for DONE before it touches
-        // the slot or the job's data again.
-        unsafe {
-            if let Some(job) = (*slot.job.get()).take() {
-                let run = job.run;
-                let data = job.data;
-                if let Err(p) = catch_unwind(AssertUnwindSafe(|| run(data))) {
-                    *slot.panic.get() = Some(p);
-                }
+        run(slot);
+    }
+}
+
+/// Runs the job of a slot seen READY, and publishes DONE.
+fn run(slot: &Slot) {
+    #[allow(unsafe_code)]
+    // SAFETY: READY was seen with Acquire; the caller waits for DONE before it touches the
+    // slot or the job's data again.
+    unsafe {
+        if let Some(job) = (*slot.job.get()).take() {
+            let run = job.run;
+            let data = job.data;
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| run(data))) {
+                *slot.panic.get() = Some(p);
             }
         }
-        slot.state.store(DONE, Ordering::Release);
     }
+    slot.state.store(DONE, Ordering::Release);
+}
+
+/// This thread's slot among the helpers while it is lent ([`lend`]), taken off the list when
+/// the thread ends.
+struct Lent(Arc<Slot>);
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        // `lend` leaves the slot AWAY: no caller holds it.
+        helpers().retain(|s| !Arc::ptr_eq(s, &self.0));
+    }
+}
+
+thread_local! {
+    static LENT: Lent = {
+        let slot = Arc::new(Slot {
+            state: AtomicU8::new(AWAY),
+            job: UnsafeCell::new(None),
+            panic: UnsafeCell::new(None),
+            thread: OnceLock::new(),
+            lent: true,
+        });
+        let _ = slot.thread.set(std::thread::current());
+        helpers().push(Arc::clone(&slot));
+        Lent(slot)
+    };
+}
+
+/// Lends this thread to [`join`]'s callers as one more idle helper until `poll` returns a
+/// value (returned), or for `patience` without one (`None`). For a thread of the caller's own
+/// that waits between tasks of its own (a data-parallel replica between steps): what other
+/// threads split meanwhile (an optimizer step) runs on its core instead of waking a helper
+/// there that would share the core with it.
+pub(crate) fn lend<M>(mut poll: impl FnMut() -> Option<M>, patience: Duration) -> Option<M> {
+    LENT.with(|lent| {
+        let slot = &lent.0;
+        slot.state.store(SPINNING, Ordering::Release);
+        let mut since = Instant::now();
+        let mut got = None;
+        let mut spins = 0u32;
+        loop {
+            match slot.state.load(Ordering::Acquire) {
+                READY => {
+                    run(slot);
+                    since = Instant::now();
+                }
+                SPINNING => {
+                    if got.is_none() {
+                        got = poll();
+                    }
+                    spins = spins.wrapping_add(1);
+                    let leave =
+                        got.is_some() || (spins.is_multiple_of(256) && since.elapsed() >= patience);
+                    if leave
+                        && slot
+                            .state
+                            .compare_exchange(SPINNING, AWAY, Ordering::AcqRel, Ordering::Relaxed)
+                            .is_ok()
+                    {
+                        return got;
+                    }
+                    std::hint::spin_loop();
+                }
+                // Claimed (a job is being written) or done (its caller has not taken it yet).
+                _ => std::hint::spin_loop(),
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -288,6 +402,42 @@ mod tests {
         // Nested, three ways deep, as a split over 3 or 4 threads does.
         let (x, (y, z)) = join(4, || 1, || join(4, || 2, || join(4, || 3, || 4)));
         assert_eq!((x, y, z), (1, 2, (3, 4)));
+    }
+
+    #[test]
+    fn a_lent_thread_serves_jobs_until_its_own_message_comes() {
+        let (tx, rx) = std::sync::mpsc::channel::<u32>();
+        let (ran_tx, ran_rx) = std::sync::mpsc::channel::<std::thread::ThreadId>();
+        let lent = std::thread::spawn(move || {
+            ran_tx.send(std::thread::current().id()).unwrap();
+            let got = lend(|| rx.try_recv().ok(), Duration::from_secs(10));
+            let slot = LENT.with(|l| Arc::clone(&l.0));
+            (got, std::thread::current().id(), slot)
+        });
+        let lent_id = ran_rx.recv().unwrap();
+        // Other tests' helpers may take some of these; the lent thread takes one soon.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut served = false;
+        while !served && Instant::now() < deadline {
+            let (_, id) = join_hot(|| (), || std::thread::current().id());
+            served = id == lent_id;
+        }
+        assert!(served, "no job ran on the lent thread");
+        tx.send(7).unwrap();
+        let (got, id, slot) = lent.join().unwrap();
+        assert_eq!((got, id), (Some(7), lent_id));
+        // Its slot left the list with the thread.
+        assert!(!helpers().iter().any(|s| Arc::ptr_eq(s, &slot)));
+    }
+
+    #[test]
+    fn lending_ends_after_its_patience() {
+        let t = Instant::now();
+        assert_eq!(lend(|| None::<u8>, Duration::from_millis(20)), None);
+        assert!(t.elapsed() >= Duration::from_millis(20));
+        // The slot is away: no caller is handed to it.
+        let slot = LENT.with(|l| Arc::clone(&l.0));
+        assert_eq!(slot.state.load(Ordering::Acquire), AWAY);
     }
 
     #[test]

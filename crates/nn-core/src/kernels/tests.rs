@@ -415,6 +415,61 @@ fn adam_update_split_over_threads_equals_one_pass() {
     assert_eq!(run(3), run(1));
 }
 
+/// While another thread is lent (as a data-parallel replica between steps), Adam steps and
+/// `add_scaled` below the wake-up threshold are halved with it, with the bits of one pass.
+#[test]
+fn streaming_updates_halved_with_a_lent_thread_equal_one_pass() {
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let lent = std::thread::spawn(move || {
+        while lend_thread(
+            || stop_rx.try_recv().ok(),
+            std::time::Duration::from_secs(5),
+        )
+        .is_none()
+        {}
+    });
+    for n in [
+        0,
+        1,
+        2 * HOT_PAR_MIN_LEN - 1,
+        2 * HOT_PAR_MIN_LEN,
+        3 * HOT_PAR_MIN_LEN + 77,
+    ] {
+        let g: Vec<f32> = (0..n)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
+            .collect();
+        let w0: Vec<f32> = (0..n).map(|i| ((i * 11 % 17) as f32 - 8.0) * 0.1).collect();
+        let c = AdamStep {
+            beta1: 0.9f32,
+            beta2: 0.999,
+            step: 0.0123,
+            inv_sqrt_c2: 7.5,
+            eps: 1e-8,
+        };
+        let run = |threads: usize| {
+            let (mut w, mut m, mut v) = (w0.clone(), vec![0.01f32; n], vec![0.001f32; n]);
+            let mut y = w0.clone();
+            with_num_threads(threads, || {
+                adam_update(&mut w, &mut m, &mut v, &g, c);
+                add_scaled(&mut y, -0.3, &g);
+            });
+            (w, m, v, y)
+        };
+        let one = run(1);
+        assert_eq!(run(2), one, "{n} values");
+        let y: Vec<f32> = w0.iter().zip(&g).map(|(&w, &g)| w + -0.3 * g).collect();
+        assert_eq!(one.3, y, "{n} values");
+    }
+    stop_tx.send(()).unwrap();
+    lent.join().unwrap();
+}
+
+#[test]
+#[should_panic(expected = "add_scaled: y has 2 values, x 3")]
+fn add_scaled_names_the_lengths() {
+    add_scaled(&mut [0.0f32; 2], 1.0, &[0.0; 3]);
+}
+
 #[test]
 #[should_panic(expected = "adam_update: w has 2 values, m 2, v 1, g 2")]
 fn adam_update_names_the_lengths() {
