@@ -17,7 +17,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, Axis, IxDyn, Slice};
 use zero_nn::Tensor;
 use zero_nn::core::kernels;
 use zero_nn::core::no_grad;
@@ -131,7 +131,7 @@ impl BookNet {
 }
 
 /// One SGD epoch of the book's Affine → ReLU → Affine → SoftmaxWithLoss with plain ndarray.
-fn manual_epoch(x: &Array2<f32>, labels: &[usize]) -> f32 {
+fn manual_epoch(x: ArrayView2<'_, f32>, labels: &[usize]) -> f32 {
     let (mut w1, mut w2) = (weights(784, 100, 1), weights(100, 10, 2));
     let (mut b1, mut b2) = (Array1::<f32>::zeros(100), Array1::<f32>::zeros(10));
     let mut loss = 0.0;
@@ -168,7 +168,7 @@ fn manual_epoch(x: &Array2<f32>, labels: &[usize]) -> f32 {
     loss
 }
 
-fn epoch(x: &Array2<f32>, labels: &[usize], widths: &[usize], adam: bool, threads: usize) -> f32 {
+fn epoch(x: &Images, labels: &[usize], widths: &[usize], adam: bool, threads: usize) -> f32 {
     let mut net = mlp(widths);
     let mut opt: Box<dyn Optimizer> = if adam {
         Box::new(Adam::new(net.parameter_tensors(), 0.001))
@@ -178,18 +178,9 @@ fn epoch(x: &Array2<f32>, labels: &[usize], widths: &[usize], adam: bool, thread
     if split_batches(threads) {
         let widths = widths.to_vec();
         let build = move || mlp(&widths);
-        return parallel_epoch(
-            &mut net,
-            opt.as_mut(),
-            x.view().into_dyn(),
-            labels,
-            build,
-            threads,
-        );
+        return parallel_epoch(&mut net, opt.as_mut(), x, labels, build, threads);
     }
-    let batches = x
-        .axis_chunks_iter(Axis(0), 100)
-        .map(|xb| Tensor::from_array(xb.to_owned().into_dyn()));
+    let batches = batches(x).map(Tensor::from_shared);
     train_batches(&mut net, opt.as_mut(), batches, labels)
 }
 
@@ -198,7 +189,7 @@ fn epoch(x: &Array2<f32>, labels: &[usize], widths: &[usize], adam: bool, thread
 fn parallel_epoch(
     net: &mut Sequential<f32>,
     opt: &mut dyn Optimizer,
-    x: ndarray::ArrayViewD<'_, f32>,
+    x: &Images,
     labels: &[usize],
     build: impl Fn() -> Sequential<f32> + Send + Sync + 'static,
     threads: usize,
@@ -211,13 +202,11 @@ fn parallel_epoch(
         },
     );
     let mut loss = 0.0;
-    for (bi, xb) in x.axis_chunks_iter(Axis(0), 100).enumerate() {
+    for (bi, xb) in batches(x).enumerate() {
         let n = xb.shape()[0];
         let t: Arc<[usize]> = Arc::from(&labels[bi * 100..bi * 100 + n]);
         opt.zero_grad();
-        loss = parallel
-            .backward(net, xb.to_owned().into_shared(), t)
-            .expect("scalar loss");
+        loss = parallel.backward(net, xb, t).expect("scalar loss");
         opt.step();
     }
     loss
@@ -294,13 +283,27 @@ fn deep_convnet() -> Sequential<f32> {
         .add(linear(50, 10, 8))
 }
 
+/// The data set, shared by the batches cut from it.
+type Images = ndarray::ArcArray<f32, IxDyn>;
+
+/// `x` in batches of 100 rows (the last may be shorter), each sharing `x`'s data as the peers'
+/// slices `x[i:i + 100]` do: no copy.
+fn batches(x: &Images) -> impl Iterator<Item = Images> + '_ {
+    let n = x.shape()[0];
+    (0..n).step_by(100).map(move |i| {
+        let mut b = x.clone();
+        b.slice_axis_inplace(Axis(0), Slice::from(i..(i + 100).min(n)));
+        b
+    })
+}
+
 /// Classifies `x` (`(n, 1, 28, 28)`) in batches of 100 without the tape.
-fn classify(net: &mut Sequential<f32>, x: &ndarray::Array4<f32>) -> usize {
+fn classify(net: &mut Sequential<f32>, x: &Images) -> usize {
     net.eval();
     no_grad(|| {
         let mut hits = 0;
-        for chunk in x.axis_chunks_iter(Axis(0), 100) {
-            let y = net.forward(&Tensor::from_array(chunk.to_owned().into_dyn()));
+        for chunk in batches(x) {
+            let y = net.forward(&Tensor::from_shared(chunk));
             hits += y
                 .array()
                 .outer_iter()
@@ -312,16 +315,13 @@ fn classify(net: &mut Sequential<f32>, x: &ndarray::Array4<f32>) -> usize {
 }
 
 /// One Adam epoch of SimpleConvNet over `x` (`(n, 1, 28, 28)`) in batches of 100.
-fn cnn_epoch(x: &ndarray::Array4<f32>, labels: &[usize], threads: usize) -> f32 {
+fn cnn_epoch(x: &Images, labels: &[usize], threads: usize) -> f32 {
     let mut net = simple_convnet();
     let mut opt = Adam::new(net.parameter_tensors(), 0.001);
     if split_batches(threads) {
-        let x = x.view().into_dyn();
         return parallel_epoch(&mut net, &mut opt, x, labels, simple_convnet, threads);
     }
-    let batches = x
-        .axis_chunks_iter(Axis(0), 100)
-        .map(|xb| Tensor::from_array(xb.to_owned().into_dyn()));
+    let batches = batches(x).map(Tensor::from_shared);
     train_batches(&mut net, &mut opt, batches, labels)
 }
 
@@ -354,8 +354,9 @@ fn cnn_workloads(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
     let ours = "zero-nn";
     let as_images = |x: Array2<f32>| {
         let n = x.nrows();
-        x.into_shape_with_order((n, 1, 28, 28))
+        x.into_shape_with_order(IxDyn(&[n, 1, 28, 28]))
             .expect("rows of 784")
+            .into_shared()
     };
     if wanted("W6") {
         let x = as_images(images(10_000));
@@ -459,7 +460,7 @@ fn inference_workloads(runs: usize, threads: usize) {
 
 fn training_workloads(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool) {
     let (ours, base) = ("zero-nn", "ndarray by hand");
-    let x60k = images(60_000);
+    let x60k = images(60_000).into_dyn().into_shared();
     let labels: Vec<usize> = (0..60_000).map(|i| i % 10).collect();
     if wanted("W3") {
         let w3 = median_time(runs, || {
@@ -468,7 +469,8 @@ fn training_workloads(runs: usize, threads: usize, wanted: &dyn Fn(&str) -> bool
         report(ours, threads, "W3", w3, 60_000.0, "samples/s");
         if threads == 1 {
             let b3 = median_time(runs, || {
-                std::hint::black_box(manual_epoch(&x60k, &labels));
+                let x = x60k.view().into_dimensionality().expect("rows of 784");
+                std::hint::black_box(manual_epoch(x, &labels));
             });
             report(base, 1, "W3", b3, 60_000.0, "samples/s");
         }
