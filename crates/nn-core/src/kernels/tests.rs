@@ -392,14 +392,12 @@ fn lstm_row_grad_names_the_lengths() {
     );
 }
 
-/// A table large enough to be split over threads gets the same bits as one pass over it.
-#[test]
-fn adam_update_split_over_threads_equals_one_pass() {
-    let n = 5 * ADAM_PAR_MIN_LEN + 77;
-    let g: Vec<f32> = (0..n)
+/// Gradients, weights and constants of an Adam step over `n` values.
+fn adam_case(n: usize) -> (Vec<f32>, Vec<f32>, AdamStep<f32>) {
+    let g = (0..n)
         .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
         .collect();
-    let w0: Vec<f32> = (0..n).map(|i| ((i * 11 % 17) as f32 - 8.0) * 0.1).collect();
+    let w0 = (0..n).map(|i| ((i * 11 % 17) as f32 - 8.0) * 0.1).collect();
     let c = AdamStep {
         beta1: 0.9f32,
         beta2: 0.999,
@@ -407,6 +405,14 @@ fn adam_update_split_over_threads_equals_one_pass() {
         inv_sqrt_c2: 7.5,
         eps: 1e-8,
     };
+    (g, w0, c)
+}
+
+/// A table large enough to be split over threads gets the same bits as one pass over it.
+#[test]
+fn adam_update_split_over_threads_equals_one_pass() {
+    let n = 5 * ADAM_PAR_MIN_LEN + 77;
+    let (g, w0, c) = adam_case(n);
     let run = |threads: usize| {
         let (mut w, mut m, mut v) = (w0.clone(), vec![0.01f32; n], vec![0.001f32; n]);
         with_num_threads(threads, || adam_update(&mut w, &mut m, &mut v, &g, c));
@@ -435,17 +441,7 @@ fn streaming_updates_halved_with_a_lent_thread_equal_one_pass() {
         2 * HOT_PAR_MIN_LEN,
         3 * HOT_PAR_MIN_LEN + 77,
     ] {
-        let g: Vec<f32> = (0..n)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
-            .collect();
-        let w0: Vec<f32> = (0..n).map(|i| ((i * 11 % 17) as f32 - 8.0) * 0.1).collect();
-        let c = AdamStep {
-            beta1: 0.9f32,
-            beta2: 0.999,
-            step: 0.0123,
-            inv_sqrt_c2: 7.5,
-            eps: 1e-8,
-        };
+        let (g, w0, c) = adam_case(n);
         let run = |threads: usize| {
             let (mut w, mut m, mut v) = (w0.clone(), vec![0.01f32; n], vec![0.001f32; n]);
             let mut y = w0.clone();
