@@ -688,8 +688,7 @@ pub fn adam_update<T: Float>(w: &mut [T], m: &mut [T], v: &mut [T], g: &[T], c: 
     // threads, each updating its own span.
     let parts = num_threads().min(w.len() / ADAM_PAR_MIN_LEN).max(1);
     if parts == 1 {
-        if w.len() >= 2 * HOT_PAR_MIN_LEN && num_threads() > 1 {
-            let mid = (w.len() / 2).next_multiple_of(64);
+        if let Some(mid) = hot_halves(w.len()) {
             let (w0, w1) = w.split_at_mut(mid);
             let (m0, m1) = m.split_at_mut(mid);
             let (v0, v1) = v.split_at_mut(mid);
@@ -719,6 +718,12 @@ pub fn adam_update<T: Float>(w: &mut [T], m: &mut [T], v: &mut [T], g: &[T], c: 
 /// parked one costs tens, what [`ADAM_PAR_MIN_LEN`] pays for).
 const HOT_PAR_MIN_LEN: usize = 1 << 13;
 
+/// Where to cut a streaming update of `len` values in two for [`team::join_hot`], if it is
+/// long enough to be worth halving and more than one thread is allowed.
+fn hot_halves(len: usize) -> Option<usize> {
+    (len >= 2 * HOT_PAR_MIN_LEN && num_threads() > 1).then(|| (len / 2).next_multiple_of(64))
+}
+
 /// `y += a·x`, halved with an idle spinning helper thread for long slices (an optimizer's
 /// step, a gradient sum).
 ///
@@ -740,8 +745,7 @@ pub fn add_scaled<T: Float>(y: &mut [T], a: T, x: &[T]) {
     fn run<T: Float>(y: &mut [T], a: T, x: &[T]) {
         y.iter_mut().zip(x).for_each(|(y, &x)| *y += a * x);
     }
-    if y.len() >= 2 * HOT_PAR_MIN_LEN && num_threads() > 1 {
-        let mid = (y.len() / 2).next_multiple_of(64);
+    if let Some(mid) = hot_halves(y.len()) {
         let (y0, y1) = y.split_at_mut(mid);
         let (x0, x1) = x.split_at(mid);
         team::join_hot(|| run(y0, a, x0), || run(y1, a, x1));

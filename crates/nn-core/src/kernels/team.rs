@@ -51,6 +51,19 @@ struct Slot {
     lent: bool,
 }
 
+impl Slot {
+    /// A slot in `state` with no job, its thread still to be set.
+    fn new(state: u8, lent: bool) -> Arc<Slot> {
+        Arc::new(Slot {
+            state: AtomicU8::new(state),
+            job: UnsafeCell::new(None),
+            panic: UnsafeCell::new(None),
+            thread: OnceLock::new(),
+            lent,
+        })
+    }
+}
+
 // SAFETY: `job` and `panic` are written only by whoever the state gives them to: the caller
 // between claiming the slot and publishing READY (Release), the helper between seeing READY
 // (Acquire) and publishing DONE (Release), the caller again after seeing DONE (Acquire).
@@ -239,13 +252,7 @@ fn claim(wanted: usize) -> Option<(Arc<Slot>, bool)> {
 }
 
 fn start() -> Option<Arc<Slot>> {
-    let slot = Arc::new(Slot {
-        state: AtomicU8::new(CLAIMED),
-        job: UnsafeCell::new(None),
-        panic: UnsafeCell::new(None),
-        thread: OnceLock::new(),
-        lent: false,
-    });
+    let slot = Slot::new(CLAIMED, false);
     let mine = Arc::clone(&slot);
     let handle = std::thread::Builder::new()
         .name("nn-core helper".into())
@@ -334,13 +341,7 @@ impl Drop for Lent {
 
 thread_local! {
     static LENT: Lent = {
-        let slot = Arc::new(Slot {
-            state: AtomicU8::new(AWAY),
-            job: UnsafeCell::new(None),
-            panic: UnsafeCell::new(None),
-            thread: OnceLock::new(),
-            lent: true,
-        });
+        let slot = Slot::new(AWAY, true);
         let _ = slot.thread.set(std::thread::current());
         helpers().push(Arc::clone(&slot));
         Lent(slot)
