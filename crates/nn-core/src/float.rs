@@ -183,7 +183,7 @@ impl_float!(
     isa::tanh_f32,
     isa::exp_sum_f32,
     isa::exp_sum_inplace_f32,
-    isa::gemm_packed::<f32>,
+    crate::kernels::skinny::gemm_packed::<f32>,
     crate::kernels::skinny::gemm::<f32>
 );
 impl_float!(
@@ -197,6 +197,6 @@ impl_float!(
     isa::tanh_f64,
     isa::exp_sum_f64,
     isa::exp_sum_inplace_f64,
-    isa::gemm_packed::<f64>,
+    crate::kernels::skinny::gemm_packed::<f64>,
     crate::kernels::skinny::gemm::<f64>
 );

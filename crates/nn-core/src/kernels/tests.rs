@@ -129,12 +129,17 @@ fn gemm_packed_and_the_panel_kernel_match_ndarray_on_every_path_layout_and_tile_
                             assert!(err < 1e-9, "{at}, panels, {name}: error {err}");
                         }
                         let wide = Array2::from_shape_fn((m, 2 * k), |(i, j)| x[[i, j / 2]] as f32);
-                        let mut out32 = start.mapv(|v| v as f32);
                         let w32 = w.mapv(|v| v as f32);
-                        let x32 = wide.slice(ndarray::s![.., ..;2]);
-                        gemm_panels(isa, 1.0, &x32, &w32.view(), 1.0, &mut out32.view_mut());
-                        let err = max_err(&out32.mapv(f64::from), &expect);
-                        assert!(err < 1e-3, "{at}, panels, f32: error {err}");
+                        let (xt32, wt32) = (xt.mapv(|v| v as f32), wt.mapv(|v| v as f32));
+                        for (name, xv, wv) in [
+                            ("strided", wide.slice(ndarray::s![.., ..;2]), w32.view()),
+                            ("cols", xt32.t(), wt32.t()),
+                        ] {
+                            let mut out32 = start.mapv(|v| v as f32);
+                            gemm_panels(isa, 1.0, &xv, &wv, 1.0, &mut out32.view_mut());
+                            let err = max_err(&out32.mapv(f64::from), &expect);
+                            assert!(err < 1e-3, "{at}, panels, f32, {name}: error {err}");
+                        }
                     }
                     // x column-major (as Xᵀ in the backward pass) and W packed from its
                     // transpose's memory (as Wᵀ).
