@@ -20,7 +20,8 @@
 //! Written once over the element type (`f32`, `f64`) and compiled for AVX-512 (16 and 8
 //! lanes; strips and limits are the same bytes in both) and for AVX2 with FMA, whose 16
 //! registers take tiles of 6 rows × 2 vectors over passes of 256 steps (the strip then stays
-//! in L1); the portable path keeps `gemm`'s general one.
+//! in L1); the portable path keeps `gemm`'s general one. On AVX2 the same tiles also run the
+//! panel kernel's `f32` products over packed panels (`gemm_packed`).
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 
