@@ -429,7 +429,9 @@ mod x86 {
 
     /// The panel kernel and its packing, on AVX2 only: where AVX-512 is present, matrixmultiply's
     /// AVX-512 kernel beat it (`kernels::panels_win`), and the generic tile compiled with
-    /// AVX-512 is vectorised across rows (gathers), twenty times slower.
+    /// AVX-512 is vectorised across rows (gathers), twenty times slower. `f32` products run
+    /// the short-side kernel's tiles instead (`skinny::gemm_packed`); the generic tile here
+    /// serves `f64`.
     pub(super) mod panels_avx2 {
         use super::imp;
 

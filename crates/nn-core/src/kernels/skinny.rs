@@ -388,7 +388,7 @@ macro_rules! loops {
                     let rows = (m - i).min(6);
                     let mut j = 0;
                     while j < n {
-                        let nb = if n - j > 8 { 16 } else { 8 };
+                        let nb = crate::kernels::packed::panel_width(n - j);
                         let t = (ke - kb, rsa, csa, nb, n, nb.min(n - j), T::one(), T::one());
                         let (at, bt, ct) = unsafe {
                             (
