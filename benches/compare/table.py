@@ -1,6 +1,7 @@
-"""Reads the JSON lines of run.sh and prints, per workload, each implementation's median time
-over all its runs (every round pooled), its minimum, its rate at the median, and both relative to
-zero-nn at the same thread count (> 1: slower than zero-nn)."""
+"""Reads the JSON lines of run.sh (one results file, or several runs' files pooled) and prints,
+per workload, each implementation's median time over all its runs (every round pooled), its
+minimum, its rate at the median, and both relative to zero-nn at the same thread count (> 1:
+slower than zero-nn)."""
 import json
 import statistics
 import sys
@@ -9,7 +10,8 @@ from collections import defaultdict
 pooled = defaultdict(list)
 meta = {}
 notes = {}
-for line in open(sys.argv[1]):
+lines = [line for path in sys.argv[1:] for line in open(path)]
+for line in lines:
     if not line.startswith("{"):
         continue
     r = json.loads(line)
