@@ -70,17 +70,23 @@ pub(super) fn panel_width(remaining: usize) -> usize {
     if remaining > 8 { 16 } else { 8 }
 }
 
+/// The columns `n` columns take once packed in panels (the last panel padded to its width); the
+/// packer sizes its buffer by it and the AVX2 panel loop bounds its reads by it.
+pub(super) fn padded_width(n: usize) -> usize {
+    let last = n / 16 * 16;
+    if last == n {
+        n
+    } else {
+        last + panel_width(n - last)
+    }
+}
+
 /// Fills `data` with `alpha · w` in panels (the layout of [`PackedMatrix`]), reusing its memory.
 pub(super) fn pack_panels<T: Float>(isa: Isa, w: &ArrayView2<'_, T>, alpha: T, data: &mut Vec<T>) {
     let (k, n) = w.dim();
     let last = n / 16 * 16;
-    let padded = if last == n {
-        n
-    } else {
-        last + panel_width(n - last)
-    };
     // Every element is written below, so a reused buffer needs no clearing.
-    data.resize(k * padded, T::zero());
+    data.resize(k * padded_width(n), T::zero());
     if let Some((ws, ld, cols)) = a_layout(w) {
         if cols {
             pack_panels_on::<T, true>(isa, ws, ld, (k, n), alpha, data);

@@ -255,7 +255,7 @@ pub(crate) fn gemm_packed<T: Elem>(
     #[cfg(target_arch = "x86_64")]
     if isa >= Isa::Avx2 && Isa::Avx2.supported() && <T as avx2::Lanes>::LANES == 8 {
         assert!(
-            out.len() >= m * n && w.len() >= n.div_ceil(8) * 8 * k,
+            out.len() >= m * n && w.len() >= crate::kernels::packed::padded_width(n) * k,
             "gemm_packed: {m} × {n} output in {}, {k} × {n} panels in {}",
             out.len(),
             w.len()
